@@ -1,0 +1,60 @@
+import type { Gpu } from '../../gpu/gpu';
+import source from '../../../kernels/matmul.wgsl?raw';
+
+export interface MatmulArgs {
+  /** op(A) is M x K: A is stored row-major as [M, K], or as [K, M] when transA. */
+  a: GPUBuffer;
+  /** op(B) is K x N: B is stored row-major as [K, N], or as [N, K] when transB. */
+  b: GPUBuffer;
+  /** C is stored row-major as [M, N]. */
+  c: GPUBuffer;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  /** Row strides (elements) of the stored matrices; default: packed. */
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  /** Element offsets of the first matrix in each buffer. */
+  aOffset?: number;
+  bOffset?: number;
+  cOffset?: number;
+  /** Batched product: `batch` matrices, each this many elements after the previous. */
+  batch?: number;
+  aBatchStride?: number;
+  bBatchStride?: number;
+  cBatchStride?: number;
+  alpha?: number;
+  /** 0 overwrites C; 1 accumulates into it. */
+  beta?: number;
+  label?: string;
+}
+
+const TILE = 64;
+
+/** C = alpha * op(A) op(B) + beta * C in f32. */
+export function matmul(gpu: Gpu, encoder: GPUCommandEncoder, args: MatmulArgs): void {
+  const { M, N, K, transA = false, transB = false } = args;
+  const lda = args.lda ?? (transA ? M : K);
+  const ldb = args.ldb ?? (transB ? K : N);
+  const params = new ArrayBuffer(72);
+  const u = new Uint32Array(params);
+  const f = new Float32Array(params);
+  u.set([M, N, K, 0]);
+  u.set(transA ? [1, lda] : [lda, 1], 4);
+  u.set([args.aBatchStride ?? 0, args.aOffset ?? 0], 6);
+  u.set(transB ? [1, ldb] : [ldb, 1], 8);
+  u.set([args.bBatchStride ?? 0, args.bOffset ?? 0], 10);
+  u.set([args.ldc ?? N, args.cBatchStride ?? 0, args.cOffset ?? 0, 0], 12);
+  f[16] = args.alpha ?? 1;
+  f[17] = args.beta ?? 0;
+  gpu.run(encoder, {
+    pipeline: gpu.pipeline(source),
+    buffers: [args.a, args.b, args.c],
+    params,
+    workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), args.batch ?? 1],
+    label: args.label ?? 'matmul',
+  });
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { onRealGpu, testGpu } from './testing';
+
+describe('Gpu.create', () => {
+  it('opens an adapter, reports it and takes its optional features', async () => {
+    const gpu = await testGpu();
+    const report = gpu.adapter;
+    console.log(`adapter: ${report.vendor} / ${report.architecture} / ${report.description}; features: ${report.features.join(' ')}`);
+    expect(report.features.length).toBeGreaterThan(0);
+    expect(report.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+    if (!onRealGpu) expect(`${report.vendor} ${report.architecture} ${report.description}`.toLowerCase()).toMatch(/swiftshader|google/);
+    expect(gpu.features.timestamps).toBe(gpu.device.features.has('timestamp-query'));
+    expect(gpu.limits.maxStorageBufferBindingSize).toBe(report.limits.maxStorageBufferBindingSize);
+  });
+
+  it('accounts for allocated and peak bytes', async () => {
+    const gpu = await testGpu();
+    const before = gpu.allocatedBytes;
+    const a = gpu.buffer('a', 1000);
+    const b = gpu.buffer('b', 2002);
+    expect(gpu.allocatedBytes - before).toBe(1000 + 2004);
+    gpu.destroy(a, b);
+    expect(gpu.allocatedBytes).toBe(before);
+    expect(gpu.peakBytes).toBeGreaterThanOrEqual(before + 3004);
+  });
+
+  it('refuses a buffer over the binding limit with a clear error', async () => {
+    const gpu = await testGpu();
+    expect(() => gpu.buffer('huge', gpu.limits.maxStorageBufferBindingSize + 4)).toThrow(/binds at most/);
+  });
+
+  it('times kernels with timestamp queries where the adapter has them', async () => {
+    const gpu = await testGpu();
+    if (!gpu.features.timestamps) return;
+    expect(gpu.startTiming()).toBe(true);
+    const code = '@group(0) @binding(1) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) i: vec3<u32>) { if (i.x < arrayLength(&x)) { x[i.x] = x[i.x] * 2.0; } }';
+    const x = gpu.upload('x', new Float32Array([1, 2, 3]));
+    await gpu.submit((enc) => {
+      gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [x], workgroups: [1], label: 'double' });
+      gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [x], workgroups: [1], label: 'double' });
+    });
+    const timings = await gpu.stopTiming();
+    expect(timings.double.calls).toBe(2);
+    expect(timings.double.ms).toBeGreaterThanOrEqual(0);
+    expect(Array.from(await gpu.readF32(x))).toEqual([4, 8, 12]);
+    gpu.destroy(x);
+  });
+});
+
+describe('GPU errors', () => {
+  it('surface as exceptions instead of wrong numbers', async () => {
+    const gpu = await testGpu();
+    const code = '@group(0) @binding(1) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }';
+    const small = gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.UNIFORM });
+    await expect(
+      gpu.submit((enc) => gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [small], workgroups: [1] })),
+    ).rejects.toThrow(/usage|Storage|binding/i);
+    small.destroy();
+  });
+});

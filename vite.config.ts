@@ -1,0 +1,60 @@
+/// <reference types="vitest/config" />
+import react from '@vitejs/plugin-react';
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vite';
+import { chromiumArgs, findChromium, realGpu } from './e2e/chromium.ts';
+
+function chromiumOrNothing(): string | undefined {
+  try {
+    return findChromium();
+  } catch {
+    return undefined; // e2e/require-chromium.ts explains, when a browser project runs
+  }
+}
+
+export default defineConfig({
+  plugins: [react()],
+  build: { target: 'es2022', sourcemap: true },
+  worker: { format: 'es' },
+  test: {
+    provide: { realGpu },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+          exclude: ['src/**/*.gpu.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'gpu',
+          include: ['src/**/*.gpu.test.ts'],
+          globalSetup: ['e2e/require-chromium.ts'],
+          testTimeout: 120_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({ launchOptions: { executablePath: chromiumOrNothing(), args: chromiumArgs() } }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'gpu-node',
+          include: ['src/**/*.gpu.test.ts'],
+          setupFiles: ['src/gpu/node-setup.ts'],
+          environment: 'node',
+          pool: 'forks',
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
