@@ -12,9 +12,20 @@ function chromiumOrNothing(): string | undefined {
   }
 }
 
-export default defineConfig({
+// `vite build --mode cli` bundles the Node entry points (src/cli) into dist-cli/, WGSL included.
+const cliBuild = {
+  ssr: true,
+  outDir: 'dist-cli',
+  target: 'node20',
+  rollupOptions: {
+    input: { reference: 'src/cli/reference.ts', bench: 'src/cli/bench.ts' },
+    output: { entryFileNames: '[name].mjs', format: 'es' as const },
+  },
+};
+
+export default defineConfig(({ mode }) => ({
   plugins: [react()],
-  build: { target: 'es2022', sourcemap: true },
+  build: mode === 'cli' ? cliBuild : { target: 'es2022', sourcemap: true },
   worker: { format: 'es' },
   test: {
     provide: { realGpu },
@@ -57,4 +68,4 @@ export default defineConfig({
       },
     ],
   },
-});
+}));

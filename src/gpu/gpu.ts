@@ -88,6 +88,8 @@ export class Gpu {
   /** Bytes held by buffers made through this object, now and at most. */
   allocatedBytes = 0;
   peakBytes = 0;
+  /** The biggest single buffer made so far. */
+  largestBuffer = { label: '', bytes: 0 };
   private readonly sizes = new WeakMap<GPUBuffer, number>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly uniforms = new Map<string, GPUBuffer>();
@@ -163,6 +165,7 @@ export class Gpu {
     this.sizes.set(buffer, bytes);
     this.allocatedBytes += bytes;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
+    if (bytes > this.largestBuffer.bytes) this.largestBuffer = { label, bytes };
     return buffer;
   }
 
@@ -264,6 +267,9 @@ export class Gpu {
     for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]);
     let buffer = this.uniforms.get(key);
     if (!buffer) {
+      // Per-step values (AdamW's bias corrections) would grow the cache forever: start afresh now and then
+      // and let the old buffers be collected (commands already recorded keep theirs alive).
+      if (this.uniforms.size >= 4096) this.uniforms.clear();
       const size = Math.max(16, Math.ceil(bytes.length / 16) * 16);
       buffer = this.device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       const padded = new Uint8Array(size);

@@ -1,0 +1,59 @@
+// Embedding gather and its gradient, f32 [vocab, dim] table, u32 token ids.
+// forward:  out[n, d] = table[ids[n], d]   (0 for an id past the table)
+// backward: dTable[tokens[g], d] += sum of dOut[row, d] over row_list[offsets[g] .. offsets[g + 1]]
+//   The rows are grouped by token on the CPU (a CSR), so each table row has one writer: no atomics, and the sum
+//   runs in row order, so the result is deterministic.
+// Each workgroup handles 256 columns of one row (forward) or one group (backward); the 1-D grid of
+// items * col_tiles workgroups is split over x and y past 65535 (src/engine/ops/dispatch.ts).
+
+struct Params {
+  items: u32,  // rows (forward) or token groups (backward)
+  dim: u32,
+  col_tiles: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// forward
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+// backward
+@group(0) @binding(1) var<storage, read> d_out: array<f32>;
+@group(0) @binding(2) var<storage, read> group_tokens: array<u32>;
+@group(0) @binding(3) var<storage, read> group_offsets: array<u32>;
+@group(0) @binding(4) var<storage, read> group_rows: array<u32>;
+@group(0) @binding(5) var<storage, read_write> d_table: array<f32>;
+
+const WG: u32 = 256u;
+
+@compute @workgroup_size(256)
+fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+  let linear = wg.y * nwg.x + wg.x;
+  let row = linear / p.col_tiles;
+  let col = (linear % p.col_tiles) * WG + li;
+  if (row >= p.items || col >= p.dim) { return; }
+  let token = ids[row];
+  var value = 0.0;
+  if (token < arrayLength(&table) / p.dim) {
+    value = table[token * p.dim + col];
+  }
+  out[row * p.dim + col] = value;
+}
+
+@compute @workgroup_size(256)
+fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) li: u32) {
+  let linear = wg.y * nwg.x + wg.x;
+  let group = linear / p.col_tiles;
+  let col = (linear % p.col_tiles) * WG + li;
+  if (group >= p.items || col >= p.dim) { return; }
+  var sum = 0.0;
+  for (var i = group_offsets[group]; i < group_offsets[group + 1u]; i++) {
+    sum += d_out[group_rows[i] * p.dim + col];
+  }
+  let target_index = group_tokens[group] * p.dim + col;
+  d_table[target_index] += sum;
+}

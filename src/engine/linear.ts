@@ -1,0 +1,71 @@
+// Linear layers: the frozen base product (the one seam where quantized weights plug in) and LoRA on top.
+import type { Gpu } from '../gpu/gpu';
+import { matmul } from './ops/matmul';
+
+/** A frozen base weight W [out, in]. Quantized kinds join this union. */
+export interface BaseWeight {
+  kind: 'f32';
+  buffer: GPUBuffer;
+  outFeatures: number;
+  inFeatures: number;
+}
+
+/** y = x W^T (+ beta * y). x [rows, in], y [rows, out]. */
+export function baseForward(gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, x: GPUBuffer, y: GPUBuffer, rows: number, beta = 0, label = 'linear'): void {
+  matmul(gpu, encoder, { a: x, b: w.buffer, c: y, M: rows, N: w.outFeatures, K: w.inFeatures, transB: true, beta, label });
+}
+
+/** dx = dy W (+ beta * dx). dy [rows, out], dx [rows, in]. */
+export function baseBackward(gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, dy: GPUBuffer, dx: GPUBuffer, rows: number, beta = 0, label = 'linear.dx'): void {
+  matmul(gpu, encoder, { a: dy, b: w.buffer, c: dx, M: rows, N: w.inFeatures, K: w.outFeatures, beta, label });
+}
+
+/** Where one LoRA pair lives in the adapter's flat buffers (element offsets). */
+export interface LoraSlot {
+  rank: number;
+  scaling: number;
+  aOffset: number; // A [rank, in]
+  bOffset: number; // B [out, rank]
+  params: GPUBuffer;
+  grads: GPUBuffer;
+}
+
+/** y (+)= x W^T + s (x A^T) B^T; keeps h = x A^T [rows, rank] for the backward. */
+export function loraLinearForward(
+  gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, lora: LoraSlot | null,
+  x: GPUBuffer, y: GPUBuffer, h: GPUBuffer | null, rows: number, accumulate: boolean, label: string,
+): void {
+  baseForward(gpu, encoder, w, x, y, rows, accumulate ? 1 : 0, label);
+  if (!lora || !h) return;
+  const { rank: r, params } = lora;
+  matmul(gpu, encoder, { a: x, b: params, bOffset: lora.aOffset, c: h, M: rows, N: r, K: w.inFeatures, transB: true, label: `${label}.lora_a` });
+  matmul(gpu, encoder, {
+    a: h, b: params, bOffset: lora.bOffset, c: y, M: rows, N: w.outFeatures, K: r, transB: true,
+    alpha: lora.scaling, beta: 1, label: `${label}.lora_b`,
+  });
+}
+
+/**
+ * Given dy, accumulates dA and dB into the adapter's gradients and writes (or adds, with
+ * accumulateDx) dx = dy W + s (dy B) A. dh is scratch [rows, rank].
+ */
+export function loraLinearBackward(
+  gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, lora: LoraSlot | null,
+  x: GPUBuffer, h: GPUBuffer | null, dy: GPUBuffer, dx: GPUBuffer, dh: GPUBuffer, rows: number,
+  accumulateDx: boolean, label: string,
+): void {
+  const beta = accumulateDx ? 1 : 0;
+  baseBackward(gpu, encoder, w, dy, dx, rows, beta, `${label}.dx`);
+  if (!lora || !h) return;
+  const { rank: r, params, grads, scaling: s } = lora;
+  const out = w.outFeatures;
+  const inF = w.inFeatures;
+  // dB [out, r] += s dy^T h
+  matmul(gpu, encoder, { a: dy, b: h, c: grads, cOffset: lora.bOffset, M: out, N: r, K: rows, transA: true, alpha: s, beta: 1, label: `${label}.lora_dB` });
+  // dh [rows, r] = s dy B
+  matmul(gpu, encoder, { a: dy, b: params, bOffset: lora.bOffset, c: dh, M: rows, N: r, K: out, alpha: s, label: `${label}.lora_dh` });
+  // dA [r, in] += dh^T x
+  matmul(gpu, encoder, { a: dh, b: x, c: grads, cOffset: lora.aOffset, M: r, N: inF, K: rows, transA: true, beta: 1, label: `${label}.lora_dA` });
+  // dx += dh A
+  matmul(gpu, encoder, { a: dh, b: params, bOffset: lora.aOffset, c: dx, M: rows, N: inF, K: r, beta: 1, label: `${label}.lora_dx` });
+}

@@ -1,0 +1,328 @@
+// The Llama/Mistral decoder on the GPU, forward and backward written out layer by layer (after llm.c).
+// Base weights are frozen; LoRA pairs adapt the linear layers. Every saved activation has a name.
+import type { Gpu } from '../gpu/gpu';
+import { type BaseWeight, loraLinearBackward, loraLinearForward } from './linear';
+import type { LoraAdapter } from './lora';
+import { attentionBackward, attentionForward } from './ops/attention';
+import { embeddingForward } from './ops/embedding';
+import { fillUniform } from './ops/fill';
+import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm';
+import { ropeBackward, ropeForward } from './ops/rope';
+import { swigluBackward, swigluForward } from './ops/swiglu';
+import { ropeInverseFrequencies } from './rope';
+import type { ModelSpec } from './spec';
+
+export interface LayerWeights {
+  attnNorm: GPUBuffer;
+  q: BaseWeight;
+  k: BaseWeight;
+  v: BaseWeight;
+  o: BaseWeight;
+  mlpNorm: GPUBuffer;
+  gate: BaseWeight;
+  up: BaseWeight;
+  down: BaseWeight;
+}
+
+/** A named tensor as a loader hands it over. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export type TensorLookup = (name: string) => HostTensor | undefined;
+
+export class Model {
+  readonly layers: LayerWeights[] = [];
+  readonly embedding: GPUBuffer;
+  readonly finalNorm: GPUBuffer;
+  /** lm_head.weight [V, D], or the embedding table when tied. */
+  readonly lmHead: GPUBuffer;
+  readonly invFreq: GPUBuffer;
+  private readonly owned: GPUBuffer[] = [];
+
+  /** f32 base weights by their HF names, every shape checked against the spec. */
+  static fromTensors(gpu: Gpu, spec: ModelSpec, tensors: TensorLookup): Model {
+    return new Model(gpu, spec, (name, shape) => {
+      const t = tensors(name);
+      if (!t) throw new Error(`the weights lack ${name}`);
+      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+        throw new Error(`${name} has shape [${t.shape}], but the config implies [${shape}]`);
+      }
+      return gpu.upload(name, t.data);
+    });
+  }
+
+  /** Random weights made on the GPU (for benchmarks): linear layers U(-1/sqrt(in), 1/sqrt(in)), norms near 1. */
+  static random(gpu: Gpu, spec: ModelSpec, seed: number): Model {
+    let n = 0;
+    return new Model(gpu, spec, (name, shape) => {
+      const count = shape.reduce((a, b) => a * b, 1);
+      const buffer = gpu.buffer(name, count * 4);
+      const isNorm = shape.length === 1;
+      const encoder = gpu.device.createCommandEncoder();
+      fillUniform(gpu, encoder, { buffer, count, seed: seed * 7919 + n++, scale: isNorm ? 0.1 : 1 / Math.sqrt(shape[1]), offset: isNorm ? 1 : 0 });
+      gpu.device.queue.submit([encoder.finish()]);
+      return buffer;
+    });
+  }
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    makeWeight: (name: string, shape: number[]) => GPUBuffer,
+  ) {
+    const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: V } = spec;
+    const weight = (name: string, shape: number[]): GPUBuffer => {
+      const buffer = makeWeight(name, shape);
+      this.owned.push(buffer);
+      return buffer;
+    };
+    const linear = (name: string, out: number, inF: number): BaseWeight => ({
+      kind: 'f32', buffer: weight(name, [out, inF]), outFeatures: out, inFeatures: inF,
+    });
+    try {
+      this.embedding = weight('model.embed_tokens.weight', [V, d]);
+      for (let l = 0; l < spec.numLayers; l++) {
+        const p = `model.layers.${l}`;
+        this.layers.push({
+          attnNorm: weight(`${p}.input_layernorm.weight`, [d]),
+          q: linear(`${p}.self_attn.q_proj.weight`, h * hd, d),
+          k: linear(`${p}.self_attn.k_proj.weight`, kv * hd, d),
+          v: linear(`${p}.self_attn.v_proj.weight`, kv * hd, d),
+          o: linear(`${p}.self_attn.o_proj.weight`, d, h * hd),
+          mlpNorm: weight(`${p}.post_attention_layernorm.weight`, [d]),
+          gate: linear(`${p}.mlp.gate_proj.weight`, f, d),
+          up: linear(`${p}.mlp.up_proj.weight`, f, d),
+          down: linear(`${p}.mlp.down_proj.weight`, d, f),
+        });
+      }
+      this.finalNorm = weight('model.norm.weight', [d]);
+      this.lmHead = spec.tieWordEmbeddings ? this.embedding : weight('lm_head.weight', [V, d]);
+      this.invFreq = gpu.upload('rope.inv_freq', ropeInverseFrequencies(hd, spec.ropeTheta, spec.ropeScaling));
+      this.owned.push(this.invFreq);
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+  }
+
+  destroy(): void {
+    this.gpu.destroy(...this.owned);
+    this.owned.length = 0;
+  }
+}
+
+/** The activations of one decoder layer that the backward pass reads. */
+export interface LayerActivations {
+  attnNormOut: GPUBuffer; // [N, D]
+  attnRstd: GPUBuffer; // [N]
+  q: GPUBuffer; // [N, H*hd], after RoPE
+  k: GPUBuffer; // [N, Hkv*hd], after RoPE
+  v: GPUBuffer; // [N, Hkv*hd]
+  attnOut: GPUBuffer; // [N, H*hd]
+  attnLse: GPUBuffer; // [N, H]
+  mid: GPUBuffer; // [N, D]: residual after attention
+  mlpNormOut: GPUBuffer; // [N, D]
+  mlpRstd: GPUBuffer; // [N]
+  gate: GPUBuffer; // [N, F]
+  up: GPUBuffer; // [N, F]
+  act: GPUBuffer; // [N, F]: silu(gate) * up
+  /** LoRA h = x A^T [N, r] of each adapted projection. */
+  loraH: Record<string, GPUBuffer>;
+}
+
+/** Gradient scratch shared by all layers. */
+interface Gradients {
+  resid: GPUBuffer; // [N, D]: gradient of the residual stream
+  hidden: GPUBuffer; // [N, D]: gradient of the final-normed hidden state
+  normOut: GPUBuffer; // [N, D]
+  attnOut: GPUBuffer; // [N, H*hd]
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  delta: GPUBuffer; // [N, H]
+  gate: GPUBuffer; // [N, F]
+  up: GPUBuffer;
+  act: GPUBuffer;
+  loraH: GPUBuffer; // [N, r]
+}
+
+export interface ActivationOptions {
+  /** Keep only each layer's input and recompute the rest of the layer during the backward pass. */
+  recompute: boolean;
+}
+
+/** All buffers one forward/backward of a [batch, seqLen] input needs; reusable across steps of that shape. */
+export class Activations {
+  readonly rows: number;
+  /** resid[l] is the input of layer l; resid[L] the input of the final norm. */
+  readonly resid: GPUBuffer[] = [];
+  readonly layers: LayerActivations[] = [];
+  readonly hidden: GPUBuffer; // [N, D]: final-normed
+  readonly finalRstd: GPUBuffer;
+  readonly grads: Gradients | null;
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(
+    private readonly gpu: Gpu,
+    spec: ModelSpec,
+    readonly batch: number,
+    readonly seqLen: number,
+    loraRank: number,
+    loraTargets: readonly string[],
+    readonly options: ActivationOptions,
+    withGradients: boolean,
+  ) {
+    const N = (this.rows = batch * seqLen);
+    const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd } = spec;
+    const alloc = (name: string, elements: number) => {
+      const b = gpu.buffer(name, elements * 4);
+      this.owned.push(b);
+      return b;
+    };
+    const layerActs = (p: string): LayerActivations => {
+      const loraH: Record<string, GPUBuffer> = {};
+      for (const t of loraTargets) loraH[t] = alloc(`${p}.${t}.lora_h`, N * loraRank);
+      return {
+        attnNormOut: alloc(`${p}.attn_norm_out`, N * d), attnRstd: alloc(`${p}.attn_rstd`, N),
+        q: alloc(`${p}.q`, N * h * hd), k: alloc(`${p}.k`, N * kv * hd), v: alloc(`${p}.v`, N * kv * hd),
+        attnOut: alloc(`${p}.attn_out`, N * h * hd), attnLse: alloc(`${p}.attn_lse`, N * h),
+        mid: alloc(`${p}.mid`, N * d), mlpNormOut: alloc(`${p}.mlp_norm_out`, N * d), mlpRstd: alloc(`${p}.mlp_rstd`, N),
+        gate: alloc(`${p}.gate`, N * f), up: alloc(`${p}.up`, N * f), act: alloc(`${p}.act`, N * f), loraH,
+      };
+    };
+    try {
+      for (let l = 0; l <= spec.numLayers; l++) this.resid.push(alloc(`resid.${l}`, N * d));
+      if (options.recompute) {
+        const shared = layerActs('layer');
+        for (let l = 0; l < spec.numLayers; l++) this.layers.push(shared);
+      } else {
+        for (let l = 0; l < spec.numLayers; l++) this.layers.push(layerActs(`layer.${l}`));
+      }
+      this.hidden = alloc('hidden', N * d);
+      this.finalRstd = alloc('final_rstd', N);
+      this.grads = withGradients
+        ? {
+            resid: alloc('d.resid', N * d), hidden: alloc('d.hidden', N * d), normOut: alloc('d.norm_out', N * d),
+            attnOut: alloc('d.attn_out', N * h * hd), q: alloc('d.q', N * h * hd), k: alloc('d.k', N * kv * hd),
+            v: alloc('d.v', N * kv * hd), delta: alloc('d.attn_delta', N * h), gate: alloc('d.gate', N * f),
+            up: alloc('d.up', N * f), act: alloc('d.act', N * f), loraH: alloc('d.lora_h', N * Math.max(1, loraRank)),
+          }
+        : null;
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+  }
+
+  destroy(): void {
+    this.gpu.destroy(...this.owned);
+    this.owned.length = 0;
+  }
+}
+
+/** Per-sequence inputs on the GPU. */
+export interface InputBuffers {
+  ids: GPUBuffer; // u32 [N]
+  mask: GPUBuffer; // u32 [N]: 1 real token, 0 padding
+}
+
+function attentionShape(spec: ModelSpec, acts: Activations) {
+  return {
+    batch: acts.batch, seqLen: acts.seqLen, heads: spec.numHeads, kvHeads: spec.numKvHeads,
+    headDim: spec.headDim, window: spec.slidingWindow ?? 0,
+  };
+}
+
+/** Decoder layer l, forward: resid[l] -> resid[l+1], saving what the backward reads. */
+export function layerForward(
+  encoder: GPUCommandEncoder, model: Model, lora: LoraAdapter | null, acts: Activations, inputs: InputBuffers, l: number,
+): void {
+  const { gpu, spec } = model;
+  const W = model.layers[l];
+  const A = acts.layers[l];
+  const N = acts.rows;
+  const { hiddenSize: d, numHeads: h, numKvHeads: kv, headDim: hd } = spec;
+  const x = acts.resid[l];
+  const slot = (t: Parameters<LoraAdapter['slot']>[1]) => lora?.slot(l, t) ?? null;
+  const label = `layer${l}`;
+
+  rmsnormForward(gpu, encoder, { x, weight: W.attnNorm, y: A.attnNormOut, rstd: A.attnRstd, rows: N, dim: d, eps: spec.rmsNormEps, label: 'attn_norm' });
+  loraLinearForward(gpu, encoder, W.q, slot('q_proj'), A.attnNormOut, A.q, A.loraH.q_proj ?? null, N, false, `${label}.q_proj`);
+  loraLinearForward(gpu, encoder, W.k, slot('k_proj'), A.attnNormOut, A.k, A.loraH.k_proj ?? null, N, false, `${label}.k_proj`);
+  loraLinearForward(gpu, encoder, W.v, slot('v_proj'), A.attnNormOut, A.v, A.loraH.v_proj ?? null, N, false, `${label}.v_proj`);
+  ropeForward(gpu, encoder, { x: A.q, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: h, headDim: hd, label: 'rope' });
+  ropeForward(gpu, encoder, { x: A.k, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: kv, headDim: hd, label: 'rope' });
+  attentionForward(gpu, encoder, {
+    ...attentionShape(spec, acts), q: A.q, k: A.k, v: A.v, mask: inputs.mask, out: A.attnOut, lse: A.attnLse, label: 'attention',
+  });
+  encoder.copyBufferToBuffer(x, 0, A.mid, 0, N * d * 4);
+  loraLinearForward(gpu, encoder, W.o, slot('o_proj'), A.attnOut, A.mid, A.loraH.o_proj ?? null, N, true, `${label}.o_proj`);
+
+  rmsnormForward(gpu, encoder, { x: A.mid, weight: W.mlpNorm, y: A.mlpNormOut, rstd: A.mlpRstd, rows: N, dim: d, eps: spec.rmsNormEps, label: 'mlp_norm' });
+  loraLinearForward(gpu, encoder, W.gate, slot('gate_proj'), A.mlpNormOut, A.gate, A.loraH.gate_proj ?? null, N, false, `${label}.gate_proj`);
+  loraLinearForward(gpu, encoder, W.up, slot('up_proj'), A.mlpNormOut, A.up, A.loraH.up_proj ?? null, N, false, `${label}.up_proj`);
+  swigluForward(gpu, encoder, { gate: A.gate, up: A.up, out: A.act, count: N * spec.intermediateSize, label: 'swiglu' });
+  encoder.copyBufferToBuffer(A.mid, 0, acts.resid[l + 1], 0, N * d * 4);
+  loraLinearForward(gpu, encoder, W.down, slot('down_proj'), A.act, acts.resid[l + 1], A.loraH.down_proj ?? null, N, true, `${label}.down_proj`);
+}
+
+/** Embedding, every layer and the final norm: acts.hidden holds the normed last hidden state. */
+export function forward(encoder: GPUCommandEncoder, model: Model, lora: LoraAdapter | null, acts: Activations, inputs: InputBuffers): void {
+  const { gpu, spec } = model;
+  const N = acts.rows;
+  embeddingForward(gpu, encoder, { ids: inputs.ids, table: model.embedding, out: acts.resid[0], rows: N, dim: spec.hiddenSize, label: 'embedding' });
+  for (let l = 0; l < spec.numLayers; l++) layerForward(encoder, model, lora, acts, inputs, l);
+  rmsnormForward(gpu, encoder, {
+    x: acts.resid[spec.numLayers], weight: model.finalNorm, y: acts.hidden, rstd: acts.finalRstd,
+    rows: N, dim: spec.hiddenSize, eps: spec.rmsNormEps, label: 'final_norm',
+  });
+}
+
+/**
+ * From the gradient of the final-normed hidden state (acts.grads.hidden) down to layer 0, accumulating
+ * LoRA gradients into lora.grads.
+ */
+export function backward(encoder: GPUCommandEncoder, model: Model, lora: LoraAdapter | null, acts: Activations, inputs: InputBuffers): void {
+  const { gpu, spec } = model;
+  const G = acts.grads;
+  if (!G) throw new Error('these activations were made without gradient buffers');
+  const N = acts.rows;
+  const { hiddenSize: d, numHeads: h, numKvHeads: kv, headDim: hd } = spec;
+  rmsnormBackward(gpu, encoder, {
+    dy: G.hidden, x: acts.resid[spec.numLayers], weight: model.finalNorm, rstd: acts.finalRstd, dx: G.resid,
+    rows: N, dim: d, label: 'final_norm.backward',
+  });
+  for (let l = spec.numLayers - 1; l >= 0; l--) {
+    if (acts.options.recompute) layerForward(encoder, model, lora, acts, inputs, l);
+    const W = model.layers[l];
+    const A = acts.layers[l];
+    const slot = (t: Parameters<LoraAdapter['slot']>[1]) => lora?.slot(l, t) ?? null;
+    const label = `layer${l}`;
+
+    // MLP: resid[l+1] = mid + down(silu(gate(mlp_norm(mid))) * up(mlp_norm(mid)))
+    loraLinearBackward(gpu, encoder, W.down, slot('down_proj'), A.act, A.loraH.down_proj ?? null, G.resid, G.act, G.loraH, N, false, `${label}.down_proj`);
+    swigluBackward(gpu, encoder, { dOut: G.act, gate: A.gate, up: A.up, dGate: G.gate, dUp: G.up, count: N * spec.intermediateSize, label: 'swiglu.backward' });
+    loraLinearBackward(gpu, encoder, W.gate, slot('gate_proj'), A.mlpNormOut, A.loraH.gate_proj ?? null, G.gate, G.normOut, G.loraH, N, false, `${label}.gate_proj`);
+    loraLinearBackward(gpu, encoder, W.up, slot('up_proj'), A.mlpNormOut, A.loraH.up_proj ?? null, G.up, G.normOut, G.loraH, N, true, `${label}.up_proj`);
+    rmsnormBackward(gpu, encoder, {
+      dy: G.normOut, x: A.mid, weight: W.mlpNorm, rstd: A.mlpRstd, dx: G.resid, rows: N, dim: d, accumulate: true, label: 'mlp_norm.backward',
+    });
+
+    // Attention: mid = resid[l] + o(attention(rope(q(n)), rope(k(n)), v(n))), n = attn_norm(resid[l])
+    loraLinearBackward(gpu, encoder, W.o, slot('o_proj'), A.attnOut, A.loraH.o_proj ?? null, G.resid, G.attnOut, G.loraH, N, false, `${label}.o_proj`);
+    attentionBackward(gpu, encoder, {
+      ...attentionShape(spec, acts), q: A.q, k: A.k, v: A.v, mask: inputs.mask, out: A.attnOut, lse: A.attnLse,
+      dOut: G.attnOut, dq: G.q, dk: G.k, dv: G.v, delta: G.delta, label: 'attention.backward',
+    });
+    ropeBackward(gpu, encoder, { x: G.q, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: h, headDim: hd, label: 'rope.backward' });
+    ropeBackward(gpu, encoder, { x: G.k, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: kv, headDim: hd, label: 'rope.backward' });
+    loraLinearBackward(gpu, encoder, W.q, slot('q_proj'), A.attnNormOut, A.loraH.q_proj ?? null, G.q, G.normOut, G.loraH, N, false, `${label}.q_proj`);
+    loraLinearBackward(gpu, encoder, W.k, slot('k_proj'), A.attnNormOut, A.loraH.k_proj ?? null, G.k, G.normOut, G.loraH, N, true, `${label}.k_proj`);
+    loraLinearBackward(gpu, encoder, W.v, slot('v_proj'), A.attnNormOut, A.loraH.v_proj ?? null, G.v, G.normOut, G.loraH, N, true, `${label}.v_proj`);
+    rmsnormBackward(gpu, encoder, {
+      dy: G.normOut, x: acts.resid[l], weight: W.attnNorm, rstd: A.attnRstd, dx: G.resid, rows: N, dim: d, accumulate: true, label: 'attn_norm.backward',
+    });
+  }
+}

@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import type { Gpu } from '../../gpu/gpu';
+import { maxRelError, testGpu } from '../../gpu/testing';
+import { mulberry32, randomArray } from '../../util/random';
+import {
+  createCrossEntropyScratch,
+  crossEntropyBackward,
+  crossEntropyForward,
+  lmHeadLogits,
+} from './cross_entropy';
+
+interface Problem {
+  rows: number;
+  dim: number;
+  vocab: number;
+  hidden: Float32Array;
+  weight: Float32Array;
+  targetRows: Uint32Array;
+  targetLabels: Uint32Array;
+  targetWeights: Float32Array;
+}
+
+/** `targets` distinct scattered rows of `rows`, with labels that include the first and last vocabulary ids. */
+function makeProblem(rows: number, dim: number, vocab: number, targets: number, seed: number, scale = 1): Problem {
+  const next = mulberry32(seed);
+  const order = Array.from({ length: rows }, (_, i) => i);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const targetRows = Uint32Array.from(order.slice(0, targets));
+  const targetLabels = Uint32Array.from({ length: targets }, () => Math.floor(next() * vocab));
+  if (targets > 1) {
+    targetLabels[0] = 0;
+    targetLabels[1] = vocab - 1;
+  }
+  const targetWeights = Float32Array.from({ length: targets }, () => 0.1 + next());
+  if (targets > 2) targetWeights[2] = 0; // an ignored target
+  return {
+    rows, dim, vocab, targetRows, targetLabels, targetWeights,
+    hidden: randomArray(rows * dim, seed + 1, scale),
+    weight: randomArray(vocab * dim, seed + 2, scale),
+  };
+}
+
+/** Float64 reference: per-target loss and dHidden (zero outside target rows). */
+function crossEntropyRef(pr: Problem, hidden: ArrayLike<number> = pr.hidden): { loss: Float64Array; dHidden: Float64Array } {
+  const { dim, vocab, weight } = pr;
+  const loss = new Float64Array(pr.targetRows.length);
+  const dHidden = new Float64Array(pr.rows * dim);
+  const logits = new Float64Array(vocab);
+  pr.targetRows.forEach((row, p) => {
+    let max = -Infinity;
+    for (let v = 0; v < vocab; v++) {
+      let sum = 0;
+      for (let d = 0; d < dim; d++) sum += weight[v * dim + d] * hidden[row * dim + d];
+      logits[v] = sum;
+      max = Math.max(max, sum);
+    }
+    let sumExp = 0;
+    for (let v = 0; v < vocab; v++) sumExp += Math.exp(logits[v] - max);
+    const lse = max + Math.log(sumExp);
+    loss[p] = lse - logits[pr.targetLabels[p]];
+    for (let v = 0; v < vocab; v++) {
+      const g = (Math.exp(logits[v] - lse) - (v === pr.targetLabels[p] ? 1 : 0)) * pr.targetWeights[p];
+      for (let d = 0; d < dim; d++) dHidden[row * dim + d] += g * weight[v * dim + d];
+    }
+  });
+  return { loss, dHidden };
+}
+
+/** Runs forward then backward on the GPU; dHidden starts from `prior`. */
+async function runGpu(
+  gpu: Gpu, pr: Problem, prior: Float32Array, maxChunkBytes?: number,
+): Promise<{ loss: Float32Array; dHidden: Float32Array; chunk: number }> {
+  const targets = pr.targetRows.length;
+  const hidden = gpu.upload('hidden', pr.hidden);
+  const weight = gpu.upload('weight', pr.weight);
+  const targetRows = gpu.upload('targetRows', pr.targetRows);
+  const targetLabels = gpu.upload('targetLabels', pr.targetLabels);
+  const targetWeights = gpu.upload('targetWeights', pr.targetWeights);
+  const tokenLoss = gpu.buffer('tokenLoss', targets * 4);
+  const dHidden = gpu.upload('dHidden', prior);
+  const scratch = createCrossEntropyScratch(gpu, targets, pr.dim, pr.vocab, maxChunkBytes);
+  const shape = { targets, dim: pr.dim, vocab: pr.vocab, scratch };
+  await gpu.submit((enc) => {
+    crossEntropyForward(gpu, enc, { hidden, weight, targetRows, targetLabels, tokenLoss, ...shape });
+    crossEntropyBackward(gpu, enc, { hidden, weight, targetRows, targetLabels, targetWeights, dHidden, ...shape });
+  });
+  const loss = await gpu.readF32(tokenLoss, targets);
+  const dHiddenOut = await gpu.readF32(dHidden, pr.rows * pr.dim);
+  const chunk = scratch.chunk;
+  scratch.destroy();
+  gpu.destroy(hidden, weight, targetRows, targetLabels, targetWeights, tokenLoss, dHidden);
+  return { loss, dHidden: dHiddenOut, chunk };
+}
+
+describe('cross-entropy at target rows (vocabulary chunks)', () => {
+  const [rows, vocab, targets, chunk] = [40, 300, 13, 37];
+  for (const dim of [24, 64]) {
+    for (const chunkBytes of [chunk * targets * 4, undefined]) {
+      const chunkName = chunkBytes ? `chunks of ${chunk}` : 'one chunk';
+      it(`D=${dim}, V=${vocab}, ${targets} of ${rows} rows, ${chunkName}`, async () => {
+        const gpu = await testGpu();
+        const pr = makeProblem(rows, dim, vocab, targets, dim);
+        const prior = randomArray(rows * dim, 7, 0.5);
+        const got = await runGpu(gpu, pr, prior, chunkBytes);
+        expect(got.chunk).toBe(chunkBytes ? chunk : vocab);
+        const want = crossEntropyRef(pr);
+        expect(maxRelError(got.loss, want.loss)).toBeLessThan(1e-5);
+        const isTarget = new Set(pr.targetRows);
+        const gradient = new Float64Array(rows * dim);
+        for (let r = 0; r < rows; r++) {
+          for (let d = 0; d < dim; d++) {
+            const i = r * dim + d;
+            if (isTarget.has(r)) gradient[i] = got.dHidden[i] - prior[i];
+            else expect(got.dHidden[i]).toBe(prior[i]); // untouched
+          }
+        }
+        expect(maxRelError(gradient, want.dHidden)).toBeLessThan(1e-5);
+        const ignored = pr.targetRows[2] * dim;
+        expect(Array.from(got.dHidden.subarray(ignored, ignored + dim))).toEqual(
+          Array.from(prior.subarray(ignored, ignored + dim)),
+        );
+      });
+    }
+  }
+
+  it('large logits stay finite (max-shifted logsumexp across chunks)', async () => {
+    const gpu = await testGpu();
+    const pr = makeProblem(20, 24, 150, 7, 11, 6); // logits up to a few hundred: exp would overflow f32
+    const got = await runGpu(gpu, pr, new Float32Array(20 * 24), 16 * 7 * 4);
+    const want = crossEntropyRef(pr);
+    expect(maxRelError(got.loss, want.loss)).toBeLessThan(1e-5);
+    expect(maxRelError(got.dHidden, want.dHidden)).toBeLessThan(1e-5);
+  });
+
+  it('targetWeights scale the gradient linearly', async () => {
+    const gpu = await testGpu();
+    const pr = makeProblem(rows, 24, vocab, targets, 5);
+    const zero = new Float32Array(rows * 24);
+    const base = await runGpu(gpu, pr, zero, chunk * targets * 4);
+    const scaled = await runGpu(gpu, { ...pr, targetWeights: pr.targetWeights.map((w) => 3 * w) }, zero, chunk * targets * 4);
+    expect(maxRelError(scaled.loss, base.loss)).toBe(0);
+    expect(maxRelError(scaled.dHidden, base.dHidden.map((g) => 3 * g))).toBeLessThan(1e-6);
+  });
+
+  it('dHidden matches finite differences of sum_p w_p loss_p', async () => {
+    const gpu = await testGpu();
+    const dim = 24;
+    const pr = makeProblem(rows, dim, vocab, targets, 3);
+    const got = await runGpu(gpu, pr, new Float32Array(rows * dim), chunk * targets * 4);
+    const objective = (hidden: Float64Array) => {
+      const { loss } = crossEntropyRef(pr, hidden);
+      return loss.reduce((sum, l, p) => sum + pr.targetWeights[p] * l, 0);
+    };
+    const h = 1e-5;
+    const probes = [pr.targetRows[0] * dim, pr.targetRows[1] * dim + 5, pr.targetRows[6] * dim + dim - 1, 3];
+    const hidden = Float64Array.from(pr.hidden);
+    for (const i of probes) {
+      const x = hidden[i];
+      hidden[i] = x + h;
+      const up = objective(hidden);
+      hidden[i] = x - h;
+      const down = objective(hidden);
+      hidden[i] = x;
+      const numeric = (up - down) / (2 * h);
+      expect(Math.abs(got.dHidden[i] - numeric)).toBeLessThan(1e-5 + 1e-4 * Math.abs(numeric));
+    }
+    const scale = Math.max(...got.dHidden.map(Math.abs));
+    expect(scale).toBeGreaterThan(1e-2); // the probes above are not all trivially zero
+  });
+
+  it('no targets is a no-op', async () => {
+    const gpu = await testGpu();
+    const [dim, n] = [24, 10];
+    const prior = randomArray(n * dim, 9);
+    const hidden = gpu.upload('hidden', randomArray(n * dim, 1));
+    const weight = gpu.upload('weight', randomArray(50 * dim, 2));
+    const empty = gpu.buffer('empty', 4);
+    const dHidden = gpu.upload('dHidden', prior);
+    const scratch = createCrossEntropyScratch(gpu, 0, dim, 50);
+    const shape = { targets: 0, dim, vocab: 50, scratch, targetRows: empty, targetLabels: empty };
+    await gpu.submit((enc) => {
+      crossEntropyForward(gpu, enc, { hidden, weight, tokenLoss: empty, ...shape });
+      crossEntropyBackward(gpu, enc, { hidden, weight, targetWeights: empty, dHidden, ...shape });
+    });
+    expect(Array.from(await gpu.readF32(dHidden))).toEqual(Array.from(prior));
+    scratch.destroy();
+    gpu.destroy(hidden, weight, empty, dHidden);
+  });
+
+  it('lmHeadLogits matches the CPU', async () => {
+    const gpu = await testGpu();
+    const [n, dim, v] = [13, 40, 150];
+    const hiddenData = randomArray(n * dim, 21);
+    const weightData = randomArray(v * dim, 22);
+    const hidden = gpu.upload('hidden', hiddenData);
+    const weight = gpu.upload('weight', weightData);
+    const logits = gpu.buffer('logits', n * v * 4);
+    await gpu.submit((enc) => lmHeadLogits(gpu, enc, { hidden, weight, rows: n, dim, vocab: v, logits }));
+    const got = await gpu.readF32(logits, n * v);
+    gpu.destroy(hidden, weight, logits);
+    const want = new Float64Array(n * v);
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < v; c++) {
+        let sum = 0;
+        for (let d = 0; d < dim; d++) sum += hiddenData[r * dim + d] * weightData[c * dim + d];
+        want[r * v + c] = sum;
+      }
+    }
+    expect(maxRelError(got, want)).toBeLessThan(1e-5);
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { maxRelError, testGpu } from '../../gpu/testing';
+import { mulberry32, randomArray } from '../../util/random';
+import { embeddingBackward, embeddingForward, groupRowsByToken } from './embedding';
+
+// CPU references.
+
+function forwardRef(ids: Uint32Array, table: Float32Array, vocab: number, dim: number): Float32Array {
+  const out = new Float32Array(ids.length * dim);
+  ids.forEach((token, n) => {
+    if (token < vocab) out.set(table.subarray(token * dim, (token + 1) * dim), n * dim);
+  });
+  return out;
+}
+
+function backwardRef(ids: Uint32Array, dOut: Float32Array, dTable0: Float32Array, dim: number): Float32Array {
+  const dTable = dTable0.slice();
+  ids.forEach((token, n) => {
+    for (let d = 0; d < dim; d++) dTable[token * dim + d] += dOut[n * dim + d];
+  });
+  return dTable;
+}
+
+/** Token ids in [0, vocab) with repeats: a few frequent tokens, like a long prompt. */
+function randomIds(rows: number, vocab: number, seed: number): Uint32Array {
+  const next = mulberry32(seed);
+  return Uint32Array.from({ length: rows }, () => (next() < 0.4 ? Math.floor(next() * 3) : Math.floor(next() * vocab)));
+}
+
+const shapes: [number, number, number][] = [[1, 5, 64], [7, 11, 257], [33, 40, 100], [70, 9, 600]];
+
+describe('embedding', () => {
+  for (const [rows, vocab, dim] of shapes) {
+    it(`forward rows=${rows} vocab=${vocab} dim=${dim}`, async () => {
+      const gpu = await testGpu();
+      const ids = randomIds(rows, vocab, rows);
+      if (rows > 1) ids[rows - 1] = vocab + 3; // past the table: a zero row
+      const table = randomArray(vocab * dim, dim);
+      const [gIds, gTable] = [gpu.upload('ids', ids), gpu.upload('table', table)];
+      const gOut = gpu.upload('out', new Float32Array(rows * dim).fill(NaN));
+      await gpu.submit((enc) => embeddingForward(gpu, enc, { ids: gIds, table: gTable, out: gOut, rows, dim }));
+      const got = await gpu.readF32(gOut, rows * dim);
+      gpu.destroy(gIds, gTable, gOut);
+      expect(got).toEqual(forwardRef(ids, table, vocab, dim));
+    });
+
+    it(`backward rows=${rows} vocab=${vocab} dim=${dim}`, async () => {
+      const gpu = await testGpu();
+      const ids = randomIds(rows, vocab, rows + 1);
+      const dOut = randomArray(rows * dim, dim + 1);
+      const dTable0 = randomArray(vocab * dim, dim + 2);
+      const groups = groupRowsByToken(gpu, ids);
+      const [gdOut, gdTable] = [gpu.upload('dOut', dOut), gpu.upload('dTable', dTable0)];
+      await gpu.submit((enc) => embeddingBackward(gpu, enc, { dOut: gdOut, groups, dTable: gdTable, dim }));
+      const got = await gpu.readF32(gdTable, vocab * dim);
+      gpu.destroy(gdOut, gdTable);
+      groups.destroy();
+      expect(maxRelError(got, backwardRef(ids, dOut, dTable0, dim))).toBeLessThan(1e-6);
+      // Rows of tokens absent from the batch are untouched, bit for bit.
+      for (let token = 0; token < vocab; token++) {
+        if (ids.includes(token)) continue;
+        const row = (a: Float32Array) => a.subarray(token * dim, (token + 1) * dim);
+        expect(row(got)).toEqual(row(dTable0));
+      }
+    });
+  }
+
+  it('groupRowsByToken builds the CSR', async () => {
+    const gpu = await testGpu();
+    const groups = groupRowsByToken(gpu, Uint32Array.from([7, 2, 7, 9, 2, 7]));
+    const readU32 = async (buffer: GPUBuffer, length: number) => new Uint32Array(await gpu.read(buffer, length * 4));
+    expect(groups.groupCount).toBe(3);
+    expect(groups.rowCount).toBe(6);
+    expect([...(await readU32(groups.tokens, 3))]).toEqual([2, 7, 9]);
+    expect([...(await readU32(groups.offsets, 4))]).toEqual([0, 2, 5, 6]);
+    expect([...(await readU32(groups.rowList, 6))]).toEqual([1, 4, 0, 2, 5, 3]);
+    groups.destroy();
+  });
+
+  it('backward with no rows leaves dTable as it was', async () => {
+    const gpu = await testGpu();
+    const dTable0 = randomArray(4 * 8, 5);
+    const groups = groupRowsByToken(gpu, new Uint32Array(0));
+    const [gdOut, gdTable] = [gpu.buffer('dOut', 4), gpu.upload('dTable', dTable0)];
+    await gpu.submit((enc) => embeddingBackward(gpu, enc, { dOut: gdOut, groups, dTable: gdTable, dim: 8 }));
+    const got = await gpu.readF32(gdTable);
+    gpu.destroy(gdOut, gdTable);
+    groups.destroy();
+    expect(got).toEqual(dTable0);
+  });
+});

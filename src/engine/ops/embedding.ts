@@ -1,0 +1,90 @@
+import type { Gpu } from '../../gpu/gpu';
+import source from '../../../kernels/embedding.wgsl?raw';
+import { splitWorkgroups } from './dispatch';
+
+const COLS_PER_WORKGROUP = 256;
+
+/**
+ * The batch's rows grouped by token id (a CSR), for the deterministic embedding gradient.
+ * Group g is token tokens[g], held by rows rowList[offsets[g] .. offsets[g + 1]] in ascending order.
+ * The caller owns the buffers and frees them with destroy() once the commands using them have been submitted.
+ */
+export interface EmbeddingGradGroups {
+  /** u32 [groupCount]: the distinct token ids, ascending. */
+  tokens: GPUBuffer;
+  /** u32 [groupCount + 1]. */
+  offsets: GPUBuffer;
+  /** u32 [rowCount]: row indices into dOut. */
+  rowList: GPUBuffer;
+  groupCount: number;
+  rowCount: number;
+  destroy(): void;
+}
+
+/** The CSR of rows by token, built on the CPU (O(rows log rows)) and uploaded. */
+export function groupRowsByToken(gpu: Gpu, ids: Uint32Array): EmbeddingGradGroups {
+  const rowsByToken = new Map<number, number[]>();
+  ids.forEach((token, row) => {
+    const rows = rowsByToken.get(token);
+    if (rows) rows.push(row);
+    else rowsByToken.set(token, [row]);
+  });
+  const tokens = Uint32Array.from(rowsByToken.keys()).sort();
+  const offsets = new Uint32Array(tokens.length + 1);
+  const rowList = new Uint32Array(ids.length);
+  tokens.forEach((token, g) => {
+    const rows = rowsByToken.get(token) as number[];
+    rowList.set(rows, offsets[g]);
+    offsets[g + 1] = offsets[g] + rows.length;
+  });
+  const buffers = {
+    tokens: gpu.upload('embedding.groups.tokens', tokens),
+    offsets: gpu.upload('embedding.groups.offsets', offsets),
+    rowList: gpu.upload('embedding.groups.rowList', rowList),
+  };
+  return {
+    ...buffers,
+    groupCount: tokens.length,
+    rowCount: ids.length,
+    destroy: () => gpu.destroy(buffers.tokens, buffers.offsets, buffers.rowList),
+  };
+}
+
+/**
+ * out[n, :] = table[ids[n], :]. ids: u32 [rows]; table: f32 [vocab, dim]; out: f32 [rows, dim].
+ * An id >= vocab (the table buffer's length / dim) gives a zero row.
+ */
+export function embeddingForward(
+  gpu: Gpu,
+  encoder: GPUCommandEncoder,
+  args: { ids: GPUBuffer; table: GPUBuffer; out: GPUBuffer; rows: number; dim: number; label?: string },
+): void {
+  const colTiles = Math.ceil(args.dim / COLS_PER_WORKGROUP);
+  gpu.run(encoder, {
+    pipeline: gpu.pipeline(source, 'forward'),
+    buffers: [args.ids, args.table, args.out],
+    params: new Uint32Array([args.rows, args.dim, colTiles]),
+    workgroups: splitWorkgroups(gpu, args.rows * colTiles),
+    label: args.label ?? 'embeddingForward',
+  });
+}
+
+/**
+ * dTable[token, :] += sum of dOut[row, :] over the rows holding token; only tokens in `groups` are touched.
+ * dOut: f32 [rows, dim]; dTable: f32 [vocab, dim]. Deterministic (no atomics).
+ */
+export function embeddingBackward(
+  gpu: Gpu,
+  encoder: GPUCommandEncoder,
+  args: { dOut: GPUBuffer; groups: EmbeddingGradGroups; dTable: GPUBuffer; dim: number; label?: string },
+): void {
+  const { groups } = args;
+  const colTiles = Math.ceil(args.dim / COLS_PER_WORKGROUP);
+  gpu.run(encoder, {
+    pipeline: gpu.pipeline(source, 'backward'),
+    buffers: [args.dOut, groups.tokens, groups.offsets, groups.rowList, args.dTable],
+    params: new Uint32Array([groups.groupCount, args.dim, colTiles]),
+    workgroups: splitWorkgroups(gpu, groups.groupCount * colTiles),
+    label: args.label ?? 'embeddingBackward',
+  });
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { maxRelError, testGpu } from '../../gpu/testing';
+import { randomArray } from '../../util/random';
+import { swigluBackward, swigluForward } from './swiglu';
+
+// CPU references in float64.
+const sigmoid = (g: number) => 1 / (1 + Math.exp(-g));
+const silu = (g: number) => g * sigmoid(g);
+const siluGrad = (g: number) => sigmoid(g) * (1 + g * (1 - sigmoid(g)));
+
+function forwardRef(gate: Float32Array, up: Float32Array): Float64Array {
+  return Float64Array.from(gate, (g, i) => silu(g) * up[i]);
+}
+
+function backwardRef(dOut: Float32Array, gate: Float32Array, up: Float32Array) {
+  return {
+    dGate: Float64Array.from(gate, (g, i) => dOut[i] * up[i] * siluGrad(g)),
+    dUp: Float64Array.from(gate, (g, i) => dOut[i] * silu(g)),
+  };
+}
+
+/** Largest |actual - expected| / (1 + |expected|): per element, so small values cannot hide behind big ones. */
+function maxMixedError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i]));
+    worst = Number.isFinite(err) ? Math.max(worst, err) : Infinity;
+  }
+  return worst;
+}
+
+async function runSwiglu(gate: Float32Array, up: Float32Array, dOut: Float32Array) {
+  const gpu = await testGpu();
+  const count = gate.length;
+  const buffers = {
+    gate: gpu.upload('gate', gate),
+    up: gpu.upload('up', up),
+    dOut: gpu.upload('dOut', dOut),
+    out: gpu.buffer('out', count * 4),
+    dGate: gpu.buffer('dGate', count * 4),
+    dUp: gpu.buffer('dUp', count * 4),
+  };
+  const { gate: g, up: u, dOut: d, out, dGate, dUp } = buffers;
+  await gpu.submit((enc) => {
+    swigluForward(gpu, enc, { gate: g, up: u, out, count });
+    swigluBackward(gpu, enc, { dOut: d, gate: g, up: u, dGate, dUp, count });
+  });
+  const result = {
+    out: await gpu.readF32(out, count),
+    dGate: await gpu.readF32(dGate, count),
+    dUp: await gpu.readF32(dUp, count),
+  };
+  gpu.destroy(...Object.values(buffers));
+  return result;
+}
+
+describe('swiglu', () => {
+  it('reference derivative matches finite differences', () => {
+    for (const g of [-30, -5, -1.3, -0.2, 0, 0.4, 2.2, 7, 25]) {
+      const h = 1e-5;
+      expect(Math.abs((silu(g + h) - silu(g - h)) / (2 * h) - siluGrad(g))).toBeLessThan(1e-8);
+    }
+  });
+
+  for (const count of [1, 3, 255, 256, 257, 1000, 3333]) {
+    it(`forward and backward, count=${count}`, async () => {
+      const gate = randomArray(count, 10 + count, 6);
+      const up = randomArray(count, 20 + count, 2);
+      const dOut = randomArray(count, 30 + count);
+      const got = await runSwiglu(gate, up, dOut);
+      const want = backwardRef(dOut, gate, up);
+      expect(maxRelError(got.out, forwardRef(gate, up))).toBeLessThan(1e-5);
+      expect(maxRelError(got.dGate, want.dGate)).toBeLessThan(1e-5);
+      expect(maxRelError(got.dUp, want.dUp)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('stays finite and exact for large |gate|', async () => {
+    const gate = Float32Array.from([-1e4, -1000, -100, -88.5, -20, -1e-3, 0, 1e-3, 20, 88.5, 100, 1000, 1e4]);
+    const up = Float32Array.from(gate, (_, i) => (i % 2 === 0 ? 1.5 : -0.75));
+    const dOut = Float32Array.from(gate, (_, i) => (i % 3) - 1.25);
+    const got = await runSwiglu(gate, up, dOut);
+    const want = backwardRef(dOut, gate, up);
+    for (const values of [got.out, got.dGate, got.dUp]) expect(values.every(Number.isFinite)).toBe(true);
+    expect(maxMixedError(got.out, forwardRef(gate, up))).toBeLessThan(1e-6);
+    expect(maxMixedError(got.dGate, want.dGate)).toBeLessThan(1e-6);
+    expect(maxMixedError(got.dUp, want.dUp)).toBeLessThan(1e-6);
+  });
+});

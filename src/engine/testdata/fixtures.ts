@@ -1,0 +1,33 @@
+// Reads test fixtures under src/engine/testdata, in Node (from disk) and in the browser (vitest browser mode
+// serves the repository root, so the same files are fetched over HTTP).
+
+function inNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+/** Bytes of a fixture; relPath is relative to src/engine/testdata, e.g. 'reference/llama-tiny/config.json'. */
+export async function readFixtureBytes(relPath: string): Promise<Uint8Array> {
+  if (inNode()) {
+    // A variable specifier keeps browser bundlers from trying to resolve node:fs.
+    const fsModuleName = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ fsModuleName)) as typeof import('node:fs/promises');
+    const url = new URL(relPath, new URL('./', import.meta.url));
+    return new Uint8Array(await fs.readFile(url));
+  }
+  const response = await fetch('/src/engine/testdata/' + relPath);
+  if (!response.ok) throw new Error(`fixture ${relPath}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function readFixtureJson(relPath: string): Promise<unknown> {
+  const bytes = await readFixtureBytes(relPath);
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+/** The reference cases copied from the HF/PEFT generator (see reference/README.md). */
+export const REFERENCE_CASES = ['llama-tiny', 'mistral-tiny', 'llama3-tiny'] as const;
+
+/** A file reader over one reference case folder, for loadReferenceCase. */
+export function referenceCaseReader(caseName: string): (name: string) => Promise<Uint8Array> {
+  return (name) => readFixtureBytes(`reference/${caseName}/${name}`);
+}
