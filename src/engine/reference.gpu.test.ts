@@ -1,22 +1,27 @@
-// The whole training step against HF transformers + PEFT (src/engine/testdata/reference), on the GPU.
+// The whole training step against HF transformers + PEFT (testdata/reference), and against our float64 CPU
+// reference on other shapes (testdata/generated), on the GPU.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/testing';
 import { REFERENCE_TOLERANCES, runReferenceCase } from './reference';
 import { loadReferenceCase } from './reference-case';
-import { REFERENCE_CASES, referenceCaseReader } from './testdata/fixtures';
+import { GENERATED_CASES, REFERENCE_CASES, caseReader } from './testdata/fixtures';
 
-describe('training step vs PyTorch + PEFT', () => {
-  for (const name of REFERENCE_CASES) {
-    for (const recompute of name === 'llama-tiny' ? [false, true] : [false]) {
-      it(`${name}${recompute ? ' (recomputed activations)' : ''}`, async () => {
-        const gpu = await testGpu();
-        const c = await loadReferenceCase(referenceCaseReader(name));
-        const errors = await runReferenceCase(gpu, c, { recompute });
-        console.log(`${name}${recompute ? ' recompute' : ''}: ${JSON.stringify(errors)}`);
-        for (const key of Object.keys(REFERENCE_TOLERANCES) as (keyof typeof errors)[]) {
-          expect(errors[key], key).toBeLessThanOrEqual(REFERENCE_TOLERANCES[key]);
-        }
-      });
-    }
+const cases = [
+  ...REFERENCE_CASES.map((name) => ({ folder: `reference/${name}`, recompute: false })),
+  { folder: 'reference/llama-tiny', recompute: true },
+  ...GENERATED_CASES.map((name) => ({ folder: `generated/${name}`, recompute: name === 'mistral-window' })),
+];
+
+describe('training step vs reference cases', () => {
+  for (const { folder, recompute } of cases) {
+    it(`${folder}${recompute ? ' (recomputed activations)' : ''}`, async () => {
+      const gpu = await testGpu();
+      const c = await loadReferenceCase(caseReader(folder));
+      const errors = await runReferenceCase(gpu, c, { recompute });
+      console.log(`${folder}${recompute ? ' recompute' : ''}: ${JSON.stringify(errors)}`);
+      for (const key of Object.keys(REFERENCE_TOLERANCES) as (keyof typeof errors)[]) {
+        expect(errors[key], key).toBeLessThanOrEqual(REFERENCE_TOLERANCES[key]);
+      }
+    });
   }
 });

@@ -27,7 +27,14 @@ export async function readFixtureJson(relPath: string): Promise<unknown> {
 /** The reference cases copied from the HF/PEFT generator (see reference/README.md). */
 export const REFERENCE_CASES = ['llama-tiny', 'mistral-tiny', 'llama3-tiny'] as const;
 
-/** A file reader over one reference case folder, for loadReferenceCase. */
+/** Cases in the same format with other shapes, from our float64 CPU reference (see generated/README.md). */
+export const GENERATED_CASES = ['odd-gqa', 'mistral-window', 'llama3-tied-long'] as const;
+
+/** A file reader over one case folder, for loadReferenceCase: 'reference/NAME' or 'generated/NAME'. */
+export function caseReader(folder: string): (name: string) => Promise<Uint8Array> {
+  return (name) => readFixtureBytes(`${folder}/${name}`);
+}
+
 export function referenceCaseReader(caseName: string): (name: string) => Promise<Uint8Array> {
-  return (name) => readFixtureBytes(`reference/${caseName}/${name}`);
+  return caseReader(`reference/${caseName}`);
 }
