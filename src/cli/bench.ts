@@ -1,10 +1,44 @@
-// npm run bench -- --shape NAME --seq T [--batch B] [--rank R] [--steps N] [--recompute] [--allocate-only]
-// Times full ManyICL LoRA training steps in Node through Dawn and prints one JSON line.
+// npm run bench -- --shape NAME --seq T [--batch B] [--rank R] [--steps N] [--recompute] [--allocate-only] [--browser]
+// Times full ManyICL LoRA training steps in Node through Dawn, or in headless Chromium with --browser, and
+// prints one JSON line.
 import { parseArgs } from 'node:util';
+import { chromiumArgs, findChromium } from '../../e2e/chromium';
+import { type BenchOptions, type BenchResult, runBench } from '../engine/bench';
+import { MODEL_SHAPES } from '../engine/shapes';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
-import { runBench } from '../engine/bench';
-import { MODEL_SHAPES } from '../engine/shapes';
+
+async function inNode(opts: BenchOptions): Promise<BenchResult> {
+  const gpu = await Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+  const result = await runBench(gpu, opts, (line) => console.error(line));
+  gpu.device.destroy();
+  return result;
+}
+
+/** Serves src/bench/bench.html with Vite and reads the result from the page. */
+async function inChromium(opts: BenchOptions): Promise<BenchResult> {
+  const { createServer } = await import('vite');
+  const { chromium } = await import('playwright');
+  const server = await createServer({ logLevel: 'error', server: { host: '127.0.0.1', port: 0 } });
+  await server.listen();
+  const browser = await chromium.launch({ executablePath: findChromium(), args: chromiumArgs() });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (message) => console.error(`[chromium] ${message.text()}`));
+    const query = new URLSearchParams({
+      shape: opts.shape, seq: String(opts.seq), batch: String(opts.batch), rank: String(opts.rank), steps: String(opts.steps),
+      recompute: opts.recompute ? '1' : '0', allocateOnly: opts.allocateOnly ? '1' : '0',
+    });
+    await page.goto(`${server.resolvedUrls!.local[0]}src/bench/bench.html?${query}`);
+    await page.waitForFunction(() => window.benchResult !== undefined || window.benchError !== undefined, null, { timeout: 0 });
+    const error = await page.evaluate(() => window.benchError);
+    if (error) throw new Error(error);
+    return (await page.evaluate(() => window.benchResult)) as BenchResult;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,20 +50,16 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '3' },
       recompute: { type: 'boolean', default: false },
       'allocate-only': { type: 'boolean', default: false },
+      browser: { type: 'boolean', default: false },
     },
   });
   if (!MODEL_SHAPES[values.shape]) throw new Error(`unknown --shape ${values.shape}; one of: ${Object.keys(MODEL_SHAPES).join(', ')}`);
-  const gpu = await Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
-  const result = await runBench(
-    gpu,
-    {
-      shape: values.shape, seq: Number(values.seq), batch: Number(values.batch), rank: Number(values.rank),
-      steps: Number(values.steps), recompute: values.recompute, allocateOnly: values['allocate-only'],
-    },
-    (line) => console.error(line),
-  );
-  console.log(JSON.stringify(result));
-  gpu.device.destroy();
+  const opts: BenchOptions = {
+    shape: values.shape, seq: Number(values.seq), batch: Number(values.batch), rank: Number(values.rank),
+    steps: Number(values.steps), recompute: values.recompute, allocateOnly: values['allocate-only'],
+  };
+  const result = values.browser ? await inChromium(opts) : await inNode(opts);
+  console.log(JSON.stringify({ runtime: values.browser ? 'chromium' : 'node-dawn', ...result }));
 }
 
 main().then(

@@ -1,0 +1,68 @@
+// The WebGPU probe: opens the adapter once and keeps what the UI shows about it.
+import { create } from 'zustand';
+import { Gpu, WebGpuMissingError, type AdapterReport } from '../gpu/gpu';
+
+export type { AdapterReport };
+
+export type GpuStatus = 'probing' | 'ready' | 'missing' | 'error';
+
+export interface GpuState {
+  status: GpuStatus;
+  /** Set when status is 'ready'. */
+  adapter?: AdapterReport;
+  /** Why WebGPU is 'missing', or what went wrong ('error'). */
+  error?: string;
+  /** The opened device, for the code that runs kernels; never rendered. */
+  gpu?: Gpu;
+  /** Opens WebGPU (navigator.gpu unless another GPU object is given) and records the outcome. */
+  probe(source?: GPU): Promise<void>;
+}
+
+const INSECURE_CONTEXT =
+  'This page is not a secure context, and browsers expose WebGPU only on https:// pages and on localhost.';
+
+let latestProbe = 0;
+
+export const useGpuStore = create<GpuState>()((set) => ({
+  status: 'probing',
+
+  async probe(source?: GPU): Promise<void> {
+    const probeId = ++latestProbe;
+    set({ status: 'probing', adapter: undefined, error: undefined, gpu: undefined });
+    const navigatorGpu = source ?? globalThis.navigator?.gpu;
+    if (!navigatorGpu && globalThis.isSecureContext === false) {
+      set({ status: 'missing', error: INSECURE_CONTEXT });
+      return;
+    }
+    try {
+      const gpu = await Gpu.create(navigatorGpu);
+      if (probeId !== latestProbe) {
+        gpu.device.destroy(); // a newer probe has taken over
+        return;
+      }
+      set({ status: 'ready', adapter: gpu.adapter, gpu });
+      void gpu.device.lost.then((info) => {
+        if (info.reason === 'destroyed' || useGpuStore.getState().gpu !== gpu) return;
+        const error = `The GPU device was lost: ${info.message || 'no reason given'}`;
+        set({ status: 'error', error, gpu: undefined });
+      });
+    } catch (error) {
+      if (probeId !== latestProbe) return;
+      if (error instanceof WebGpuMissingError) set({ status: 'missing', error: error.message });
+      else set({ status: 'error', error: error instanceof Error ? error.message : String(error) });
+    }
+  },
+}));
+
+/** The optional features the engine takes when the adapter offers them, and what each is for. */
+export const WORKBENCH_FEATURES: readonly { name: string; use: string }[] = [
+  { name: 'shader-f16', use: 'half-precision arithmetic in kernels' },
+  { name: 'subgroups', use: 'faster reductions and matmuls' },
+  { name: 'timestamp-query', use: 'per-kernel GPU timings' },
+];
+
+/** True for adapters that run on the CPU (SwiftShader, llvmpipe, WARP): correct, but slow. */
+export function isSoftwareAdapter(adapter: AdapterReport): boolean {
+  const names = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
+  return adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|microsoft basic render|\bwarp\b/i.test(names);
+}

@@ -1,0 +1,49 @@
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, test } from 'vitest';
+import type { AdapterReport } from '../store/gpu';
+import { AdapterStatus, type AdapterStatusProps } from './AdapterPanel';
+
+const adapter: AdapterReport = {
+  vendor: 'nvidia',
+  architecture: 'hopper',
+  device: '',
+  description: 'NVIDIA H100',
+  isFallbackAdapter: false,
+  features: ['shader-f16', 'timestamp-query'],
+  limits: { maxStorageBufferBindingSize: 2147483648, maxComputeWorkgroupSizeX: 1024 },
+};
+
+function render(state: Omit<AdapterStatusProps, 'onRetry'>): string {
+  return renderToStaticMarkup(<AdapterStatus {...state} onRetry={() => {}} />);
+}
+
+describe('AdapterStatus', () => {
+  test('shows that it is probing', () => {
+    expect(render({ status: 'probing' })).toContain('data-testid="webgpu-probing"');
+  });
+
+  test('shows the adapter, its features and its limits', () => {
+    const html = render({ status: 'ready', adapter });
+    expect(html).toContain('data-testid="adapter-vendor">nvidia<');
+    expect(html).toContain('data-testid="adapter-architecture">hopper<');
+    expect(html).toContain('data-testid="adapter-feature">shader-f16<');
+    expect(html).toContain('2,147,483,648 (2 GiB)');
+    expect(html).toContain('<code>maxComputeWorkgroupSizeX</code></td><td class="num">1,024<');
+    expect(html).not.toContain('adapter-software');
+  });
+
+  test('explains how to enable WebGPU when it is missing', () => {
+    const html = render({ status: 'missing', error: 'This browser has no WebGPU (navigator.gpu is undefined).' });
+    expect(html).toContain('data-testid="webgpu-missing"');
+    expect(html).toContain('navigator.gpu is undefined');
+    expect(html).toContain('chrome://flags/#enable-unsafe-webgpu');
+    expect(html).toContain('chrome://flags/#enable-vulkan');
+    expect(html).not.toContain('adapter-panel');
+  });
+
+  test('shows the error when the device fails to open', () => {
+    const html = render({ status: 'error', error: 'device creation failed' });
+    expect(html).toContain('data-testid="webgpu-error"');
+    expect(html).toContain('device creation failed');
+  });
+});

@@ -1,0 +1,224 @@
+import { isSoftwareAdapter, useGpuStore, WORKBENCH_FEATURES, type AdapterReport, type GpuStatus } from '../store/gpu';
+
+/** The WebGPU adapter as the GPU store sees it. */
+export function AdapterPanel() {
+  const status = useGpuStore((state) => state.status);
+  const adapter = useGpuStore((state) => state.adapter);
+  const error = useGpuStore((state) => state.error);
+  const probe = useGpuStore((state) => state.probe);
+  return <AdapterStatus status={status} adapter={adapter} error={error} onRetry={() => void probe()} />;
+}
+
+export interface AdapterStatusProps {
+  status: GpuStatus;
+  adapter?: AdapterReport;
+  error?: string;
+  onRetry: () => void;
+}
+
+export function AdapterStatus({ status, adapter, error, onRetry }: AdapterStatusProps) {
+  if (status === 'ready' && adapter) return <AdapterDetails adapter={adapter} />;
+  if (status === 'missing') return <WebGpuMissing reason={error} onRetry={onRetry} />;
+  if (status === 'error') return <WebGpuFailed message={error} onRetry={onRetry} />;
+  return (
+    <section className="panel" data-testid="webgpu-probing" aria-busy="true">
+      <h2 className="panel-title">WebGPU adapter</h2>
+      <p className="muted">
+        <span className="spinner" aria-hidden="true" /> Looking for a WebGPU adapter…
+      </p>
+    </section>
+  );
+}
+
+function AdapterDetails({ adapter }: { adapter: AdapterReport }) {
+  const limitNames = Object.keys(adapter.limits).sort();
+  return (
+    <section className="panel" data-testid="adapter-panel" aria-labelledby="adapter-title">
+      <div className="panel-head">
+        <h2 className="panel-title" id="adapter-title">
+          WebGPU adapter
+        </h2>
+        <span className="badge badge-ok" data-testid="webgpu-ready">
+          WebGPU ready
+        </span>
+      </div>
+
+      {isSoftwareAdapter(adapter) && (
+        <p className="notice" data-testid="adapter-software">
+          This is a software adapter that runs on the CPU. It is fine for checking that things work, and far too
+          slow for training.
+        </p>
+      )}
+
+      <dl className="facts">
+        <Fact label="Vendor" value={adapter.vendor} testId="adapter-vendor" />
+        <Fact label="Architecture" value={adapter.architecture} testId="adapter-architecture" />
+        <Fact label="Device" value={adapter.device} testId="adapter-device" />
+        <Fact label="Description" value={adapter.description} testId="adapter-description" />
+        <Fact label="Fallback adapter" value={adapter.isFallbackAdapter ? 'yes' : 'no'} testId="adapter-fallback" />
+      </dl>
+
+      <h3 className="section-title">Features the workbench uses</h3>
+      <ul className="key-features" data-testid="adapter-key-features">
+        {WORKBENCH_FEATURES.map(({ name, use }) => {
+          const present = adapter.features.includes(name);
+          return (
+            <li key={name} className={present ? 'key-feature present' : 'key-feature absent'}>
+              <span className="key-feature-mark" aria-hidden="true">
+                {present ? '✓' : '–'}
+              </span>
+              <code>{name}</code>
+              <span className="muted">
+                {use}
+                {present ? '' : ' (not offered by this adapter)'}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+
+      <h3 className="section-title">
+        All features <span className="count">{adapter.features.length}</span>
+      </h3>
+      {adapter.features.length > 0 ? (
+        <ul className="chips" data-testid="adapter-features">
+          {adapter.features.map((feature) => (
+            <li key={feature} className="chip" data-testid="adapter-feature">
+              {feature}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p className="muted" data-testid="adapter-features">
+          This adapter offers no optional features.
+        </p>
+      )}
+
+      <h3 className="section-title">
+        Limits <span className="count">{limitNames.length}</span>
+      </h3>
+      <p className="muted small">
+        The adapter's maxima. The workbench asks for the highest buffer and workgroup limits when it opens the
+        device.
+      </p>
+      <div className="table-wrap">
+        <table className="limits" data-testid="adapter-limits">
+          <thead>
+            <tr>
+              <th scope="col">Limit</th>
+              <th scope="col" className="num">
+                Value
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {limitNames.map((name) => (
+              <tr key={name} data-testid={`limit-${name}`}>
+                <td>
+                  <code>{name}</code>
+                </td>
+                <td className="num">{formatLimit(name, adapter.limits[name])}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function Fact({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <div className="fact">
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{value || <span className="muted">not reported</span>}</dd>
+    </div>
+  );
+}
+
+function WebGpuMissing({ reason, onRetry }: { reason?: string; onRetry: () => void }) {
+  return (
+    <section className="panel panel-warning" data-testid="webgpu-missing" aria-labelledby="missing-title">
+      <h2 className="panel-title" id="missing-title">
+        WebGPU is not available in this browser
+      </h2>
+      {reason && (
+        <p className="reason" data-testid="webgpu-missing-reason">
+          {reason}
+        </p>
+      )}
+      <p>The workbench runs its kernels on your GPU through WebGPU. To turn it on:</p>
+      <EnableWebGpuHelp />
+      <RetryButton onClick={onRetry} />
+    </section>
+  );
+}
+
+function WebGpuFailed({ message, onRetry }: { message?: string; onRetry: () => void }) {
+  return (
+    <section className="panel panel-error" data-testid="webgpu-error" aria-labelledby="error-title">
+      <h2 className="panel-title" id="error-title">
+        WebGPU could not be started
+      </h2>
+      <p className="reason" data-testid="webgpu-error-message">
+        {message || 'An unknown error occurred while opening the GPU.'}
+      </p>
+      <p>If this keeps happening, check that WebGPU is enabled:</p>
+      <EnableWebGpuHelp />
+      <RetryButton onClick={onRetry} />
+    </section>
+  );
+}
+
+function EnableWebGpuHelp() {
+  return (
+    <ul className="help" data-testid="webgpu-help">
+      <li>
+        <strong>Chrome or Edge 113+</strong> on Windows, macOS and ChromeOS have WebGPU on by default.
+      </li>
+      <li>
+        <strong>Chrome 121+ on Android</strong> (Android 12 or newer) has it on by default.
+      </li>
+      <li>
+        <strong>Linux</strong>: in Chrome or Chromium, open <code>chrome://flags/#enable-unsafe-webgpu</code> and{' '}
+        <code>chrome://flags/#enable-vulkan</code>, enable both, and restart the browser.
+      </li>
+      <li>
+        <strong>Secure context</strong>: WebGPU exists only on pages served over <code>https://</code> or from{' '}
+        <code>localhost</code>; a plain <code>http://</code> address of another machine will not do.
+      </li>
+      <li>
+        If WebGPU is on and still no adapter is found, the GPU or its driver may be blocklisted: see{' '}
+        <code>chrome://gpu</code>.
+      </li>
+      <li className="muted">
+        Firefox 141+ (on Windows) and Safari 26+ also ship WebGPU; the workbench is developed and tested in
+        Chromium.
+      </li>
+    </ul>
+  );
+}
+
+function RetryButton({ onClick }: { onClick: () => void }) {
+  return (
+    <button type="button" className="button" onClick={onClick}>
+      Check again
+    </button>
+  );
+}
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Byte-sized limits also get a readable size: 2147483648 (2 GiB). */
+function formatLimit(name: string, value: number): string {
+  const plain = value.toLocaleString('en-US');
+  if (!/Size$/.test(name) || value < 1024) return plain;
+  let scaled = value;
+  let unit = 0;
+  while (scaled >= 1024 && unit < BYTE_UNITS.length - 1) {
+    scaled /= 1024;
+    unit++;
+  }
+  const digits = Number.isInteger(scaled) ? 0 : 1;
+  return `${plain} (${scaled.toFixed(digits)} ${BYTE_UNITS[unit]})`;
+}
