@@ -18,7 +18,12 @@ const cliBuild = {
   outDir: 'dist-cli',
   target: 'node20',
   rollupOptions: {
-    input: { reference: 'src/cli/reference.ts', bench: 'src/cli/bench.ts', 'make-cases': 'src/cli/make-cases.ts' },
+    input: {
+      reference: 'src/cli/reference.ts',
+      bench: 'src/cli/bench.ts',
+      'make-cases': 'src/cli/make-cases.ts',
+      'make-embedded-model': 'src/cli/make-embedded-model.ts',
+    },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },
 };

@@ -6,7 +6,7 @@ import { LoraAdapter } from './lora';
 import { Model } from './model';
 import { MODEL_SHAPES } from './shapes';
 import { LORA_TARGETS } from './spec';
-import { LoraTrainer, type SequenceBatch } from './trainer';
+import { Trainer, type SequenceBatch } from './trainer';
 
 export interface BenchOptions {
   shape: string;
@@ -63,7 +63,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string)
   const model = Model.random(gpu, spec, 1);
   const lora = new LoraAdapter(gpu, spec, { rank: opts.rank, alpha: 2 * opts.rank, targets: [...LORA_TARGETS] });
   lora.initialize(2);
-  const trainer = new LoraTrainer(model, lora, {
+  const trainer = new Trainer(model, lora, {
     objective: 'all-answers',
     adamw: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
     maxGradNorm: 1,

@@ -30,11 +30,21 @@ export interface LoraSlot {
   grads: GPUBuffer;
 }
 
-/** y (+)= x W^T + s (x A^T) B^T; keeps h = x A^T [rows, rank] for the backward. */
-export function loraLinearForward(
-  gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, lora: LoraSlot | null,
-  x: GPUBuffer, y: GPUBuffer, h: GPUBuffer | null, rows: number, accumulate: boolean, label: string,
-): void {
+/** One adapted linear layer in one pass: its weights and the activations it reads and writes. */
+export interface LinearCall {
+  w: BaseWeight;
+  lora: LoraSlot | null;
+  /** Input [rows, in]. */
+  x: GPUBuffer;
+  /** LoRA h = x A^T [rows, rank], kept from the forward for the backward; null without LoRA. */
+  h: GPUBuffer | null;
+  rows: number;
+  label: string;
+}
+
+/** y (+)= x W^T + s (x A^T) B^T, keeping h. */
+export function loraLinearForward(gpu: Gpu, encoder: GPUCommandEncoder, call: LinearCall, y: GPUBuffer, accumulate: boolean): void {
+  const { w, lora, x, h, rows, label } = call;
   baseForward(gpu, encoder, w, x, y, rows, accumulate ? 1 : 0, label);
   if (!lora || !h) return;
   const { rank: r, params } = lora;
@@ -45,17 +55,26 @@ export function loraLinearForward(
   });
 }
 
-/**
- * Given dy, accumulates dA and dB into the adapter's gradients and writes (or adds, with
- * accumulateDx) dx = dy W + s (dy B) A. dh is scratch [rows, rank].
- */
-export function loraLinearBackward(
-  gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, lora: LoraSlot | null,
-  x: GPUBuffer, h: GPUBuffer | null, dy: GPUBuffer, dx: GPUBuffer, dh: GPUBuffer, rows: number,
-  accumulateDx: boolean, label: string,
-): void {
-  const beta = accumulateDx ? 1 : 0;
-  baseBackward(gpu, encoder, w, dy, dx, rows, beta, `${label}.dx`);
+export interface LinearGradients {
+  /** Gradient of the output [rows, out]. */
+  dy: GPUBuffer;
+  /** Gradient of the input [rows, in]: written, or added to with accumulateDx. */
+  dx: GPUBuffer;
+  accumulateDx: boolean;
+  /** Scratch [rows, rank]. */
+  dh: GPUBuffer;
+  /** [out, in], full-parameter training only: += dy^T x. */
+  dW: GPUBuffer | null;
+}
+
+/** dx (+)= dy W + s (dy B) A; dA += (s dy B)^T x and dB += s dy^T h into the adapter's gradients. */
+export function loraLinearBackward(gpu: Gpu, encoder: GPUCommandEncoder, call: LinearCall, g: LinearGradients): void {
+  const { w, lora, x, h, rows, label } = call;
+  const { dy, dx, dh } = g;
+  baseBackward(gpu, encoder, w, dy, dx, rows, g.accumulateDx ? 1 : 0, `${label}.dx`);
+  if (g.dW) {
+    matmul(gpu, encoder, { a: dy, b: x, c: g.dW, M: w.outFeatures, N: w.inFeatures, K: rows, transA: true, beta: 1, label: `${label}.dW` });
+  }
   if (!lora || !h) return;
   const { rank: r, params, grads, scaling: s } = lora;
   const out = w.outFeatures;

@@ -101,6 +101,15 @@ export class LoraAdapter {
     this.resetOptimizer();
   }
 
+  beginStep(encoder: GPUCommandEncoder): void {
+    encoder.clearBuffer(this.grads);
+  }
+
+  /** LoRA gradients are accumulated in place: nothing to gather or write back. */
+  gatherGradients(): void {}
+
+  afterUpdate(): void {}
+
   resetOptimizer(): void {
     const encoder = this.gpu.device.createCommandEncoder();
     for (const buffer of [this.grads, this.m, this.v]) encoder.clearBuffer(buffer);

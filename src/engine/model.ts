@@ -1,16 +1,16 @@
 // The Llama/Mistral decoder on the GPU, forward and backward written out layer by layer (after llm.c).
 // Base weights are frozen; LoRA pairs adapt the linear layers. Every saved activation has a name.
 import type { Gpu } from '../gpu/gpu';
-import { type BaseWeight, loraLinearBackward, loraLinearForward } from './linear';
+import { type BaseWeight, type LinearCall, type LinearGradients, loraLinearBackward, loraLinearForward } from './linear';
 import type { LoraAdapter } from './lora';
 import { attentionBackward, attentionForward } from './ops/attention';
-import { embeddingForward } from './ops/embedding';
+import { type EmbeddingGradGroups, embeddingBackward, embeddingForward } from './ops/embedding';
 import { fillUniform } from './ops/fill';
-import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm';
+import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from './ops/rmsnorm';
 import { ropeBackward, ropeForward } from './ops/rope';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { ropeInverseFrequencies } from './rope';
-import type { ModelSpec } from './spec';
+import type { LoraTarget, ModelSpec } from './spec';
 
 export interface LayerWeights {
   attnNorm: GPUBuffer;
@@ -39,6 +39,8 @@ export class Model {
   /** lm_head.weight [V, D], or the embedding table when tied. */
   readonly lmHead: GPUBuffer;
   readonly invFreq: GPUBuffer;
+  /** The HF name of every weight buffer. */
+  readonly names = new Map<GPUBuffer, string>();
   private readonly owned: GPUBuffer[] = [];
 
   /** f32 base weights by their HF names, every shape checked against the spec. */
@@ -76,6 +78,7 @@ export class Model {
     const weight = (name: string, shape: number[]): GPUBuffer => {
       const buffer = makeWeight(name, shape);
       this.owned.push(buffer);
+      this.names.set(buffer, name);
       return buffer;
     };
     const linear = (name: string, out: number, inF: number): BaseWeight => ({
@@ -226,6 +229,17 @@ export class Activations {
 export interface InputBuffers {
   ids: GPUBuffer; // u32 [N]
   mask: GPUBuffer; // u32 [N]: 1 real token, 0 padding
+  /** Rows grouped by token id, for the embedding gradient (full-parameter training only). */
+  embeddingGroups?: EmbeddingGradGroups;
+}
+
+/** A gradient buffer for every weight of the model, the same shape as the weight (full-parameter training). */
+export interface ModelGradients {
+  embedding: GPUBuffer;
+  layers: Record<keyof LayerWeights, GPUBuffer>[];
+  finalNorm: GPUBuffer;
+  /** The embedding's buffer when the head is tied. */
+  lmHead: GPUBuffer;
 }
 
 function attentionShape(spec: ModelSpec, acts: Activations) {
@@ -234,6 +248,25 @@ function attentionShape(spec: ModelSpec, acts: Activations) {
     headDim: spec.headDim, window: spec.slidingWindow ?? 0,
   };
 }
+
+/** The seven linear layers of decoder layer l, each with its input and saved LoRA activation. */
+function linearCalls(model: Model, lora: LoraAdapter | null, acts: Activations, l: number): Record<LoraTarget, LinearCall> {
+  const W = model.layers[l];
+  const A = acts.layers[l];
+  const call = (target: LoraTarget, x: GPUBuffer): LinearCall => ({
+    w: W[LINEAR_OF[target]], lora: lora?.slot(l, target) ?? null, x, h: A.loraH[target] ?? null,
+    rows: acts.rows, label: `layer${l}.${target}`,
+  });
+  return {
+    q_proj: call('q_proj', A.attnNormOut), k_proj: call('k_proj', A.attnNormOut), v_proj: call('v_proj', A.attnNormOut),
+    o_proj: call('o_proj', A.attnOut), gate_proj: call('gate_proj', A.mlpNormOut), up_proj: call('up_proj', A.mlpNormOut),
+    down_proj: call('down_proj', A.act),
+  };
+}
+
+const LINEAR_OF = {
+  q_proj: 'q', k_proj: 'k', v_proj: 'v', o_proj: 'o', gate_proj: 'gate', up_proj: 'up', down_proj: 'down',
+} as const satisfies Record<LoraTarget, keyof LayerWeights>;
 
 /** Decoder layer l, forward: resid[l] -> resid[l+1], saving what the backward reads. */
 export function layerForward(
@@ -245,27 +278,26 @@ export function layerForward(
   const N = acts.rows;
   const { hiddenSize: d, numHeads: h, numKvHeads: kv, headDim: hd } = spec;
   const x = acts.resid[l];
-  const slot = (t: Parameters<LoraAdapter['slot']>[1]) => lora?.slot(l, t) ?? null;
-  const label = `layer${l}`;
+  const linear = linearCalls(model, lora, acts, l);
 
   rmsnormForward(gpu, encoder, { x, weight: W.attnNorm, y: A.attnNormOut, rstd: A.attnRstd, rows: N, dim: d, eps: spec.rmsNormEps, label: 'attn_norm' });
-  loraLinearForward(gpu, encoder, W.q, slot('q_proj'), A.attnNormOut, A.q, A.loraH.q_proj ?? null, N, false, `${label}.q_proj`);
-  loraLinearForward(gpu, encoder, W.k, slot('k_proj'), A.attnNormOut, A.k, A.loraH.k_proj ?? null, N, false, `${label}.k_proj`);
-  loraLinearForward(gpu, encoder, W.v, slot('v_proj'), A.attnNormOut, A.v, A.loraH.v_proj ?? null, N, false, `${label}.v_proj`);
+  loraLinearForward(gpu, encoder, linear.q_proj, A.q, false);
+  loraLinearForward(gpu, encoder, linear.k_proj, A.k, false);
+  loraLinearForward(gpu, encoder, linear.v_proj, A.v, false);
   ropeForward(gpu, encoder, { x: A.q, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: h, headDim: hd, label: 'rope' });
   ropeForward(gpu, encoder, { x: A.k, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: kv, headDim: hd, label: 'rope' });
   attentionForward(gpu, encoder, {
     ...attentionShape(spec, acts), q: A.q, k: A.k, v: A.v, mask: inputs.mask, out: A.attnOut, lse: A.attnLse, label: 'attention',
   });
   encoder.copyBufferToBuffer(x, 0, A.mid, 0, N * d * 4);
-  loraLinearForward(gpu, encoder, W.o, slot('o_proj'), A.attnOut, A.mid, A.loraH.o_proj ?? null, N, true, `${label}.o_proj`);
+  loraLinearForward(gpu, encoder, linear.o_proj, A.mid, true);
 
   rmsnormForward(gpu, encoder, { x: A.mid, weight: W.mlpNorm, y: A.mlpNormOut, rstd: A.mlpRstd, rows: N, dim: d, eps: spec.rmsNormEps, label: 'mlp_norm' });
-  loraLinearForward(gpu, encoder, W.gate, slot('gate_proj'), A.mlpNormOut, A.gate, A.loraH.gate_proj ?? null, N, false, `${label}.gate_proj`);
-  loraLinearForward(gpu, encoder, W.up, slot('up_proj'), A.mlpNormOut, A.up, A.loraH.up_proj ?? null, N, false, `${label}.up_proj`);
+  loraLinearForward(gpu, encoder, linear.gate_proj, A.gate, false);
+  loraLinearForward(gpu, encoder, linear.up_proj, A.up, false);
   swigluForward(gpu, encoder, { gate: A.gate, up: A.up, out: A.act, count: N * spec.intermediateSize, label: 'swiglu' });
   encoder.copyBufferToBuffer(A.mid, 0, acts.resid[l + 1], 0, N * d * 4);
-  loraLinearForward(gpu, encoder, W.down, slot('down_proj'), A.act, acts.resid[l + 1], A.loraH.down_proj ?? null, N, true, `${label}.down_proj`);
+  loraLinearForward(gpu, encoder, linear.down_proj, acts.resid[l + 1], true);
 }
 
 /** Embedding, every layer and the final norm: acts.hidden holds the normed last hidden state. */
@@ -281,15 +313,22 @@ export function forward(encoder: GPUCommandEncoder, model: Model, lora: LoraAdap
 }
 
 /**
- * From the gradient of the final-normed hidden state (acts.grads.hidden) down to layer 0, accumulating
- * LoRA gradients into lora.grads.
+ * From the gradient of the final-normed hidden state (acts.grads.hidden) down to layer 0, accumulating LoRA
+ * gradients into lora.grads and, in full-parameter training, every weight's gradient into weightGrads.
  */
-export function backward(encoder: GPUCommandEncoder, model: Model, lora: LoraAdapter | null, acts: Activations, inputs: InputBuffers): void {
+export function backward(
+  encoder: GPUCommandEncoder, model: Model, lora: LoraAdapter | null, acts: Activations, inputs: InputBuffers,
+  weightGrads: ModelGradients | null = null,
+): void {
   const { gpu, spec } = model;
   const G = acts.grads;
   if (!G) throw new Error('these activations were made without gradient buffers');
   const N = acts.rows;
   const { hiddenSize: d, numHeads: h, numKvHeads: kv, headDim: hd } = spec;
+  const normWeightGrad = (dy: GPUBuffer, x: GPUBuffer, rstd: GPUBuffer, dweight: GPUBuffer | undefined, label: string) => {
+    if (dweight) rmsnormWeightGrad(gpu, encoder, { dy, x, rstd, dweight, rows: N, dim: d, accumulate: true, label });
+  };
+  normWeightGrad(G.hidden, acts.resid[spec.numLayers], acts.finalRstd, weightGrads?.finalNorm, 'final_norm.dweight');
   rmsnormBackward(gpu, encoder, {
     dy: G.hidden, x: acts.resid[spec.numLayers], weight: model.finalNorm, rstd: acts.finalRstd, dx: G.resid,
     rows: N, dim: d, label: 'final_norm.backward',
@@ -298,31 +337,40 @@ export function backward(encoder: GPUCommandEncoder, model: Model, lora: LoraAda
     if (acts.options.recompute) layerForward(encoder, model, lora, acts, inputs, l);
     const W = model.layers[l];
     const A = acts.layers[l];
-    const slot = (t: Parameters<LoraAdapter['slot']>[1]) => lora?.slot(l, t) ?? null;
-    const label = `layer${l}`;
+    const WG = weightGrads?.layers[l];
+    const linear = linearCalls(model, lora, acts, l);
+    const grads = (target: LoraTarget, dy: GPUBuffer, dx: GPUBuffer, accumulateDx: boolean): LinearGradients => ({
+      dy, dx, accumulateDx, dh: G.loraH, dW: WG?.[LINEAR_OF[target]] ?? null,
+    });
 
-    // MLP: resid[l+1] = mid + down(silu(gate(mlp_norm(mid))) * up(mlp_norm(mid)))
-    loraLinearBackward(gpu, encoder, W.down, slot('down_proj'), A.act, A.loraH.down_proj ?? null, G.resid, G.act, G.loraH, N, false, `${label}.down_proj`);
+    // MLP: resid[l+1] = mid + down(silu(gate(n)) * up(n)), n = mlp_norm(mid)
+    loraLinearBackward(gpu, encoder, linear.down_proj, grads('down_proj', G.resid, G.act, false));
     swigluBackward(gpu, encoder, { dOut: G.act, gate: A.gate, up: A.up, dGate: G.gate, dUp: G.up, count: N * spec.intermediateSize, label: 'swiglu.backward' });
-    loraLinearBackward(gpu, encoder, W.gate, slot('gate_proj'), A.mlpNormOut, A.loraH.gate_proj ?? null, G.gate, G.normOut, G.loraH, N, false, `${label}.gate_proj`);
-    loraLinearBackward(gpu, encoder, W.up, slot('up_proj'), A.mlpNormOut, A.loraH.up_proj ?? null, G.up, G.normOut, G.loraH, N, true, `${label}.up_proj`);
+    loraLinearBackward(gpu, encoder, linear.gate_proj, grads('gate_proj', G.gate, G.normOut, false));
+    loraLinearBackward(gpu, encoder, linear.up_proj, grads('up_proj', G.up, G.normOut, true));
+    normWeightGrad(G.normOut, A.mid, A.mlpRstd, WG?.mlpNorm, 'mlp_norm.dweight');
     rmsnormBackward(gpu, encoder, {
       dy: G.normOut, x: A.mid, weight: W.mlpNorm, rstd: A.mlpRstd, dx: G.resid, rows: N, dim: d, accumulate: true, label: 'mlp_norm.backward',
     });
 
     // Attention: mid = resid[l] + o(attention(rope(q(n)), rope(k(n)), v(n))), n = attn_norm(resid[l])
-    loraLinearBackward(gpu, encoder, W.o, slot('o_proj'), A.attnOut, A.loraH.o_proj ?? null, G.resid, G.attnOut, G.loraH, N, false, `${label}.o_proj`);
+    loraLinearBackward(gpu, encoder, linear.o_proj, grads('o_proj', G.resid, G.attnOut, false));
     attentionBackward(gpu, encoder, {
       ...attentionShape(spec, acts), q: A.q, k: A.k, v: A.v, mask: inputs.mask, out: A.attnOut, lse: A.attnLse,
       dOut: G.attnOut, dq: G.q, dk: G.k, dv: G.v, delta: G.delta, label: 'attention.backward',
     });
     ropeBackward(gpu, encoder, { x: G.q, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: h, headDim: hd, label: 'rope.backward' });
     ropeBackward(gpu, encoder, { x: G.k, invFreq: model.invFreq, rows: N, seqLen: acts.seqLen, heads: kv, headDim: hd, label: 'rope.backward' });
-    loraLinearBackward(gpu, encoder, W.q, slot('q_proj'), A.attnNormOut, A.loraH.q_proj ?? null, G.q, G.normOut, G.loraH, N, false, `${label}.q_proj`);
-    loraLinearBackward(gpu, encoder, W.k, slot('k_proj'), A.attnNormOut, A.loraH.k_proj ?? null, G.k, G.normOut, G.loraH, N, true, `${label}.k_proj`);
-    loraLinearBackward(gpu, encoder, W.v, slot('v_proj'), A.attnNormOut, A.loraH.v_proj ?? null, G.v, G.normOut, G.loraH, N, true, `${label}.v_proj`);
+    loraLinearBackward(gpu, encoder, linear.q_proj, grads('q_proj', G.q, G.normOut, false));
+    loraLinearBackward(gpu, encoder, linear.k_proj, grads('k_proj', G.k, G.normOut, true));
+    loraLinearBackward(gpu, encoder, linear.v_proj, grads('v_proj', G.v, G.normOut, true));
+    normWeightGrad(G.normOut, acts.resid[l], A.attnRstd, WG?.attnNorm, 'attn_norm.dweight');
     rmsnormBackward(gpu, encoder, {
       dy: G.normOut, x: acts.resid[l], weight: W.attnNorm, rstd: A.attnRstd, dx: G.resid, rows: N, dim: d, accumulate: true, label: 'attn_norm.backward',
     });
+  }
+  if (weightGrads) {
+    if (!inputs.embeddingGroups) throw new Error('full-parameter training needs the token groups of the batch');
+    embeddingBackward(gpu, encoder, { dOut: G.resid, groups: inputs.embeddingGroups, dTable: weightGrads.embedding, dim: d, label: 'embedding.backward' });
   }
 }

@@ -4,7 +4,7 @@ import type { Gpu } from '../gpu/gpu';
 import { LoraAdapter } from './lora';
 import { Model } from './model';
 import type { ReferenceCase } from './reference-case';
-import { type Objective, LoraTrainer } from './trainer';
+import { type Objective, Trainer } from './trainer';
 
 export interface ReferenceErrors {
   logits: number;
@@ -52,7 +52,7 @@ export async function runReferenceCase(gpu: Gpu, c: ReferenceCase, options: { re
   const opt = c.expected.json.optimizer;
   const model = Model.fromTensors(gpu, spec, weights);
   const lora = new LoraAdapter(gpu, spec, c.lora.config);
-  const trainer = new LoraTrainer(model, lora, {
+  const trainer = new Trainer(model, lora, {
     objective: 'all-answers',
     adamw: { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
     maxGradNorm: 0,

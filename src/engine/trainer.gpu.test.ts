@@ -6,7 +6,7 @@ import { Model } from './model';
 import { parseAdapterConfig } from './peft';
 import { loadReferenceCase } from './reference-case';
 import { caseReader } from './testdata/fixtures';
-import { LoraTrainer, type SequenceBatch } from './trainer';
+import { Trainer, type SequenceBatch } from './trainer';
 
 const adamw = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
 
@@ -25,11 +25,11 @@ function rows(batch: SequenceBatch, from: number, to: number): SequenceBatch {
   };
 }
 
-describe('LoraTrainer', () => {
+describe('Trainer', () => {
   it('accumulates micro-batch gradients normalised by the step total, as one big batch', async () => {
     const { c, model, gpu, loraTensors } = await llamaTiny();
     const lora = new LoraAdapter(gpu, c.spec, c.lora.config);
-    const trainer = new LoraTrainer(model, lora, { objective: 'all-answers', adamw, maxGradNorm: 0, recompute: false });
+    const trainer = new Trainer(model, lora, { objective: 'all-answers', adamw, maxGradNorm: 0, recompute: false });
     try {
       lora.load(loraTensors);
       const whole = await trainer.step([c.batch], { captureGradients: true });
@@ -54,7 +54,7 @@ describe('LoraTrainer', () => {
     const { c, model, gpu, loraTensors } = await llamaTiny();
     const lora = new LoraAdapter(gpu, c.spec, c.lora.config);
     const sgdLike = { ...adamw, weightDecay: 0 };
-    const trainer = new LoraTrainer(model, lora, { objective: 'all-answers', adamw: sgdLike, maxGradNorm: 1e-3, recompute: false });
+    const trainer = new Trainer(model, lora, { objective: 'all-answers', adamw: sgdLike, maxGradNorm: 1e-3, recompute: false });
     try {
       lora.load(loraTensors);
       const r = await trainer.step([c.batch], { captureGradients: true });
@@ -73,7 +73,7 @@ describe('LoraTrainer', () => {
     const { c, model, gpu } = await llamaTiny();
     const config = { rank: 2, alpha: 4, targets: ['q_proj' as const, 'v_proj' as const] };
     const lora = new LoraAdapter(gpu, c.spec, config);
-    const trainer = new LoraTrainer(model, lora, { objective: 'last-answer', adamw, maxGradNorm: 1, recompute: false });
+    const trainer = new Trainer(model, lora, { objective: 'last-answer', adamw, maxGradNorm: 1, recompute: false });
     try {
       lora.initialize(5);
       const before = await lora.read('params');

@@ -1,10 +1,12 @@
 // One optimizer step of LoRA training: micro-batches through forward, masked multi-answer cross-entropy and
 // backward in one command encoder, then gradient clipping and AdamW; one readback of the per-token losses.
 import type { Gpu } from '../gpu/gpu';
-import type { LoraAdapter } from './lora';
+import type { FullParameters } from './full';
+import { LoraAdapter } from './lora';
 import { Activations, type InputBuffers, type Model, backward, forward } from './model';
 import { type AdamWSettings, adamwStep } from './ops/adamw';
 import { createCrossEntropyScratch, crossEntropyBackward, crossEntropyForward, lmHeadLogits } from './ops/cross_entropy';
+import { groupRowsByToken } from './ops/embedding';
 import { globalGradNorm, gradNormScratchSize } from './ops/grad_norm';
 
 /** Sequences of one micro-batch, as HF would take them. */
@@ -40,7 +42,7 @@ export interface StepResult {
   answerLoss: number[][][];
   /** Global gradient norm before clipping. */
   gradNorm: number;
-  /** The flat LoRA gradient before the AdamW update, when asked for. */
+  /** The flat gradient of the trained parameters before the AdamW update, when asked for. */
   gradients?: Float32Array;
 }
 
@@ -87,20 +89,25 @@ function checkBatch(batch: SequenceBatch, vocab: number): { B: number; T: number
   return { B, T };
 }
 
-export class LoraTrainer {
+/** What the optimizer updates: a LoRA adapter, or every weight of the model. */
+export type Trainable = LoraAdapter | FullParameters;
+
+export class Trainer {
   private readonly gpu: Gpu;
+  private readonly lora: LoraAdapter | null;
   private activations: Activations | null = null;
   private readonly normOut: GPUBuffer;
   private readonly normScratch: GPUBuffer;
 
   constructor(
     readonly model: Model,
-    readonly lora: LoraAdapter,
+    readonly trainable: Trainable,
     readonly options: TrainerOptions,
   ) {
     this.gpu = model.gpu;
+    this.lora = trainable instanceof LoraAdapter ? trainable : null;
     this.normOut = this.gpu.buffer('grad_norm', 8);
-    this.normScratch = this.gpu.buffer('grad_norm.partials', gradNormScratchSize(lora.count));
+    this.normScratch = this.gpu.buffer('grad_norm.partials', gradNormScratchSize(trainable.count));
   }
 
   /** Activations for this batch shape, kept while the shape stays the same. */
@@ -109,7 +116,7 @@ export class LoraTrainer {
     if (a && a.batch === B && a.seqLen === T && (a.grads !== null || !withGradients)) return a;
     a?.destroy();
     this.activations = new Activations(
-      this.gpu, this.model.spec, B, T, this.lora.config.rank, this.lora.config.targets,
+      this.gpu, this.model.spec, B, T, this.lora?.config.rank ?? 0, this.lora?.config.targets ?? [],
       { recompute: this.options.recompute }, withGradients,
     );
     return this.activations;
@@ -127,7 +134,8 @@ export class LoraTrainer {
     microBatches: SequenceBatch[],
     opts: { lr?: number; objective?: Objective; captureGradients?: boolean } = {},
   ): Promise<StepResult> {
-    const { gpu, model, lora } = this;
+    const { gpu, model, lora, trainable } = this;
+    const weightGrads = 'modelGrads' in trainable ? trainable.modelGrads : null;
     const spec = model.spec;
     const V = spec.vocabSize;
     const D = spec.hiddenSize;
@@ -142,22 +150,25 @@ export class LoraTrainer {
     if (total === 0) throw new Error('the batch has no target tokens for this objective');
 
     const temporary: GPUBuffer[] = [];
+    const groups: { destroy(): void }[] = [];
     // Passes run in encoder order, so one scratch sized for the largest micro-batch serves them all.
     const scratch = createCrossEntropyScratch(gpu, Math.max(...targets.map((t) => t.rows.length)), D, V);
     const tokenLossBuffers: GPUBuffer[] = [];
     const encoder = gpu.device.createCommandEncoder({ label: 'train_step' });
-    encoder.clearBuffer(lora.grads);
+    trainable.beginStep(encoder);
     microBatches.forEach((mb, i) => {
       const { B, T } = shapes[i];
       const P = targets[i].rows.length;
       const acts = this.activationsFor(B, T, true);
       const inputs = this.uploadInputs(mb);
+      if (weightGrads) inputs.embeddingGroups = groupRowsByToken(gpu, Uint32Array.from(mb.inputIds.flat()));
       const weights = Float32Array.from(targets[i].inObjective, (x) => x / total);
       const targetRows = gpu.upload('target_rows', targets[i].rows);
       const targetLabels = gpu.upload('target_labels', targets[i].labels);
       const targetWeights = gpu.upload('target_weights', weights);
       const tokenLoss = gpu.buffer('token_loss', P * 4);
       temporary.push(inputs.ids, inputs.mask, targetRows, targetLabels, targetWeights, tokenLoss);
+      if (inputs.embeddingGroups) groups.push(inputs.embeddingGroups);
       tokenLossBuffers.push(tokenLoss);
 
       forward(encoder, model, lora, acts, inputs);
@@ -165,21 +176,23 @@ export class LoraTrainer {
       crossEntropyForward(gpu, encoder, { ...ce, tokenLoss, label: 'cross_entropy' });
       const G = acts.grads!;
       encoder.clearBuffer(G.hidden);
-      crossEntropyBackward(gpu, encoder, { ...ce, targetWeights, dHidden: G.hidden, label: 'cross_entropy.backward' });
-      backward(encoder, model, lora, acts, inputs);
+      crossEntropyBackward(gpu, encoder, { ...ce, targetWeights, dHidden: G.hidden, dWeight: weightGrads?.lmHead, label: 'cross_entropy.backward' });
+      backward(encoder, model, lora, acts, inputs, weightGrads);
     });
 
-    globalGradNorm(gpu, encoder, { grads: lora.grads, count: lora.count, partials: this.normScratch, out: this.normOut, maxNorm: this.options.maxGradNorm, label: 'grad_norm' });
+    trainable.gatherGradients(encoder);
+    globalGradNorm(gpu, encoder, { grads: trainable.grads, count: trainable.count, partials: this.normScratch, out: this.normOut, maxNorm: this.options.maxGradNorm, label: 'grad_norm' });
     let gradStaging: GPUBuffer | null = null;
     if (opts.captureGradients) {
-      gradStaging = gpu.device.createBuffer({ size: lora.count * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      encoder.copyBufferToBuffer(lora.grads, 0, gradStaging, 0, lora.count * 4);
+      gradStaging = gpu.device.createBuffer({ size: trainable.count * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      encoder.copyBufferToBuffer(trainable.grads, 0, gradStaging, 0, trainable.count * 4);
     }
-    lora.step += 1;
+    trainable.step += 1;
     adamwStep(gpu, encoder, {
-      ...this.options.adamw, lr: opts.lr ?? this.options.adamw.lr, params: lora.params, grads: lora.grads,
-      m: lora.m, v: lora.v, count: lora.count, step: lora.step, gradScale: this.normOut, label: 'adamw',
+      ...this.options.adamw, lr: opts.lr ?? this.options.adamw.lr, params: trainable.params, grads: trainable.grads,
+      m: trainable.m, v: trainable.v, count: trainable.count, step: trainable.step, gradScale: this.normOut, label: 'adamw',
     });
+    trainable.afterUpdate(encoder);
 
     // One readback: every micro-batch's token losses, then the gradient norm.
     const lossCounts = targets.map((t) => t.rows.length);
@@ -225,6 +238,7 @@ export class LoraTrainer {
       staging.destroy();
       gradStaging?.destroy();
       gpu.destroy(...temporary);
+      for (const g of groups) g.destroy();
       scratch.destroy();
     }
   }

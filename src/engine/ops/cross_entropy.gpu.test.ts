@@ -212,3 +212,47 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
     expect(maxRelError(got, want)).toBeLessThan(1e-5);
   });
 });
+
+describe('cross-entropy LM-head weight gradient (full-parameter training)', () => {
+  it('dWeight += sum_p w_p (softmax_p - onehot_p) gathered_p, across vocabulary chunks', async () => {
+    const gpu = await testGpu();
+    const pr = makeProblem(40, 24, 300, 13, 77);
+    const { rows, dim, vocab } = pr;
+    const P = pr.targetRows.length;
+    // Float64 reference of the weight gradient.
+    const want = new Float64Array(vocab * dim);
+    pr.targetRows.forEach((row, p) => {
+      const logits = new Float64Array(vocab);
+      let max = -Infinity;
+      for (let v = 0; v < vocab; v++) {
+        for (let d = 0; d < dim; d++) logits[v] += pr.weight[v * dim + d] * pr.hidden[row * dim + d];
+        max = Math.max(max, logits[v]);
+      }
+      let sumExp = 0;
+      for (let v = 0; v < vocab; v++) sumExp += Math.exp(logits[v] - max);
+      for (let v = 0; v < vocab; v++) {
+        const g = (Math.exp(logits[v] - max) / sumExp - (v === pr.targetLabels[p] ? 1 : 0)) * pr.targetWeights[p];
+        for (let d = 0; d < dim; d++) want[v * dim + d] += g * pr.hidden[row * dim + d];
+      }
+    });
+    const prior = randomArray(vocab * dim, 5, 0.1);
+    for (let i = 0; i < want.length; i++) want[i] += prior[i];
+    const buffers = {
+      hidden: gpu.upload('hidden', pr.hidden), weight: gpu.upload('weight', pr.weight),
+      targetRows: gpu.upload('rows', pr.targetRows), targetLabels: gpu.upload('labels', pr.targetLabels),
+      targetWeights: gpu.upload('weights', pr.targetWeights), tokenLoss: gpu.buffer('loss', P * 4),
+      dHidden: gpu.buffer('dHidden', rows * dim * 4), dWeight: gpu.upload('dWeight', prior),
+    };
+    const scratch = createCrossEntropyScratch(gpu, P, dim, vocab, P * 37 * 4);
+    await gpu.submit((enc) => {
+      const common = { ...buffers, targets: P, dim, vocab, scratch };
+      crossEntropyForward(gpu, enc, common);
+      crossEntropyBackward(gpu, enc, common);
+    });
+    const got = await gpu.readF32(buffers.dWeight);
+    scratch.destroy();
+    gpu.destroy(...Object.values(buffers));
+    expect(scratch.chunk).toBeLessThan(vocab);
+    expect(maxRelError(got, want)).toBeLessThan(1e-5);
+  });
+});

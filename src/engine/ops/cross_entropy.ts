@@ -111,6 +111,8 @@ export interface CrossEntropyBackwardArgs {
   scratch: CrossEntropyScratch;
   /** [N, D]: rows targetRows[p] get += their gradient; other rows are untouched. */
   dHidden: GPUBuffer;
+  /** [V, D], optional: += the gradient of the LM head weight (full-parameter training). */
+  dWeight?: GPUBuffer;
   label?: string;
 }
 
@@ -139,6 +141,13 @@ export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args:
       M: targets, N: dim, K: width, ldb: dim, bOffset: start * dim, beta: first ? 0 : 1,
       label: `${label} dGathered`,
     });
+    // dW[start .. start + width, :] += dlogits^T [width, P] · gathered [P, D]
+    if (args.dWeight) {
+      matmul(gpu, encoder, {
+        a: scratch.logits, b: scratch.gathered, c: args.dWeight, M: width, N: dim, K: targets,
+        transA: true, lda: width, cOffset: start * dim, beta: 1, label: `${label} dWeight`,
+      });
+    }
   });
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, 'scatter_add_rows'),

@@ -1,0 +1,98 @@
+// A training run end to end: real data, real engine, a small model of the embedded kind; checkpoints resume
+// exactly.
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../gpu/testing';
+import { EMBEDDED_SPEC, makeEmbeddedModel } from '../model/embedded';
+import { loadModelFolder } from '../model/load';
+import type { Checkpoint, CheckpointStore } from './checkpoints';
+import { defaultRunConfig } from './client';
+import type { RunConfig, StepMetrics, TrainEvent } from './protocol';
+import { type BaseModel, RunControl, runTraining } from './session';
+
+/** The embedded model's tokenizer and architecture, narrower and shallower: SwiftShader runs it in seconds. */
+async function smallModel(): Promise<BaseModel> {
+  const spec = { ...EMBEDDED_SPEC, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 16 };
+  const files = makeEmbeddedModel(7, spec);
+  const folder = await loadModelFolder(async (name) => files.get(name)!);
+  return {
+    spec: folder.spec, tokenizer: folder.tokenizer,
+    tensors: (name) => (folder.weights.has(name) ? { shape: folder.weights.info(name).shape, data: folder.weights.tensor(name) } : undefined),
+  };
+}
+
+/** Checkpoints kept in memory: the session code is the same; IndexedDB itself is covered by the e2e test. */
+function memoryCheckpoints(): CheckpointStore & { saved: Map<string, Checkpoint> } {
+  const saved = new Map<string, Checkpoint>();
+  return { saved, load: async (id) => saved.get(id), save: async (c) => void saved.set(c.runId, structuredClone(c)) };
+}
+
+const config = (over: Partial<RunConfig>): RunConfig => ({
+  ...defaultRunConfig(), contextLength: 96, batchSize: 2, steps: 4, checkpointEvery: 2, warmupSteps: 1, ...over,
+});
+
+async function train(runId: string, cfg: RunConfig, checkpoints: CheckpointStore, stopAfter?: number) {
+  const gpu = await testGpu();
+  const base = await smallModel();
+  const events: TrainEvent[] = [];
+  const control = new RunControl();
+  await runTraining({ id: runId, config: cfg }, {
+    gpu, checkpoints, loadModel: async () => base,
+    emit: (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.metrics.step === stopAfter) control.stop();
+    },
+  }, control);
+  const steps = events.filter((e): e is { type: 'step'; metrics: StepMetrics } => e.type === 'step').map((e) => e.metrics);
+  return { events, steps };
+}
+
+describe('training session', { timeout: 600_000 }, () => {
+  for (const mode of ['lora', 'full'] as const) {
+    it(`${mode}: a run stopped at a checkpoint and resumed ends exactly where an uninterrupted run does`, async () => {
+      const cfg = config({ mode });
+      const straight = memoryCheckpoints();
+      const whole = await train('whole', cfg, straight);
+      expect(whole.steps.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+      expect(whole.events.at(-1)).toEqual({ type: 'status', status: 'done' });
+      const m = whole.steps[0];
+      expect(m.shotLoss.length).toBeGreaterThan(1);
+      expect(Object.keys(m.taskLoss).sort()).toEqual(['arithmetic', 'sentiment'].filter((t) => t in m.taskLoss).sort());
+      expect(m.tokensPerSecond).toBeGreaterThan(0);
+      expect(m.gpuBytes).toBeGreaterThan(1e6);
+      const sample = whole.events.find((e) => e.type === 'sample');
+      expect(sample?.type === 'sample' && sample.sample.tokens.some((t) => t.loss !== null)).toBe(true);
+
+      const interrupted = memoryCheckpoints();
+      const first = await train('split', cfg, interrupted, 2);
+      expect(first.events.at(-1)).toEqual({ type: 'status', status: 'stopped' });
+      expect(interrupted.saved.get('split')?.step).toBe(2);
+      const rest = await train('split', cfg, interrupted);
+      expect(rest.steps.map((s) => s.step)).toEqual([3, 4]);
+      expect(rest.steps.map((s) => s.loss)).toEqual(whole.steps.slice(2).map((s) => s.loss));
+      const [a, b] = [straight.saved.get('whole')!, interrupted.saved.get('split')!];
+      expect(b.step).toBe(4);
+      expect(b.cursor.position).toBe(a.cursor.position);
+      expect(b.m).toEqual(a.m);
+      expect(b.params).toEqual(a.params);
+    });
+  }
+
+  it('pauses between steps and goes on when resumed', async () => {
+    const gpu = await testGpu();
+    const base = await smallModel();
+    const control = new RunControl();
+    const statuses: string[] = [];
+    const done = runTraining({ id: 'pause', config: config({ steps: 2 }) }, {
+      gpu, checkpoints: memoryCheckpoints(), loadModel: async () => base,
+      emit: (e) => {
+        if (e.type === 'status') statuses.push(e.status);
+        if (e.type === 'step' && e.metrics.step === 1) {
+          control.pause();
+          setTimeout(() => control.resume(), 50);
+        }
+      },
+    }, control);
+    await done;
+    expect(statuses).toEqual(['loading', 'running', 'running', 'paused', 'running', 'done']);
+  });
+});
