@@ -77,3 +77,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
 }
+
+// Skinny products (min(M, N) <= 16, as the LoRA branches are): one thread per output, looping over K.
+// A 64x64 tile would leave most of its threads idle, and the tile's barriers cost more than they save.
+@compute @workgroup_size(64)
+fn skinny(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nwg.x + wg.x) * 64u + li;
+  if (i >= p.M * p.N) { return; }
+  let row = i / p.N;
+  let col = i % p.N;
+  let a_base = p.a_offset + wg.z * p.a_batch + row * p.a_row;
+  let b_base = p.b_offset + wg.z * p.b_batch + col * p.b_col;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) {
+    acc = fma(a[a_base + k * p.a_col], b[b_base + k * p.b_row], acc);
+  }
+  let idx = p.c_offset + wg.z * p.c_batch + row * p.c_row + col;
+  var value = p.alpha * acc;
+  if (p.beta != 0.0) { value += p.beta * c[idx]; }
+  c[idx] = value;
+}

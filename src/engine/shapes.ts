@@ -1,4 +1,5 @@
 // Model shapes for benchmarks and planning: the architectures of real checkpoints, without their weights.
+import { EMBEDDED_MODEL_ID, EMBEDDED_SPEC } from '../model/embedded';
 import type { ModelSpec } from './spec';
 
 const llama = (s: Partial<ModelSpec> & Pick<ModelSpec, 'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads'>): ModelSpec => ({
@@ -7,6 +8,8 @@ const llama = (s: Partial<ModelSpec> & Pick<ModelSpec, 'vocabSize' | 'hiddenSize
 });
 
 export const MODEL_SHAPES: Record<string, ModelSpec> = {
+  /** The embedded default model. */
+  [EMBEDDED_MODEL_ID]: EMBEDDED_SPEC,
   /** Small enough for SwiftShader on a CPU. */
   tiny: llama({ vocabSize: 512, hiddenSize: 64, intermediateSize: 160, numLayers: 2, numHeads: 4, numKvHeads: 2 }),
   'tinyllama-1.1b': llama({ vocabSize: 32000, hiddenSize: 2048, intermediateSize: 5632, numLayers: 22, numHeads: 32, numKvHeads: 4, maxPositionEmbeddings: 2048 }),

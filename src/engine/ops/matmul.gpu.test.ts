@@ -25,9 +25,9 @@ function matmulRef(
 
 const shapes: [number, number, number][] = onRealGpu
   ? [[1, 1, 1], [64, 64, 64], [67, 45, 33], [256, 384, 200], [1000, 513, 700]]
-  : [[1, 1, 1], [64, 64, 64], [67, 45, 33], [5, 130, 17], [96, 80, 129]];
+  : [[1, 1, 1], [64, 64, 64], [67, 45, 33], [5, 130, 17], [96, 80, 129], [300, 8, 50], [16, 70, 90], [17, 17, 5]];
 
-describe('matmul (tiled f32)', () => {
+describe('matmul (f32: tiled, and untiled for skinny shapes)', () => {
   for (const [M, N, K] of shapes) {
     for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
       it(`${M}x${N}x${K} transA=${transA} transB=${transB}`, async () => {

@@ -1,5 +1,6 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/matmul.wgsl?raw';
+import { workgroupsFor } from './dispatch';
 
 export interface MatmulArgs {
   /** op(A) is M x K: A is stored row-major as [M, K], or as [K, M] when transA. */
@@ -33,6 +34,8 @@ export interface MatmulArgs {
 }
 
 const TILE = 64;
+/** At or below this many rows or columns of C, the untiled kernel is faster. */
+export const SKINNY = 16;
 
 /** C = alpha * op(A) op(B) + beta * C in f32. */
 export function matmul(gpu: Gpu, encoder: GPUCommandEncoder, args: MatmulArgs): void {
@@ -50,11 +53,17 @@ export function matmul(gpu: Gpu, encoder: GPUCommandEncoder, args: MatmulArgs): 
   u.set([args.ldc ?? N, args.cBatchStride ?? 0, args.cOffset ?? 0, 0], 12);
   f[16] = args.alpha ?? 1;
   f[17] = args.beta ?? 0;
+  const label = args.label ?? 'matmul';
+  if (Math.min(M, N) <= SKINNY) {
+    const [x, y] = workgroupsFor(gpu, M * N, 64);
+    gpu.run(encoder, { pipeline: gpu.pipeline(source, 'skinny'), buffers: [args.a, args.b, args.c], params, workgroups: [x, y, args.batch ?? 1], label });
+    return;
+  }
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source),
     buffers: [args.a, args.b, args.c],
     params,
     workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), args.batch ?? 1],
-    label: args.label ?? 'matmul',
+    label,
   });
 }
