@@ -23,6 +23,7 @@ const cliBuild = {
       bench: 'src/cli/bench.ts',
       'make-cases': 'src/cli/make-cases.ts',
       'make-embedded-model': 'src/cli/make-embedded-model.ts',
+      'compare-objectives': 'src/cli/compare-objectives.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },

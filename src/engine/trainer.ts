@@ -251,6 +251,37 @@ export class Trainer {
     scratch.destroy(); // peakBytes has counted it
   }
 
+  /** Losses of every answer token of a batch, without training: [B][T] per token and [B][k] per answer. */
+  async evaluate(batch: SequenceBatch): Promise<{ tokenLoss: Float32Array[]; answerLoss: number[][] }> {
+    const { gpu, model, lora } = this;
+    const { hiddenSize: D, vocabSize: V } = model.spec;
+    const { B, T } = checkBatch(batch, V);
+    const targets = collectTargets(batch, 'all-answers', V);
+    const P = targets.rows.length;
+    const acts = this.activationsFor(B, T, false);
+    const inputs = this.uploadInputs(batch);
+    const targetRows = gpu.upload('target_rows', targets.rows);
+    const targetLabels = gpu.upload('target_labels', targets.labels);
+    const tokenLossBuffer = gpu.buffer('token_loss', P * 4);
+    const scratch = createCrossEntropyScratch(gpu, P, D, V);
+    try {
+      await gpu.submit((encoder) => {
+        forward(encoder, model, lora, acts, inputs);
+        crossEntropyForward(gpu, encoder, {
+          hidden: acts.hidden, weight: model.lmHead, targetRows, targetLabels, targets: P, dim: D, vocab: V, scratch,
+          tokenLoss: tokenLossBuffer, label: 'cross_entropy',
+        });
+      });
+      const values = await gpu.readF32(tokenLossBuffer, P);
+      const tokenLoss = Array.from({ length: B }, () => new Float32Array(T));
+      targets.positions.forEach(([b, t], p) => (tokenLoss[b][t] = values[p]));
+      return { tokenLoss, answerLoss: batch.answerSpans.map((spans, b) => spans.map(([s, e]) => meanOf(tokenLoss[b], s, e))) };
+    } finally {
+      gpu.destroy(inputs.ids, inputs.mask, targetRows, targetLabels, tokenLossBuffer);
+      scratch.destroy();
+    }
+  }
+
   /** Full logits [B*T, V] of a batch with the adapter applied: for evaluation and the reference check. */
   async logits(batch: SequenceBatch): Promise<Float32Array> {
     const { gpu, model, lora } = this;

@@ -2,23 +2,11 @@
 // exactly.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/testing';
-import { EMBEDDED_SPEC, makeEmbeddedModel } from '../model/embedded';
-import { loadModelFolder } from '../model/load';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import { defaultRunConfig } from './client';
 import type { RunConfig, StepMetrics, TrainEvent } from './protocol';
-import { type BaseModel, RunControl, runTraining } from './session';
-
-/** The embedded model's tokenizer and architecture, narrower and shallower: SwiftShader runs it in seconds. */
-async function smallModel(): Promise<BaseModel> {
-  const spec = { ...EMBEDDED_SPEC, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 16 };
-  const files = makeEmbeddedModel(7, spec);
-  const folder = await loadModelFolder(async (name) => files.get(name)!);
-  return {
-    spec: folder.spec, tokenizer: folder.tokenizer,
-    tensors: (name) => (folder.weights.has(name) ? { shape: folder.weights.info(name).shape, data: folder.weights.tensor(name) } : undefined),
-  };
-}
+import { RunControl, runTraining } from './session';
+import { smallEmbeddedModel } from './test-model';
 
 /** Checkpoints kept in memory: the session code is the same; IndexedDB itself is covered by the e2e test. */
 function memoryCheckpoints(): CheckpointStore & { saved: Map<string, Checkpoint> } {
@@ -32,7 +20,7 @@ const config = (over: Partial<RunConfig>): RunConfig => ({
 
 async function train(runId: string, cfg: RunConfig, checkpoints: CheckpointStore, stopAfter?: number) {
   const gpu = await testGpu();
-  const base = await smallModel();
+  const base = await smallEmbeddedModel();
   const events: TrainEvent[] = [];
   const control = new RunControl();
   await runTraining({ id: runId, config: cfg }, {
@@ -79,7 +67,7 @@ describe('training session', { timeout: 600_000 }, () => {
 
   it('pauses between steps and goes on when resumed', async () => {
     const gpu = await testGpu();
-    const base = await smallModel();
+    const base = await smallEmbeddedModel();
     const control = new RunControl();
     const statuses: string[] = [];
     const done = runTraining({ id: 'pause', config: config({ steps: 2 }) }, {

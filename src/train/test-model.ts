@@ -1,0 +1,16 @@
+// For GPU tests: the embedded model's tokenizer and architecture, narrower and shallower, so that SwiftShader
+// trains it in seconds a step.
+import { EMBEDDED_SPEC, makeEmbeddedModel } from '../model/embedded';
+import { loadModelFolder } from '../model/load';
+import type { BaseModel } from './session';
+
+export async function smallEmbeddedModel(seed = 7): Promise<BaseModel> {
+  const spec = { ...EMBEDDED_SPEC, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 16 };
+  const files = makeEmbeddedModel(seed, spec);
+  const folder = await loadModelFolder(async (name) => files.get(name)!);
+  return {
+    spec: folder.spec,
+    tokenizer: folder.tokenizer,
+    tensors: (name) => (folder.weights.has(name) ? { shape: folder.weights.info(name).shape, data: folder.weights.tensor(name) } : undefined),
+  };
+}
