@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classLabelNames, fetchHfRows, hfRecords, importRows, mapRecords } from './importers';
+import { classLabelNames, csvColumns, fetchHfRows, hfRecords, importRows, mapRecords } from './importers';
 
 const task = { name: 'up', family: 'classification' as const };
 
@@ -77,6 +77,57 @@ describe('importRows (CSV)', () => {
   it('explains a column that is not in the header', () => {
     expect(() => importRows(csv, 'csv', { input: 'text', answer: 'label' }, task))
       .toThrow(/row 2: missing input field 'text' \(fields: sentence, label, id\)/);
+  });
+
+  const mapping = { input: 'text', answer: 'label' };
+
+  it('numbers rows by file line across a BOM, blank lines, mixed line ends and multi-line fields', () => {
+    const text = '\ufeff\n\n text , label \r\n"a\r\nb\nc",pos\n\n\rplain,neg\r\n"",neg\r"last ""one""",pos';
+    const { examples, errors } = importRows(text, 'csv', mapping, task);
+    expect(examples.map((e) => [e.id, e.input, e.answer])).toEqual([
+      ['up-4', 'a\nb\nc', 'pos'], ['up-9', 'plain', 'neg'], ['up-11', 'last "one"', 'pos'],
+    ]);
+    expect(errors).toEqual([{ row: 10, message: "empty input (field 'text')" }]);
+    expect(csvColumns(text)).toEqual(['text', 'label']);
+  });
+
+  it('keeps every value as text and empty fields as empty', () => {
+    const text = 'text,label,id\n1.50,true,007\n,,\n';
+    const { examples, errors } = importRows(text, 'csv', { ...mapping, id: 'id' }, task);
+    expect(examples).toEqual([{ id: '007', task: 'up', family: 'classification', input: '1.50', answer: 'true' }]);
+    expect(errors).toEqual([{ row: 3, message: "empty input (field 'text')" }]);
+  });
+
+  it('reports rows with too few or too many fields', () => {
+    const text = 'text,label\nok,pos\nonly\none,two,three\nfine,neg\n';
+    const { examples, errors } = importRows(text, 'csv', mapping, task);
+    expect(examples.map((e) => e.id)).toEqual(['up-2', 'up-5']);
+    expect(errors).toEqual([
+      { row: 3, message: 'has 1 fields, the header has 2' },
+      { row: 4, message: 'has 3 fields, the header has 2' },
+    ]);
+  });
+
+  it('reports a stray quote and an unclosed quote at the line the row starts, with the lines it swallowed', () => {
+    const stray = 'text,label\nok,pos\n"say "hi"",neg\nlost,pos\n"next",neg\nafter,pos\n';
+    const result = importRows(stray, 'csv', mapping, task);
+    expect(result.examples.map((e) => e.id)).toEqual(['up-2', 'up-6']);
+    expect(result.errors).toEqual([
+      { row: 3, message: 'text after a closing quote (quotes inside a field must be doubled); lines 3-5 were read as this one row' },
+    ]);
+    const unclosed = importRows('text,label\nok,pos\n"open,neg\nlost,pos\n', 'csv', mapping, task);
+    expect(unclosed.examples.map((e) => e.id)).toEqual(['up-2']);
+    expect(unclosed.errors).toEqual([{ row: 3, message: 'a quoted field is not closed; lines 3-4 were read as this one row' }]);
+  });
+
+  it('throws for an empty file, a header with no rows, or a broken header', () => {
+    expect(() => importRows('', 'csv', mapping, task)).toThrow(/no valid examples in the csv data \(0 rows\)$/);
+    expect(() => importRows('\ufeff\r\n\r\n', 'csv', mapping, task)).toThrow(/no valid examples in the csv data \(0 rows\)$/);
+    expect(() => importRows('text,label\r\n', 'csv', mapping, task)).toThrow(/no valid examples in the csv data \(0 rows\)$/);
+    expect(() => importRows('\n"text,label\nhi,pos\n', 'csv', mapping, task))
+      .toThrow(/\(1 rows\): row 2: header: a quoted field is not closed$/);
+    expect(csvColumns('')).toEqual([]);
+    expect(csvColumns('text,label')).toEqual(['text', 'label']);
   });
 });
 

@@ -1,6 +1,6 @@
 // Examples from user data: JSONL/CSV uploads with a field mapping, and Hugging Face datasets through the
 // datasets-server `rows` API.
-import { parseCsv } from './csv';
+import Papa from 'papaparse';
 import type { Example, TaskFamily } from './tasks';
 
 export interface FieldMapping {
@@ -92,21 +92,104 @@ function readJsonl(text: string): { records: SourceRecord[]; errors: ImportError
   return { records, errors };
 }
 
+// ---- CSV ---------------------------------------------------------------------------------------------------
+
+/** papaparse's key for the values of a row past the header's columns. */
+const CSV_EXTRA_KEY = '__parsed_extra';
+
+type CsvRow = Record<string, string | string[]>;
+
+/** Papa.parse options shared by importRows and csvColumns: comma-separated, header row, every value a string. */
+function csvOptions(): Papa.ParseConfig<CsvRow> {
+  return {
+    header: true,
+    skipEmptyLines: true,
+    dynamicTyping: false,
+    delimiter: ',',
+    newline: '\n',
+    transformHeader: (name) => name.trim(),
+  };
+}
+
+/**
+ * The text papaparse reads: no byte-order mark, every line end (CRLF, CR) made LF so files mixing them work,
+ * and no blank lines before the header (papaparse would give transformHeader the first blank line instead of
+ * the header). `blankLines` counts the lines cut.
+ */
+function csvSource(text: string): { source: string; blankLines: number } {
+  const normalized = (text.startsWith('\ufeff') ? text.slice(1) : text).replace(/\r\n?/g, '\n');
+  const source = normalized.replace(/^\n+/, '');
+  return { source, blankLines: normalized.length - source.length };
+}
+
+/**
+ * Column names of a CSV upload, as importRows keys its records: trimmed, with papaparse's renaming of
+ * repeated names ('a', 'a_1'). Empty when the text has no header line. Reads all of `text`; give a big file's
+ * first part.
+ */
+export function csvColumns(text: string): string[] {
+  return Papa.parse<CsvRow>(csvSource(text).source, csvOptions()).meta.fields ?? [];
+}
+
 function readCsv(text: string): { records: SourceRecord[]; errors: ImportError[] } {
-  const parsed = parseCsv(text);
-  const errors: ImportError[] = parsed.errors.map((e) => ({ row: e.line, message: e.message }));
-  const [header, ...rows] = parsed.records;
-  if (!header) return { records: [], errors };
-  const columns = header.fields.map((f) => f.trim());
+  const { source, blankLines } = csvSource(text);
   const records: SourceRecord[] = [];
-  for (const r of rows) {
-    if (r.fields.length !== columns.length) {
-      errors.push({ row: r.line, message: `has ${r.fields.length} fields, the header has ${columns.length}` });
-      continue;
+  const errors: ImportError[] = [];
+  const lineBreaksBefore = lineBreakCounter(source);
+  const lineOf = (offset: number) => blankLines + lineBreaksBefore(offset) + 1;
+  Papa.parse<CsvRow>(source, {
+    ...csvOptions(),
+    step: ({ data: row, errors: rowErrors, meta }) => {
+      // papaparse says where a row ends (meta.cursor, past its closing line break), not where it starts: count
+      // back the line breaks inside its fields and the one that closes it. An unclosed quote runs to the end
+      // of the text, taking any last line break into the field.
+      const lastLine = lineOf(meta.cursor - 1);
+      const unclosed = rowErrors.some((e) => e.code === 'MissingQuotes');
+      const closedByLineBreak = !unclosed && source[meta.cursor - 1] === '\n';
+      const line = lineOf(meta.cursor) - (closedByLineBreak ? 1 : 0) - countLineBreaks(Object.values(row).flat().join(''));
+      if (rowErrors.length > 0) {
+        const extra = row[CSV_EXTRA_KEY];
+        const fieldCount = Object.keys(row).filter((k) => k !== CSV_EXTRA_KEY).length + (Array.isArray(extra) ? extra.length : 0);
+        const runsOn = lastLine > line ? `; lines ${line}-${lastLine} were read as this one row` : '';
+        errors.push({ row: line, message: csvErrorMessage(rowErrors, fieldCount, meta.fields?.length ?? 0) + runsOn });
+        return;
+      }
+      records.push({ row: line, record: row });
+    },
+  });
+  if (records.length === 0 && errors.length === 0) {
+    // papaparse keeps the header row's own errors to itself (an unclosed quote there swallows the file).
+    const header = Papa.parse<string[]>(source, { delimiter: ',', newline: '\n', preview: 1 });
+    if (header.errors.length > 0) {
+      errors.push({ row: blankLines + 1, message: `header: ${csvErrorMessage(header.errors, 0, 0)}` });
     }
-    records.push({ row: r.line, record: Object.fromEntries(columns.map((c, i) => [c, r.fields[i]])) });
   }
   return { records, errors };
+}
+
+/** A function giving the number of line breaks before an offset of the text; offsets must not decrease. */
+function lineBreakCounter(text: string): (offset: number) => number {
+  let counted = 0;
+  let lineBreaks = 0;
+  return (offset) => {
+    for (; counted < offset; counted++) if (text.charCodeAt(counted) === 10) lineBreaks++;
+    return lineBreaks;
+  };
+}
+
+function countLineBreaks(value: string): number {
+  let n = 0;
+  for (let i = value.indexOf('\n'); i !== -1; i = value.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** One message for the papaparse errors of a row; quote problems first, as they cause the others. */
+function csvErrorMessage(rowErrors: Papa.ParseError[], fieldCount: number, columnCount: number): string {
+  const codes = new Set(rowErrors.map((e) => e.code));
+  if (codes.has('InvalidQuotes')) return 'text after a closing quote (quotes inside a field must be doubled)';
+  if (codes.has('MissingQuotes')) return 'a quoted field is not closed';
+  if (codes.has('TooFewFields') || codes.has('TooManyFields')) return `has ${fieldCount} fields, the header has ${columnCount}`;
+  return rowErrors.map((e) => e.message).join('; ');
 }
 
 /** The value at a dotted path ('a.b.0'), or undefined. A key containing the whole path wins. */

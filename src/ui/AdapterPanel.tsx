@@ -9,6 +9,30 @@ export function AdapterPanel() {
   return <AdapterStatus status={status} adapter={adapter} error={error} onRetry={() => void probe()} />;
 }
 
+/** A small badge for the page header: the adapter, or what is wrong; it links to the adapter panel. */
+export function GpuBadge() {
+  const status = useGpuStore((state) => state.status);
+  const adapter = useGpuStore((state) => state.adapter);
+  return <GpuBadgeView status={status} adapter={adapter} />;
+}
+
+export function GpuBadgeView({ status, adapter }: { status: GpuStatus; adapter?: AdapterReport }) {
+  const text =
+    status === 'ready' && adapter
+      ? `WebGPU · ${[adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || adapter.description || 'adapter'}`
+      : status === 'probing'
+        ? 'WebGPU · checking…'
+        : status === 'missing'
+          ? 'WebGPU unavailable'
+          : 'WebGPU error';
+  const tone = status === 'ready' ? (adapter && isSoftwareAdapter(adapter) ? 'badge-warn' : 'badge-ok') : status === 'probing' ? 'badge-muted' : 'badge-error';
+  return (
+    <a className={`badge gpu-badge ${tone}`} href="#gpu" data-testid="gpu-badge" title="The WebGPU adapter: details in the GPU panel">
+      {text}
+    </a>
+  );
+}
+
 export interface AdapterStatusProps {
   status: GpuStatus;
   adapter?: AdapterReport;
@@ -77,52 +101,51 @@ function AdapterDetails({ adapter }: { adapter: AdapterReport }) {
         })}
       </ul>
 
-      <h3 className="section-title">
-        All features <span className="count">{adapter.features.length}</span>
-      </h3>
-      {adapter.features.length > 0 ? (
-        <ul className="chips" data-testid="adapter-features">
-          {adapter.features.map((feature) => (
-            <li key={feature} className="chip" data-testid="adapter-feature">
-              {feature}
-            </li>
-          ))}
-        </ul>
-      ) : (
-        <p className="muted" data-testid="adapter-features">
-          This adapter offers no optional features.
-        </p>
-      )}
-
-      <h3 className="section-title">
-        Limits <span className="count">{limitNames.length}</span>
-      </h3>
-      <p className="muted small">
-        The adapter's maxima. The workbench asks for the highest buffer and workgroup limits when it opens the
-        device.
-      </p>
-      <div className="table-wrap">
-        <table className="limits" data-testid="adapter-limits">
-          <thead>
-            <tr>
-              <th scope="col">Limit</th>
-              <th scope="col" className="num">
-                Value
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {limitNames.map((name) => (
-              <tr key={name} data-testid={`limit-${name}`}>
-                <td>
-                  <code>{name}</code>
-                </td>
-                <td className="num">{formatLimit(name, adapter.limits[name])}</td>
-              </tr>
+      <details className="disclosure adapter-more">
+        <summary>
+          All features <span className="count">{adapter.features.length}</span> and limits{' '}
+          <span className="count">{limitNames.length}</span>
+        </summary>
+        {adapter.features.length > 0 ? (
+          <ul className="chips" data-testid="adapter-features">
+            {adapter.features.map((feature) => (
+              <li key={feature} className="chip" data-testid="adapter-feature">
+                {feature}
+              </li>
             ))}
-          </tbody>
-        </table>
-      </div>
+          </ul>
+        ) : (
+          <p className="muted" data-testid="adapter-features">
+            This adapter offers no optional features.
+          </p>
+        )}
+        <p className="muted small">
+          The adapter's maxima. The workbench asks for the highest buffer and workgroup limits when it opens the
+          device.
+        </p>
+        <div className="table-wrap">
+          <table className="limits" data-testid="adapter-limits">
+            <thead>
+              <tr>
+                <th scope="col">Limit</th>
+                <th scope="col" className="num">
+                  Value
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {limitNames.map((name) => (
+                <tr key={name} data-testid={`limit-${name}`}>
+                  <td>
+                    <code>{name}</code>
+                  </td>
+                  <td className="num">{formatLimit(name, adapter.limits[name])}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </details>
     </section>
   );
 }

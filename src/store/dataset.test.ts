@@ -1,0 +1,231 @@
+import { describe, expect, test } from 'vitest';
+import type { HfRows, HfRowsOptions } from '../data/importers';
+import { BUILTIN_TASKS } from '../data/tasks';
+import { charTokenizer } from '../data/tokenizer';
+import { defaultRunConfig } from '../train/client';
+import type { RunConfig } from '../train/protocol';
+import {
+  BUILTIN_TASK_INFO,
+  buildPreview,
+  createDatasetStore,
+  detectColumns,
+  embeddedModelUrl,
+  guessMapping,
+  type ImportedDataset,
+  tasksByFamily,
+  validateConfig,
+} from './dataset';
+
+function setup(hfRows?: (opts: HfRowsOptions) => Promise<HfRows>) {
+  const requested: string[] = [];
+  const store = createDatasetStore({
+    fetchTokenizer: async (url) => {
+      requested.push(url);
+      if (url.includes('broken')) throw new Error('HTTP 404');
+      return charTokenizer();
+    },
+    fetchHfRows: hfRows ?? (async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] })),
+    embeddedModelUrl: () => 'http://localhost/models/manyicl-tiny/',
+  });
+  return { store, requested };
+}
+
+const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
+
+describe('built-in tasks', () => {
+  test('every task is listed once, under its family', () => {
+    expect(BUILTIN_TASK_INFO.map((t) => t.name).sort()).toEqual(Object.keys(BUILTIN_TASKS).sort());
+    const groups = tasksByFamily();
+    expect(groups.flatMap((g) => g.tasks.map((t) => t.name)).sort()).toEqual(Object.keys(BUILTIN_TASKS).sort());
+    for (const group of groups) for (const task of group.tasks) expect(task.family).toBe(group.family);
+    expect(groups.find((g) => g.family === 'math')?.tasks.map((t) => t.name)).toContain('arithmetic');
+  });
+});
+
+describe('task mixture and settings', () => {
+  test('ticking tasks keeps the built-in order and remembers weights', () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    s().setTaskWeight('sentiment', 3);
+    s().toggleTask('sentiment'); // off
+    s().toggleTask('nli');
+    s().toggleTask('sentiment'); // on again, with its weight
+    expect(s().config.tasks).toEqual([
+      { task: 'sentiment', weight: 3 },
+      { task: 'nli', weight: 1 },
+      { task: 'arithmetic', weight: 1 },
+    ]);
+    s().toggleTask('no-such-task');
+    expect(s().config.tasks).toHaveLength(3);
+  });
+
+  test('LoRA targets stay in layer order; settings patch the config', () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    s().setLora({ targets: [] });
+    s().toggleLoraTarget('v_proj');
+    s().toggleLoraTarget('q_proj');
+    expect(s().config.lora.targets).toEqual(['q_proj', 'v_proj']);
+    s().toggleLoraTarget('v_proj');
+    expect(s().config.lora.targets).toEqual(['q_proj']);
+    s().setConfig({ contextLength: 512, mode: 'lora', maxShots: 8 });
+    expect(s().config).toMatchObject({ contextLength: 512, mode: 'lora', maxShots: 8, lora: { targets: ['q_proj'] } });
+    s().loadConfig(config({ tasks: [{ task: 'topic', weight: 2 }] }));
+    expect(s().config.tasks).toEqual([{ task: 'topic', weight: 2 }]);
+    expect(s().weights.topic).toBe(2);
+  });
+});
+
+describe('validateConfig', () => {
+  test('the default config is valid', () => {
+    expect(validateConfig(defaultRunConfig())).toEqual({ errors: [], warnings: [] });
+  });
+
+  test('names what is wrong', () => {
+    expect(validateConfig(config({ tasks: [] })).errors).toContain('Choose at least one built-in task.');
+    expect(validateConfig(config({ objective: 'dedicated' })).errors.join(' ')).toMatch(/exactly one task/);
+    expect(validateConfig(config({ contextLength: 4096 })).errors.join(' ')).toMatch(/at most 1024 tokens/);
+    expect(validateConfig(config({ batchSize: 0, lr: 0 })).errors).toEqual([
+      'Batch size must be a whole number of at least 1.',
+      'The learning rate must be between 0 and 1.',
+    ]);
+    const lora = validateConfig(config({ mode: 'lora', lora: { rank: 8, alpha: 16, targets: [] } }));
+    expect(lora.errors).toContain('Choose at least one layer for LoRA.');
+    expect(lora.warnings.join(' ')).toMatch(/randomly initialised/);
+    expect(validateConfig(config({ mode: 'lora', model: { source: 'checkpoint', runId: 'r1' } })).warnings).toEqual([]);
+  });
+});
+
+describe('imports', () => {
+  test('finds the fields of JSONL and CSV data and guesses a mapping', () => {
+    expect(detectColumns('{"text": "a", "label": 1, "meta": {"src": "x"}}\nnot json\n{"text": "b", "extra": true}', 'jsonl')).toEqual([
+      'text', 'label', 'meta.src', 'extra',
+    ]);
+    expect(detectColumns('question,answer\n"q, 1",a\n', 'csv')).toEqual(['question', 'answer']);
+    expect(guessMapping(['id', 'sentence', 'label'])).toEqual({ input: ['sentence'], answer: 'label', id: '' });
+    expect(guessMapping(['a', 'b'])).toEqual({ input: ['a'], answer: 'b', id: '' });
+  });
+
+  test('a JSONL upload becomes a dataset; bad rows are listed', () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    s().openFile('My Reviews.jsonl', '{"text": "good", "label": "pos"}\n{"text": "bad"}\n{oops\n{"text": "meh", "label": "neg"}\n');
+    expect(s().draft).toMatchObject({ kind: 'file', format: 'jsonl', name: 'my-reviews', columns: ['text', 'label'], mapping: { input: ['text'], answer: 'label' } });
+    s().commitDraft();
+    expect(s().draft).toBeNull();
+    const [dataset] = s().imports;
+    expect(dataset).toMatchObject({ name: 'my-reviews', origin: 'My Reviews.jsonl', enabled: true, weight: 1 });
+    expect(dataset.examples.map((e) => [e.input, e.answer])).toEqual([['good', 'pos'], ['meh', 'neg']]);
+    expect(dataset.errors.map((e) => e.row)).toEqual([2, 3]);
+
+    // The same name again is refused, with the reason in the draft.
+    s().openFile('my reviews.csv', 'text,label\ngreat,pos\n');
+    s().commitDraft();
+    expect(s().draft?.error).toMatch(/already a task named my-reviews/);
+    s().updateDraft({ name: 'csv-reviews' });
+    s().commitDraft();
+    expect(s().imports.map((d) => d.name)).toEqual(['my-reviews', 'csv-reviews']);
+
+    s().toggleImport(dataset.id);
+    s().setImportWeight(dataset.id, 2);
+    expect(s().imports[0]).toMatchObject({ enabled: false, weight: 2 });
+    s().removeImport(dataset.id);
+    expect(s().imports.map((d) => d.name)).toEqual(['csv-reviews']);
+  });
+
+  test('an upload without a valid row keeps the draft open with the reason', () => {
+    const { store } = setup();
+    store.getState().openFile('bad.jsonl', '{"text": "a"}\n');
+    store.getState().updateDraft({ mapping: { input: ['text'], answer: 'label', id: '' } });
+    store.getState().commitDraft();
+    expect(store.getState().draft?.error).toMatch(/no valid examples/);
+    expect(store.getState().imports).toEqual([]);
+  });
+
+  test('a Hugging Face split is fetched, mapped with its class names, and imported', async () => {
+    const asked: HfRowsOptions[] = [];
+    const { store } = setup(async (opts) => {
+      asked.push(opts);
+      return {
+        rows: [{ sentence: 'fine film', label: 1 }, { sentence: 'dull', label: 0 }, { sentence: '', label: 0 }],
+        numRowsTotal: 3,
+        features: [{ name: 'sentence', type: { dtype: 'string' } }, { name: 'label', type: { _type: 'ClassLabel', names: ['neg', 'pos'] } }],
+        truncatedRows: [],
+      };
+    });
+    const s = () => store.getState();
+    await s().fetchHf();
+    expect(s().hfError).toMatch(/Name a dataset/);
+    s().setHfForm({ dataset: 'stanfordnlp/sst2', split: 'validation', length: 3 });
+    await s().fetchHf();
+    expect(asked[0]).toMatchObject({ dataset: 'stanfordnlp/sst2', config: 'default', split: 'validation', length: 3, offset: 0 });
+    expect(s().draft).toMatchObject({ kind: 'hf', name: 'sst2', columns: ['sentence', 'label'], mapping: { input: ['sentence'], answer: 'label' } });
+    s().commitDraft();
+    const [dataset] = s().imports;
+    expect(dataset.origin).toBe('stanfordnlp/sst2 · default · validation');
+    expect(dataset.examples.map((e) => e.answer)).toEqual(['pos', 'neg']);
+    expect(dataset.errors).toEqual([{ row: 2, message: expect.stringMatching(/empty input/) }]);
+  });
+
+  test('a failing Hugging Face request shows its message', async () => {
+    const { store } = setup(async () => {
+      throw new Error('not found on Hugging Face');
+    });
+    store.getState().setHfForm({ dataset: 'nobody/nothing' });
+    await store.getState().fetchHf();
+    expect(store.getState()).toMatchObject({ hfStatus: 'error', hfError: 'not found on Hugging Face', draft: null });
+  });
+});
+
+describe('tokenizer and preview', () => {
+  test('loads the embedded tokenizer once', async () => {
+    const { store, requested } = setup();
+    await Promise.all([store.getState().loadTokenizer(), store.getState().loadTokenizer()]);
+    await store.getState().loadTokenizer();
+    expect(requested).toEqual(['http://localhost/models/manyicl-tiny/']);
+    expect(store.getState().tokenizerStatus).toBe('ready');
+  });
+
+  test('a tokenizer that cannot be fetched is reported', async () => {
+    const store = createDatasetStore({
+      fetchTokenizer: async () => {
+        throw new Error('HTTP 404');
+      },
+      fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
+      embeddedModelUrl: () => 'x',
+    });
+    await store.getState().loadTokenizer();
+    expect(store.getState()).toMatchObject({ tokenizerStatus: 'error', tokenizerError: 'HTTP 404' });
+  });
+
+  test('the embedded model URL is absolute', () => {
+    expect(embeddedModelUrl()).toMatch(/^http:\/\/.+\/models\/manyicl-tiny\/$/);
+  });
+
+  test('a preview context has the answers as its targets', () => {
+    const tokenizer = charTokenizer();
+    const preview = buildPreview(config({ contextLength: 200, tasks: [{ task: 'arithmetic', weight: 1 }] }), [], tokenizer, 0);
+    expect(preview.shots).toBeGreaterThan(2);
+    expect(preview.length).toBeLessThanOrEqual(200);
+    expect(preview.tasks).toEqual(['arithmetic']);
+    const targetText = preview.tokens.filter((t) => t.isTarget).map((t) => t.text).join('');
+    // Each answer is ' <answer>\n', so there are as many target newlines as shots.
+    expect(targetText.split('\n').length - 1).toBe(preview.shots);
+    expect(preview.targetTokens).toBe(targetText.length);
+    const shotsSeen = new Set(preview.tokens.filter((t) => t.isTarget).map((t) => t.shot));
+    expect(shotsSeen.size).toBe(preview.shots);
+  });
+
+  test('zero-shot has one shot; max shots caps the others; imports join the mixture', () => {
+    const tokenizer = charTokenizer();
+    expect(buildPreview(config({ objective: 'zero-shot' }), [], tokenizer, 3).shots).toBe(1);
+    expect(buildPreview(config({ maxShots: 2 }), [], tokenizer, 0).shots).toBe(2);
+    const imported: ImportedDataset = {
+      id: 'i1', name: 'mine', family: 'classification', origin: 'mine.jsonl', enabled: true, weight: 1000, errors: [],
+      examples: Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, task: 'mine', family: 'classification' as const, input: `item ${i}`, answer: i % 2 ? 'odd' : 'even' })),
+    };
+    const preview = buildPreview(config({ tasks: [{ task: 'sentiment', weight: 0.001 }] }), [imported], tokenizer, 0);
+    expect(preview.tasks).toEqual(['mine']);
+    expect(() => buildPreview(config({ tasks: [] }), [], tokenizer, 0)).toThrow(/no task sources/);
+  });
+});

@@ -1,0 +1,514 @@
+// The run being set up: model, task mixture, objective and hyperparameters, imported datasets, and the
+// tokenizer that the context preview packs with.
+import { create } from 'zustand';
+import { fetchHfRows as fetchHfRowsFromServer, type FieldMapping, type HfRows, type ImportError, classLabelNames, csvColumns, hfRecords, importRows, mapRecords } from '../data/importers';
+import { ContextStream, type PackObjective, type PreviewToken, type WeightedSource, previewTokens } from '../data/packer';
+import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES, listSource } from '../data/tasks';
+import type { Tokenizer } from '../data/tokenizer';
+import { LORA_TARGETS, type LoraTarget } from '../engine/spec';
+import { EMBEDDED_MODEL_PATH, EMBEDDED_SPEC } from '../model/embedded';
+import { defaultRunConfig } from '../train/client';
+import type { RunConfig } from '../train/protocol';
+
+export { LORA_TARGETS, TASK_FAMILIES };
+export type { LoraTarget, TaskFamily };
+
+// ---- built-in tasks ---------------------------------------------------------------------------------------
+
+export interface BuiltinTaskInfo {
+  name: string;
+  family: TaskFamily;
+  /** One generated example, to show what the task looks like. */
+  example: Example;
+}
+
+export const BUILTIN_TASK_INFO: readonly BuiltinTaskInfo[] = Object.entries(BUILTIN_TASKS).map(([name, make]) => {
+  const source = make({ size: 1 });
+  return { name, family: source.family, example: source.example(0) };
+});
+
+/** Built-in tasks grouped by family, families in TASK_FAMILIES order. */
+export function tasksByFamily(): { family: TaskFamily; tasks: BuiltinTaskInfo[] }[] {
+  return TASK_FAMILIES.map((family) => ({ family, tasks: BUILTIN_TASK_INFO.filter((t) => t.family === family) })).filter(
+    (group) => group.tasks.length > 0,
+  );
+}
+
+// ---- imports ----------------------------------------------------------------------------------------------
+
+export interface ImportedDataset {
+  id: string;
+  name: string;
+  family: TaskFamily;
+  /** Where it came from: a file name, or dataset/config/split on Hugging Face. */
+  origin: string;
+  examples: Example[];
+  errors: ImportError[];
+  enabled: boolean;
+  weight: number;
+}
+
+export interface ImportMapping {
+  input: string[];
+  answer: string;
+  /** '' for none: ids are then <name>-<row>. */
+  id: string;
+}
+
+interface DraftCommon {
+  /** Fields found in the data, for the mapping selects. */
+  columns: string[];
+  mapping: ImportMapping;
+  name: string;
+  family: TaskFamily;
+  error: string | null;
+}
+
+export type ImportDraft =
+  | (DraftCommon & { kind: 'file'; fileName: string; format: 'jsonl' | 'csv'; text: string })
+  | (DraftCommon & { kind: 'hf'; dataset: string; config: string; split: string; offset: number; rows: HfRows });
+
+export interface HfForm {
+  dataset: string;
+  config: string;
+  split: string;
+  offset: number;
+  length: number;
+  token: string;
+}
+
+const INPUT_FIELD_GUESSES = ['input', 'text', 'sentence', 'question', 'premise', 'content', 'document', 'prompt', 'x'];
+const ANSWER_FIELD_GUESSES = ['answer', 'label', 'output', 'target', 'summary', 'completion', 'y'];
+
+export function formatOfFile(fileName: string): 'jsonl' | 'csv' {
+  return /\.csv$/i.test(fileName) ? 'csv' : 'jsonl';
+}
+
+/** Field names of the data: the CSV header, or the keys of the first JSON objects (nested objects as 'a.b'). */
+export function detectColumns(text: string, format: 'jsonl' | 'csv'): string[] {
+  if (format === 'csv') {
+    return csvColumns(text.slice(0, 64 * 1024)).filter((f) => f !== '');
+  }
+  const columns = new Set<string>();
+  let objects = 0;
+  for (const line of text.split('\n')) {
+    if (objects >= 50) break;
+    const trimmed = line.trim();
+    if (!trimmed) continue;
+    try {
+      const value: unknown = JSON.parse(trimmed);
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        objectColumns(value as Record<string, unknown>).forEach((c) => columns.add(c));
+        objects++;
+      }
+    } catch {
+      // bad lines are reported by the import itself
+    }
+  }
+  return [...columns];
+}
+
+function objectColumns(record: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(record)) {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const inner of Object.keys(value)) out.push(`${key}.${inner}`);
+    } else {
+      out.push(key);
+    }
+  }
+  return out;
+}
+
+/** A first mapping: the usual names of input and answer fields, else the first and last columns. */
+export function guessMapping(columns: string[]): ImportMapping {
+  const find = (guesses: string[]) => guesses.map((g) => columns.find((c) => c.toLowerCase() === g)).find((c) => c !== undefined);
+  const answer = find(ANSWER_FIELD_GUESSES) ?? columns[columns.length - 1] ?? '';
+  const input = find(INPUT_FIELD_GUESSES) ?? columns.find((c) => c !== answer) ?? '';
+  return { input: input ? [input] : [], answer, id: '' };
+}
+
+function fieldMapping(mapping: ImportMapping, answerNames?: string[] | null): FieldMapping {
+  return {
+    input: mapping.input,
+    answer: mapping.answer,
+    ...(mapping.id ? { id: mapping.id } : {}),
+    ...(answerNames ? { answerNames } : {}),
+  };
+}
+
+function datasetName(fileName: string): string {
+  return fileName.replace(/\.[^.]+$/, '').replace(/[^a-zA-Z0-9_-]+/g, '-').toLowerCase() || 'imported';
+}
+
+// ---- preview ----------------------------------------------------------------------------------------------
+
+export interface ContextPreview {
+  tokens: PreviewToken[];
+  shots: number;
+  /** Real (unpadded) tokens and how many of them are targets. */
+  length: number;
+  targetTokens: number;
+  contextLength: number;
+  /** Tasks of the context's shots, in order of first appearance. */
+  tasks: string[];
+  /** The one shot whose answer is trained (the last-answer objective), or null when every answer is. */
+  trainedShot: number | null;
+}
+
+/** The packing objective a run objective uses: a dedicated run packs many-shot contexts of its one task. */
+export function packObjective(objective: RunConfig['objective']): PackObjective {
+  return objective === 'dedicated' ? 'manyicl' : objective;
+}
+
+/** The weighted sources of a config's mixture: built-in tasks made with the run's seed, plus enabled imports. */
+export function mixtureSources(config: RunConfig, imports: readonly ImportedDataset[]): WeightedSource[] {
+  const builtin = config.tasks.map(({ task, weight }) => {
+    const make = BUILTIN_TASKS[task];
+    if (!make) throw new Error(`unknown task ${task}`);
+    return { task: make({ seed: config.seed }), weight };
+  });
+  const imported = imports
+    .filter((d) => d.enabled)
+    .map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
+  return [...builtin, ...imported];
+}
+
+/** Context `index` of the stream the config describes, as the packer would train on it. */
+export function buildPreview(config: RunConfig, imports: readonly ImportedDataset[], tokenizer: Tokenizer, index: number): ContextPreview {
+  const stream = new ContextStream({
+    tokenizer,
+    sources: mixtureSources(config, imports),
+    contextLength: config.contextLength,
+    objective: packObjective(config.objective),
+    maxShots: config.maxShots,
+    seed: config.seed,
+  });
+  const ctx = stream.contextAt(index);
+  const tokens = previewTokens(ctx, tokenizer);
+  return {
+    tokens,
+    shots: ctx.answers.length,
+    length: tokens.length,
+    targetTokens: tokens.filter((t) => t.isTarget).length,
+    contextLength: config.contextLength,
+    tasks: [...new Set(ctx.answers.map((a) => a.task))],
+    trainedShot: config.objective === 'last-answer' ? ctx.answers.length - 1 : null,
+  };
+}
+
+// ---- validation -------------------------------------------------------------------------------------------
+
+export interface SetupCheck {
+  errors: string[];
+  warnings: string[];
+}
+
+const isPositiveInt = (n: number) => Number.isInteger(n) && n >= 1;
+
+export function validateConfig(config: RunConfig, imports: readonly ImportedDataset[] = []): SetupCheck {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const importedOn = imports.filter((d) => d.enabled);
+  if (config.tasks.length === 0) errors.push('Choose at least one built-in task.');
+  if (config.tasks.some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
+  if (config.objective === 'dedicated' && config.tasks.length !== 1) {
+    errors.push('A dedicated run trains one adapter on one task: choose exactly one task (make one run per task).');
+  }
+  if (importedOn.length > 0) {
+    warnings.push('Imported datasets show in the preview; runs train on the built-in tasks only for now.');
+  }
+  const maxContext = EMBEDDED_SPEC.maxPositionEmbeddings;
+  if (!isPositiveInt(config.contextLength) || config.contextLength < 16) errors.push('The context length must be a whole number of at least 16 tokens.');
+  else if (config.contextLength > maxContext) errors.push(`The model takes at most ${maxContext} tokens of context.`);
+  if (config.maxShots !== undefined && !isPositiveInt(config.maxShots)) errors.push('Max shots must be a whole number of at least 1, or empty.');
+  for (const [label, value] of [
+    ['Batch size', config.batchSize],
+    ['Gradient accumulation', config.gradAccumulation],
+    ['Steps', config.steps],
+    ['Checkpoint interval', config.checkpointEvery],
+  ] as const) {
+    if (!isPositiveInt(value)) errors.push(`${label} must be a whole number of at least 1.`);
+  }
+  if (!(config.lr > 0 && config.lr < 1)) errors.push('The learning rate must be between 0 and 1.');
+  if (!(Number.isInteger(config.warmupSteps) && config.warmupSteps >= 0)) errors.push('Warmup must be a whole number of steps.');
+  else if (config.warmupSteps >= config.steps) warnings.push('Warmup lasts the whole run.');
+  if (!Number.isInteger(config.seed)) errors.push('The seed must be a whole number.');
+  if (config.mode === 'lora') {
+    if (!isPositiveInt(config.lora.rank)) errors.push('The LoRA rank must be a whole number of at least 1.');
+    if (!(config.lora.alpha > 0)) errors.push('LoRA alpha must be above 0.');
+    if (config.lora.targets.length === 0) errors.push('Choose at least one layer for LoRA.');
+    if (config.model.source === 'embedded') {
+      warnings.push('The embedded model is randomly initialised: train it in full-parameter mode first, then fine-tune that run with LoRA.');
+    }
+  }
+  return { errors, warnings };
+}
+
+// ---- the store --------------------------------------------------------------------------------------------
+
+export type TokenizerStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+export interface DatasetDeps {
+  fetchTokenizer(modelUrl: string): Promise<Tokenizer>;
+  fetchHfRows: typeof fetchHfRowsFromServer;
+  /** Absolute URL of the embedded model's folder. */
+  embeddedModelUrl(): string;
+}
+
+export interface DatasetState {
+  /** The run being set up; config.tasks holds the chosen built-in tasks. */
+  config: RunConfig;
+  /** The weight of every built-in task, chosen or not, so unticking and ticking again keeps it. */
+  weights: Record<string, number>;
+  imports: ImportedDataset[];
+  draft: ImportDraft | null;
+  hfForm: HfForm;
+  hfStatus: 'idle' | 'loading' | 'error';
+  hfError: string | null;
+  tokenizerStatus: TokenizerStatus;
+  tokenizerError: string | null;
+  /** Not rendered; the preview packs with it. */
+  tokenizer: Tokenizer | null;
+  /** Which context of the stream the preview shows. */
+  previewIndex: number;
+
+  setConfig(patch: Partial<Omit<RunConfig, 'tasks' | 'lora'>>): void;
+  /** Picks the base model; a trained run's checkpoint is fine-tuned with LoRA, the random embedded model in full. */
+  chooseModel(model: RunConfig['model']): void;
+  setLora(patch: Partial<RunConfig['lora']>): void;
+  toggleLoraTarget(target: LoraTarget): void;
+  toggleTask(name: string): void;
+  setTaskWeight(name: string, weight: number): void;
+  /** Takes the settings of an earlier run. */
+  loadConfig(config: RunConfig): void;
+  reset(): void;
+
+  openFile(fileName: string, text: string): void;
+  setHfForm(patch: Partial<HfForm>): void;
+  fetchHf(): Promise<void>;
+  updateDraft(patch: Partial<Pick<DraftCommon, 'mapping' | 'name' | 'family'>>): void;
+  cancelDraft(): void;
+  /** Maps the draft's rows to examples; on success it becomes an imported dataset. */
+  commitDraft(): void;
+  toggleImport(id: string): void;
+  setImportWeight(id: string, weight: number): void;
+  removeImport(id: string): void;
+
+  loadTokenizer(): Promise<void>;
+  setPreviewIndex(index: number): void;
+}
+
+function weightsOf(config: RunConfig): Record<string, number> {
+  const weights = Object.fromEntries(BUILTIN_TASK_INFO.map((t) => [t.name, 1]));
+  for (const t of config.tasks) weights[t.task] = t.weight;
+  return weights;
+}
+
+const DEFAULT_HF_FORM: HfForm = { dataset: '', config: 'default', split: 'train', offset: 0, length: 200, token: '' };
+
+export function createDatasetStore(deps: DatasetDeps) {
+  let importCounter = 0;
+  return create<DatasetState>()((set, get) => {
+    const withTasks = (chosen: Set<string>, weights: Record<string, number>): RunConfig['tasks'] =>
+      BUILTIN_TASK_INFO.filter((t) => chosen.has(t.name)).map((t) => ({ task: t.name, weight: weights[t.name] ?? 1 }));
+
+    const setDraftError = (error: string) => {
+      const draft = get().draft;
+      if (draft) set({ draft: { ...draft, error } });
+    };
+
+    const initial = defaultRunConfig();
+    return {
+      config: initial,
+      weights: weightsOf(initial),
+      imports: [],
+      draft: null,
+      hfForm: DEFAULT_HF_FORM,
+      hfStatus: 'idle',
+      hfError: null,
+      tokenizerStatus: 'idle',
+      tokenizerError: null,
+      tokenizer: null,
+      previewIndex: 0,
+
+      setConfig(patch) {
+        set((state) => ({ config: { ...state.config, ...patch } }));
+      },
+
+      chooseModel(model) {
+        set((state) => ({ config: { ...state.config, model, mode: model.source === 'checkpoint' ? 'lora' : 'full' } }));
+      },
+
+      setLora(patch) {
+        set((state) => ({ config: { ...state.config, lora: { ...state.config.lora, ...patch } } }));
+      },
+
+      toggleLoraTarget(target) {
+        set((state) => {
+          const on = new Set(state.config.lora.targets);
+          if (on.has(target)) on.delete(target);
+          else on.add(target);
+          const targets = LORA_TARGETS.filter((t) => on.has(t));
+          return { config: { ...state.config, lora: { ...state.config.lora, targets } } };
+        });
+      },
+
+      toggleTask(name) {
+        if (!BUILTIN_TASKS[name]) return;
+        set((state) => {
+          const chosen = new Set(state.config.tasks.map((t) => t.task));
+          if (chosen.has(name)) chosen.delete(name);
+          else chosen.add(name);
+          return { config: { ...state.config, tasks: withTasks(chosen, state.weights) } };
+        });
+      },
+
+      setTaskWeight(name, weight) {
+        set((state) => {
+          const weights = { ...state.weights, [name]: weight };
+          const tasks = state.config.tasks.map((t) => (t.task === name ? { ...t, weight } : t));
+          return { weights, config: { ...state.config, tasks } };
+        });
+      },
+
+      loadConfig(config) {
+        const copy = structuredClone(config);
+        set({ config: copy, weights: weightsOf(copy), previewIndex: 0 });
+      },
+
+      reset() {
+        const config = defaultRunConfig();
+        set({ config, weights: weightsOf(config), previewIndex: 0 });
+      },
+
+      openFile(fileName, text) {
+        const format = formatOfFile(fileName);
+        const columns = detectColumns(text, format);
+        set({
+          draft: {
+            kind: 'file', fileName, format, text, columns, mapping: guessMapping(columns),
+            name: datasetName(fileName), family: 'classification',
+            error: columns.length === 0 ? `No fields found in ${fileName}: is it ${format === 'csv' ? 'a CSV file with a header row' : 'JSON Lines (one object per line)'}?` : null,
+          },
+        });
+      },
+
+      setHfForm(patch) {
+        set((state) => ({ hfForm: { ...state.hfForm, ...patch } }));
+      },
+
+      async fetchHf() {
+        const form = get().hfForm;
+        const dataset = form.dataset.trim();
+        if (!dataset) {
+          set({ hfStatus: 'error', hfError: 'Name a dataset, e.g. stanfordnlp/imdb.' });
+          return;
+        }
+        set({ hfStatus: 'loading', hfError: null });
+        try {
+          const rows = await deps.fetchHfRows({
+            dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train',
+            offset: form.offset, length: form.length, token: form.token.trim() || undefined,
+          });
+          if (rows.rows.length === 0) throw new Error(`the split has no rows from offset ${form.offset}`);
+          const columns = rows.features.length > 0 ? rows.features.map((f) => f.name) : objectColumns(rows.rows[0]);
+          set({
+            hfStatus: 'idle',
+            draft: {
+              kind: 'hf', dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train', offset: form.offset, rows,
+              columns, mapping: guessMapping(columns), name: datasetName(dataset.split('/').pop() ?? dataset),
+              family: 'classification', error: null,
+            },
+          });
+        } catch (error) {
+          set({ hfStatus: 'error', hfError: error instanceof Error ? error.message : String(error) });
+        }
+      },
+
+      updateDraft(patch) {
+        const draft = get().draft;
+        if (draft) set({ draft: { ...draft, ...patch, error: null } });
+      },
+
+      cancelDraft() {
+        set({ draft: null });
+      },
+
+      commitDraft() {
+        const draft = get().draft;
+        if (!draft) return;
+        const name = draft.name.trim();
+        if (!name) return setDraftError('Give the dataset a name.');
+        if (BUILTIN_TASKS[name] || get().imports.some((d) => d.name === name)) return setDraftError(`There is already a task named ${name}.`);
+        if (draft.mapping.input.length === 0 || !draft.mapping.answer) return setDraftError('Choose the input and the answer fields.');
+        const task = { name, family: draft.family };
+        let result: { examples: Example[]; errors: ImportError[] };
+        let origin: string;
+        try {
+          if (draft.kind === 'file') {
+            result = importRows(draft.text, draft.format, fieldMapping(draft.mapping), task);
+            origin = draft.fileName;
+          } else {
+            const names = classLabelNames(draft.rows.features, draft.mapping.answer);
+            result = mapRecords(hfRecords(draft.rows.rows, draft.offset), fieldMapping(draft.mapping, names), task);
+            if (result.examples.length === 0) {
+              const first = result.errors[0];
+              throw new Error(`no valid examples in ${draft.rows.rows.length} rows${first ? ` (row ${first.row}: ${first.message})` : ''}`);
+            }
+            origin = `${draft.dataset} · ${draft.config} · ${draft.split}`;
+          }
+        } catch (error) {
+          return setDraftError(error instanceof Error ? error.message : String(error));
+        }
+        const dataset: ImportedDataset = {
+          id: `import-${++importCounter}`, name, family: draft.family, origin,
+          examples: result.examples, errors: result.errors, enabled: true, weight: 1,
+        };
+        set((state) => ({ imports: [...state.imports, dataset], draft: null }));
+      },
+
+      toggleImport(id) {
+        set((state) => ({ imports: state.imports.map((d) => (d.id === id ? { ...d, enabled: !d.enabled } : d)) }));
+      },
+
+      setImportWeight(id, weight) {
+        set((state) => ({ imports: state.imports.map((d) => (d.id === id ? { ...d, weight } : d)) }));
+      },
+
+      removeImport(id) {
+        set((state) => ({ imports: state.imports.filter((d) => d.id !== id) }));
+      },
+
+      async loadTokenizer() {
+        if (get().tokenizerStatus === 'loading' || get().tokenizerStatus === 'ready') return;
+        set({ tokenizerStatus: 'loading', tokenizerError: null });
+        try {
+          const tokenizer = await deps.fetchTokenizer(deps.embeddedModelUrl());
+          set({ tokenizer, tokenizerStatus: 'ready' });
+        } catch (error) {
+          set({ tokenizerStatus: 'error', tokenizerError: error instanceof Error ? error.message : String(error) });
+        }
+      },
+
+      setPreviewIndex(index) {
+        set({ previewIndex: Math.max(0, Math.floor(index)) });
+      },
+    };
+  });
+}
+
+export type DatasetStore = ReturnType<typeof createDatasetStore>;
+
+/** The embedded model's folder under the app's base URL, as an absolute URL (the file reader needs one). */
+export function embeddedModelUrl(): string {
+  const origin = globalThis.location?.href ?? 'http://localhost/';
+  return new URL(`${import.meta.env.BASE_URL}${EMBEDDED_MODEL_PATH}/`, origin).href;
+}
+
+export const useDatasetStore = createDatasetStore({
+  // Loaded when first needed: the tokenizer code (transformers.js) stays out of the first page load.
+  fetchTokenizer: async (url) => (await import('../model/load')).fetchTokenizer(url),
+  fetchHfRows: fetchHfRowsFromServer,
+  embeddedModelUrl,
+});

@@ -1,0 +1,114 @@
+import { useMemo } from 'react';
+import { compareLossSeries, compareShotSeries, runSummary, seriesColor } from '../store/charts';
+import { formatLoss } from '../store/format';
+import { comparedRuns, useRunsStore } from '../store/runs';
+import type { RunRecord } from '../train/protocol';
+import { UPlotChart } from './UPlotChart';
+
+/** The runs ticked for comparison, wired to the runs store. */
+export function CompareView() {
+  const runs = useRunsStore((s) => s.runs);
+  const compareIds = useRunsStore((s) => s.compareIds);
+  const compared = useMemo(() => comparedRuns({ runs, compareIds }), [runs, compareIds]);
+  return <CompareRuns runs={compared} onClear={() => useRunsStore.getState().setCompare([])} />;
+}
+
+export function CompareRuns({ runs, onClear }: { runs: RunRecord[]; onClear(): void }) {
+  const loss = useMemo(() => compareLossSeries(runs), [runs]);
+  const shots = useMemo(() => compareShotSeries(runs), [runs]);
+  const series = runs.map((r, i) => ({ label: r.name, color: seriesColor(i) }));
+  const shotSeriesStyle = series.map((s) => ({ ...s, points: true }));
+  return (
+    <section className="panel" data-testid="compare" aria-labelledby="compare-title">
+      <div className="panel-head">
+        <h2 className="panel-title" id="compare-title">
+          Compare
+        </h2>
+        {runs.length > 0 && (
+          <button type="button" className="link-button" onClick={onClear}>
+            Clear
+          </button>
+        )}
+      </div>
+      {runs.length < 2 ? (
+        <p className="muted">
+          Tick two or more runs in the experiments list to compare them: their loss curves and in-context learning curves
+          overlaid, and their final losses side by side.
+        </p>
+      ) : (
+        <>
+          <div className="charts">
+            <div className="card chart-card">
+              <UPlotChart data={loss} series={series} xLabel="step" yLabel="loss (smoothed)" title="Training loss" testId="compare-loss" integerX />
+            </div>
+            <div className="card chart-card">
+              <UPlotChart
+                data={shots}
+                series={shotSeriesStyle}
+                xLabel="shot k"
+                yLabel="loss of answer k"
+                title="In-context learning curve (latest)"
+                testId="compare-shots"
+                integerX
+              />
+            </div>
+          </div>
+          <div className="table-wrap">
+            <table className="data-table compare-table">
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Objective</th>
+                  <th scope="col">Mode</th>
+                  <th scope="col" className="num">
+                    Steps
+                  </th>
+                  <th scope="col" className="num">
+                    Final loss
+                  </th>
+                  <th scope="col" className="num">
+                    Mean shot loss
+                  </th>
+                  <th scope="col" className="num">
+                    Shot 1
+                  </th>
+                  <th scope="col" className="num">
+                    Last shot
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {runs.map((run, i) => {
+                  const s = runSummary(run);
+                  return (
+                    <tr key={run.id} data-run-id={run.id}>
+                      <th scope="row">
+                        <span className="swatch" style={{ background: seriesColor(i) }} aria-hidden="true" />
+                        {run.name}
+                      </th>
+                      <td>{run.config.objective}</td>
+                      <td>{run.config.mode}</td>
+                      <td className="num">{s.stepsDone}</td>
+                      <td className="num" data-testid="compare-final-loss">
+                        {formatLoss(s.finalLoss)}
+                      </td>
+                      <td className="num" data-testid="compare-mean-shot-loss">
+                        {formatLoss(s.meanShotLoss)}
+                      </td>
+                      <td className="num">{formatLoss(s.firstShotLoss)}</td>
+                      <td className="num">{formatLoss(s.lastShotLoss)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+          <p className="muted small-text">
+            Final loss: mean training loss over the last steps. Mean shot loss: the latest per-shot losses averaged over
+            the shot positions. Shot 1 is the zero-shot answer of a context; the last shot has seen the most examples.
+          </p>
+        </>
+      )}
+    </section>
+  );
+}

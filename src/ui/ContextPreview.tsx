@@ -1,0 +1,138 @@
+import { useEffect, useMemo } from 'react';
+import { buildPreview, type ContextPreview as Preview, useDatasetStore } from '../store/dataset';
+import { showBreaks } from '../store/format';
+
+/** One packed training context of the current setup, wired to the dataset store. */
+export function ContextPreview() {
+  const config = useDatasetStore((s) => s.config);
+  const imports = useDatasetStore((s) => s.imports);
+  const tokenizer = useDatasetStore((s) => s.tokenizer);
+  const status = useDatasetStore((s) => s.tokenizerStatus);
+  const tokenizerError = useDatasetStore((s) => s.tokenizerError);
+  const index = useDatasetStore((s) => s.previewIndex);
+
+  useEffect(() => {
+    void useDatasetStore.getState().loadTokenizer();
+  }, []);
+
+  const result = useMemo((): { preview: Preview } | { error: string } | null => {
+    if (!tokenizer) return null;
+    try {
+      return { preview: buildPreview(config, imports, tokenizer, index) };
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  }, [config, imports, tokenizer, index]);
+
+  const message =
+    status === 'error' ? `The tokenizer could not be loaded: ${tokenizerError}` : !result ? 'Loading the tokenizer…' : 'error' in result ? result.error : null;
+  return (
+    <ContextPreviewView
+      preview={result && 'preview' in result ? result.preview : null}
+      message={message}
+      index={index}
+      onIndex={(i) => useDatasetStore.getState().setPreviewIndex(i)}
+    />
+  );
+}
+
+export interface ContextPreviewViewProps {
+  preview: Preview | null;
+  /** Shown instead of the preview: loading, or why no context can be packed. */
+  message: string | null;
+  index: number;
+  onIndex(index: number): void;
+}
+
+interface Segment {
+  text: string;
+  isTarget: boolean;
+  shot: number | null;
+}
+
+/** Consecutive tokens of the same shot and kind, merged into one span. */
+function segments(preview: Preview): Segment[] {
+  const out: Segment[] = [];
+  for (const t of preview.tokens) {
+    const last = out[out.length - 1];
+    if (last && last.isTarget === t.isTarget && last.shot === t.shot) last.text += t.text;
+    else out.push({ text: t.text, isTarget: t.isTarget, shot: t.shot });
+  }
+  return out.filter((s) => s.text !== '');
+}
+
+export function ContextPreviewView({ preview, message, index, onIndex }: ContextPreviewViewProps) {
+  const parts = useMemo(() => (preview ? segments(preview) : []), [preview]);
+  return (
+    <section className="panel setup-panel" aria-labelledby="preview-title">
+      <div className="panel-head">
+        <h2 className="panel-title" id="preview-title">
+          Context preview
+        </h2>
+        <div className="pager" role="group" aria-label="Choose the context">
+          <button type="button" className="icon-button" onClick={() => onIndex(index - 1)} disabled={index === 0} aria-label="Previous context">
+            ‹
+          </button>
+          <span className="muted small-text" aria-live="polite">
+            #{index + 1}
+          </span>
+          <button type="button" className="icon-button" onClick={() => onIndex(index + 1)} aria-label="Next context">
+            ›
+          </button>
+        </div>
+      </div>
+      {preview && (
+        <p className="field-hint">
+          {preview.shots} shot{preview.shots === 1 ? '' : 's'} · {preview.length} of {preview.contextLength} tokens ·{' '}
+          {preview.targetTokens} answer tokens · {preview.tasks.join(', ')}
+        </p>
+      )}
+      {message ? (
+        <p className={message.startsWith('Loading') ? 'muted' : 'alert alert-error'} data-testid="context-preview-message">
+          {message}
+        </p>
+      ) : (
+        <div className="context-text" data-testid="context-preview" aria-label="Packed context; answers are highlighted">
+          {parts.map((part, i) =>
+            part.isTarget ? (
+              <TargetPart key={i} part={part} trained={preview?.trainedShot === null || part.shot === preview?.trainedShot} />
+            ) : (
+              <span
+                key={i}
+                className={part.shot === null ? 'ctx-other' : 'ctx-prompt'}
+                data-shot={part.shot ?? undefined}
+                title={part.shot === null ? undefined : `shot ${part.shot + 1}`}
+              >
+                {part.text}
+              </span>
+            ),
+          )}
+        </div>
+      )}
+      <p className="field-hint legend-line">
+        <mark className="ctx-target">answer</mark> tokens are training targets
+        {preview?.trainedShot !== null && preview?.trainedShot !== undefined && (
+          <>
+            ; <mark className="ctx-target ctx-watched">earlier answers</mark> are only watched (their loss is shown, not
+            trained)
+          </>
+        )}
+        . The rest is prompt. Point at a part to see its shot.
+      </p>
+    </section>
+  );
+}
+
+function TargetPart({ part, trained }: { part: Segment; trained: boolean }) {
+  const shot = (part.shot ?? 0) + 1;
+  return (
+    <mark
+      className={trained ? 'ctx-target' : 'ctx-target ctx-watched'}
+      data-target={trained ? 'true' : 'watched'}
+      data-shot={part.shot ?? undefined}
+      title={trained ? `answer of shot ${shot}` : `answer of shot ${shot} (not trained: last-answer objective)`}
+    >
+      {showBreaks(part.text)}
+    </mark>
+  );
+}

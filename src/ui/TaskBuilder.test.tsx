@@ -1,0 +1,52 @@
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, test } from 'vitest';
+import { BUILTIN_TASKS } from '../data/tasks';
+import { defaultRunConfig } from '../train/client';
+import { ModelChoice } from './ModelPicker';
+import { TaskBuilderForm } from './TaskBuilder';
+
+const actions = { setConfig() {}, setLora() {}, toggleLoraTarget() {}, toggleTask() {}, setTaskWeight() {} };
+
+describe('TaskBuilderForm', () => {
+  test('every built-in task has a checkbox and a weight; chosen ones are ticked', () => {
+    const config = { ...defaultRunConfig(), tasks: [{ task: 'sentiment', weight: 1 }, { task: 'arithmetic', weight: 3 }] };
+    const html = renderToStaticMarkup(<TaskBuilderForm config={config} weights={{ sentiment: 1, arithmetic: 3 }} actions={actions} />);
+    for (const name of Object.keys(BUILTIN_TASKS)) expect(html).toContain(`data-testid="task-${name}"`);
+    expect(html).toContain('type="checkbox" data-testid="task-sentiment" checked=""');
+    expect(html).toContain('aria-label="share of arithmetic">75%<');
+    expect(html).toMatch(/type="checkbox" data-testid="task-nli"/);
+    expect(html).toContain('>Math</h3>');
+    expect(html).toContain('>Natural language inference</h3>');
+    expect(html).toContain('Weight of arithmetic');
+    for (const o of ['manyicl', 'last-answer', 'zero-shot', 'dedicated']) expect(html).toContain(`value="${o}"`);
+    for (const t of ['q', 'k', 'v', 'o', 'gate', 'up', 'down']) expect(html).toContain(`/>${t}</label>`);
+    // Full mode: the LoRA settings are disabled.
+    expect(html).toMatch(/<fieldset class="group" disabled=""[^>]*><legend>LoRA<\/legend>/);
+  });
+
+  test('labels every number input', () => {
+    const html = renderToStaticMarkup(<TaskBuilderForm config={{ ...defaultRunConfig(), mode: 'lora' }} weights={{}} actions={actions} />);
+    const inputs = html.match(/<input id="[^"]+"/g) ?? [];
+    expect(inputs.length).toBeGreaterThan(8);
+    for (const input of inputs) {
+      const id = input.match(/id="([^"]+)"/)![1];
+      expect(html).toContain(`for="${id}"`);
+    }
+  });
+});
+
+describe('ModelChoice', () => {
+  test('the embedded model, trained checkpoints and the coming sources', () => {
+    const html = renderToStaticMarkup(
+      <ModelChoice model={{ source: 'embedded', id: 'manyicl-tiny' }} checkpoints={[{ runId: 'r1', name: 'base run', step: 200 }]} onChange={() => {}} />,
+    );
+    expect(html).toContain('checked="" value="embedded"');
+    expect(html).toContain('first train it in full-parameter mode, then fine-tune with LoRA');
+    expect(html).toContain('<option value="r1" selected="">base run · step 200</option>');
+    expect(html.match(/disabled=""/g)).toHaveLength(3);
+    const none = renderToStaticMarkup(<ModelChoice model={{ source: 'embedded', id: 'manyicl-tiny' }} checkpoints={[]} onChange={() => {}} />);
+    expect(none).toContain('Appears once a full-parameter run has saved a checkpoint.');
+    expect(none.match(/disabled=""/g)).toHaveLength(4);
+    expect(html.match(/>coming</g)).toHaveLength(3);
+  });
+});

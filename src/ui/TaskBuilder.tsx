@@ -1,0 +1,234 @@
+import { useMemo, useState } from 'react';
+import { LORA_TARGETS, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
+import { useGpuStore } from '../store/gpu';
+import { defaultRunName, useRunsStore } from '../store/runs';
+import type { RunConfig, RunObjective } from '../train/protocol';
+import { NumberField, TextField } from './fields';
+
+const FAMILY_NAMES: Record<string, string> = {
+  classification: 'Classification',
+  summarization: 'Summarization',
+  qa: 'Question answering',
+  nli: 'Natural language inference',
+  math: 'Math',
+};
+
+const OBJECTIVES: { value: RunObjective; label: string; hint: string }[] = [
+  { value: 'manyicl', label: 'ManyICL', hint: 'Many shots per context; every answer is a target.' },
+  { value: 'last-answer', label: 'Last answer', hint: 'Same contexts; only the final answer is trained (classic few-shot fine-tuning).' },
+  { value: 'zero-shot', label: 'Zero-shot', hint: 'One example per context.' },
+  { value: 'dedicated', label: 'Dedicated', hint: 'One adapter per task: choose exactly one task per run.' },
+];
+
+type Actions = Pick<DatasetState, 'setConfig' | 'setLora' | 'toggleLoraTarget' | 'toggleTask' | 'setTaskWeight'>;
+
+/** Tasks, objective and hyperparameters of the run being set up, wired to the dataset store. */
+export function TaskBuilder() {
+  const config = useDatasetStore((s) => s.config);
+  const weights = useDatasetStore((s) => s.weights);
+  return <TaskBuilderForm config={config} weights={weights} actions={useDatasetStore.getState()} />;
+}
+
+export interface TaskBuilderFormProps {
+  config: RunConfig;
+  weights: Record<string, number>;
+  actions: Actions;
+}
+
+export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormProps) {
+  const chosen = new Set(config.tasks.map((t) => t.task));
+  const totalWeight = config.tasks.reduce((sum, t) => sum + (t.weight > 0 ? t.weight : 0), 0);
+  const lora = config.mode === 'lora';
+  return (
+    <section className="panel setup-panel" data-testid="task-builder" aria-labelledby="tasks-title">
+      <h2 className="panel-title" id="tasks-title">
+        Tasks and training
+      </h2>
+
+      <fieldset className="group">
+        <legend>Task mixture</legend>
+        <p className="field-hint">Each context is drawn from one task, chosen in proportion to the weights.</p>
+        {tasksByFamily().map(({ family, tasks }) => (
+          <div className="task-family" key={family}>
+            <h3 className="family-title">{FAMILY_NAMES[family] ?? family}</h3>
+            {tasks.map((task) => {
+              const on = chosen.has(task.name);
+              const weight = config.tasks.find((t) => t.task === task.name)?.weight ?? weights[task.name] ?? 1;
+              return (
+                <div className={`task-row ${on ? 'on' : ''}`} key={task.name}>
+                  <label className="task-check" title={`e.g. ${task.example.input} → ${task.example.answer}`}>
+                    <input type="checkbox" checked={on} onChange={() => actions.toggleTask(task.name)} data-testid={`task-${task.name}`} />
+                    <span className="task-name">{task.name}</span>
+                  </label>
+                  <span className="task-example muted" aria-hidden="true">
+                    {task.example.input.length > 38 ? `${task.example.input.slice(0, 36)}…` : task.example.input} →{' '}
+                    {task.example.answer}
+                  </span>
+                  <label className="task-weight">
+                    <span className="visually-hidden">Weight of {task.name}</span>
+                    <input
+                      className="input input-small"
+                      type="number"
+                      min={0}
+                      step="any"
+                      value={weight}
+                      disabled={!on}
+                      onChange={(e) => {
+                        const value = Number(e.target.value);
+                        if (e.target.value !== '' && Number.isFinite(value)) actions.setTaskWeight(task.name, value);
+                      }}
+                    />
+                  </label>
+                  <span className="task-share muted" aria-label={`share of ${task.name}`}>
+                    {on && totalWeight > 0 ? `${Math.round((Math.max(0, weight) / totalWeight) * 100)}%` : ''}
+                  </span>
+                </div>
+              );
+            })}
+          </div>
+        ))}
+      </fieldset>
+
+      <fieldset className="group">
+        <legend>Objective</legend>
+        <div className="choices">
+          {OBJECTIVES.map((o) => (
+            <label key={o.value} className={`choice ${config.objective === o.value ? 'checked' : ''}`}>
+              <input
+                type="radio"
+                name="objective"
+                value={o.value}
+                checked={config.objective === o.value}
+                onChange={() => actions.setConfig({ objective: o.value })}
+              />
+              <span className="choice-body">
+                <span className="choice-label">{o.label}</span>
+                <span className="choice-hint">{o.hint}</span>
+              </span>
+            </label>
+          ))}
+        </div>
+      </fieldset>
+
+      <fieldset className="group">
+        <legend>Contexts</legend>
+        <div className="field-grid">
+          <NumberField label="Context length" value={config.contextLength} min={16} step={16} onChange={(v) => v !== undefined && actions.setConfig({ contextLength: v })} hint="tokens" />
+          <NumberField
+            label="Max shots"
+            value={config.maxShots}
+            min={1}
+            optional
+            placeholder="all that fit"
+            onChange={(v) => actions.setConfig({ maxShots: v })}
+            hint="per context"
+          />
+        </div>
+      </fieldset>
+
+      <fieldset className="group">
+        <legend>Training</legend>
+        <div className="segmented" role="radiogroup" aria-label="Mode">
+          {(['full', 'lora'] as const).map((mode) => (
+            <label key={mode} className={config.mode === mode ? 'checked' : ''}>
+              <input type="radio" name="mode" value={mode} checked={config.mode === mode} onChange={() => actions.setConfig({ mode })} />
+              {mode === 'full' ? 'Full parameters' : 'LoRA'}
+            </label>
+          ))}
+        </div>
+        <div className="field-grid">
+          <NumberField label="Steps" value={config.steps} min={1} onChange={(v) => v !== undefined && actions.setConfig({ steps: v })} />
+          <NumberField label="Batch size" value={config.batchSize} min={1} onChange={(v) => v !== undefined && actions.setConfig({ batchSize: v })} hint="contexts" />
+          <NumberField
+            label="Accumulation"
+            value={config.gradAccumulation}
+            min={1}
+            onChange={(v) => v !== undefined && actions.setConfig({ gradAccumulation: v })}
+            hint="micro-batches per step"
+          />
+          <NumberField label="Learning rate" value={config.lr} min={0} step="any" onChange={(v) => v !== undefined && actions.setConfig({ lr: v })} />
+          <NumberField label="Warmup" value={config.warmupSteps} min={0} onChange={(v) => v !== undefined && actions.setConfig({ warmupSteps: v })} hint="steps" />
+          <NumberField label="Seed" value={config.seed} onChange={(v) => v !== undefined && actions.setConfig({ seed: v })} />
+          <NumberField
+            label="Checkpoint every"
+            value={config.checkpointEvery}
+            min={1}
+            onChange={(v) => v !== undefined && actions.setConfig({ checkpointEvery: v })}
+            hint="steps"
+          />
+        </div>
+      </fieldset>
+
+      <fieldset className="group" disabled={!lora} aria-describedby={lora ? undefined : 'lora-off'}>
+        <legend>LoRA</legend>
+        {!lora && (
+          <p className="field-hint" id="lora-off">
+            Used in LoRA mode.
+          </p>
+        )}
+        <div className="field-grid">
+          <NumberField label="Rank" value={config.lora.rank} min={1} onChange={(v) => v !== undefined && actions.setLora({ rank: v })} />
+          <NumberField label="Alpha" value={config.lora.alpha} min={0} step="any" onChange={(v) => v !== undefined && actions.setLora({ alpha: v })} />
+        </div>
+        <div className="target-checks" role="group" aria-label="LoRA target layers">
+          {LORA_TARGETS.map((target) => (
+            <label key={target} className="target-check">
+              <input type="checkbox" checked={config.lora.targets.includes(target)} onChange={() => actions.toggleLoraTarget(target)} />
+              {target.replace('_proj', '')}
+            </label>
+          ))}
+        </div>
+      </fieldset>
+    </section>
+  );
+}
+
+/** Checks the setup and creates the run, wired to both stores. */
+export function CreateRun() {
+  const config = useDatasetStore((s) => s.config);
+  const imports = useDatasetStore((s) => s.imports);
+  const runs = useRunsStore((s) => s.runs);
+  const activeId = useRunsStore((s) => s.activeId);
+  const gpuStatus = useGpuStore((s) => s.status);
+  const noGpu = gpuStatus === 'missing' || gpuStatus === 'error';
+  const check = useMemo(() => validateConfig(config, imports), [config, imports]);
+  const [name, setName] = useState('');
+  const create = (start: boolean) => {
+    const runs = useRunsStore.getState();
+    const id = runs.createRun(config, name);
+    setName('');
+    if (start) void runs.startRun(id);
+  };
+  return (
+    <section className="panel setup-panel create-run" aria-labelledby="create-title">
+      <h2 className="panel-title" id="create-title">
+        Create a run
+      </h2>
+      <TextField label="Name" value={name} onChange={setName} placeholder={defaultRunName(config, runs)} testId="run-name" />
+      {check.errors.length > 0 && (
+        <ul className="messages errors" role="alert" data-testid="setup-errors">
+          {check.errors.map((e) => (
+            <li key={e}>{e}</li>
+          ))}
+        </ul>
+      )}
+      {check.warnings.length > 0 && (
+        <ul className="messages warnings">
+          {check.warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      )}
+      <div className="button-row">
+        <button type="button" className="button" disabled={check.errors.length > 0 || activeId !== null || noGpu} onClick={() => create(true)} data-testid="create-and-start">
+          Create and start
+        </button>
+        <button type="button" className="button button-secondary" disabled={check.errors.length > 0} onClick={() => create(false)} data-testid="create-run">
+          Create
+        </button>
+      </div>
+      {activeId !== null && <p className="field-hint">A run is training; new runs can be created and started after it.</p>}
+      {noGpu && <p className="field-hint">WebGPU is not available here: runs can be created, but not trained in this browser.</p>}
+    </section>
+  );
+}

@@ -1,0 +1,80 @@
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, test } from 'vitest';
+import type { RunRecord } from '../train/protocol';
+import { fixtureRun } from './fixtures.test-helpers';
+import { RunDashboard, type RunDashboardProps } from './TrainingDashboard';
+
+const noop = () => {};
+
+function render(run: RunRecord, props: Partial<RunDashboardProps> = {}): string {
+  return renderToStaticMarkup(
+    <RunDashboard
+      run={run}
+      activeId={null}
+      request={null}
+      progress={null}
+      notice={null}
+      onStart={noop}
+      onPause={noop}
+      onResume={noop}
+      onStop={noop}
+      onRename={noop}
+      onDismissNotice={noop}
+      {...props}
+    />,
+  );
+}
+
+describe('RunDashboard', () => {
+  test('a running run: status, last loss, throughput, controls and every chart', () => {
+    const run = fixtureRun();
+    const html = render(run, { activeId: run.id });
+    expect(html).toContain('data-testid="run-status"');
+    expect(html).toMatch(/data-testid="run-status"[^>]*>.*running · step 12\/100/);
+    expect(html).toContain(`data-testid="last-loss">${run.metrics[11].loss.toPrecision(4)}<`);
+    expect(html).toMatch(/data-testid="throughput".*4,200 tok\/s.*48\.0 MiB/);
+    expect(html).toContain('data-testid="run-pause"');
+    expect(html).toContain('data-testid="run-stop"');
+    expect(html).not.toContain('data-testid="run-start"');
+    expect(html).not.toContain('data-testid="run-resume"');
+    for (const id of ['chart-loss', 'chart-shots', 'heatmap', 'task-breakdown', 'token-loss']) expect(html).toContain(`data-testid="${id}"`);
+    expect(html).toContain('checkpoint at step 10');
+  });
+
+  test('the token view colours answer tokens by loss and greys the prompt', () => {
+    const html = render(fixtureRun());
+    expect(html).toContain('class="tok tok-prompt">in: good film\nout:<');
+    expect(html).toMatch(/class="tok tok-target" style="background:hsl\(0 75% 50% \/ 0.45\)" title="shot 1 · loss 2.500" data-loss="2.5000">pos</);
+    expect(html).toContain('↵\n</span>');
+  });
+
+  test('the per-task table lists each task with its latest loss', () => {
+    const html = render(fixtureRun());
+    expect(html).toContain('data-task="arithmetic"');
+    expect(html).toContain('data-task="sentiment"');
+  });
+
+  test('an idle run offers Start; a stopped run with a checkpoint offers to continue', () => {
+    expect(render(fixtureRun({ status: 'idle', metrics: [], checkpointStep: undefined, sample: undefined }))).toMatch(
+      /data-testid="run-start"[^>]*>Start</,
+    );
+    const stopped = render(fixtureRun({ status: 'stopped' }));
+    expect(stopped).toMatch(/data-testid="run-start"[^>]*>Continue from step 10</);
+    expect(render(fixtureRun({ status: 'idle', metrics: [] }))).toContain('data-testid="last-loss">–<');
+  });
+
+  test('a paused run offers Resume and Stop; another run training blocks Start', () => {
+    const paused = render(fixtureRun({ status: 'paused' }));
+    expect(paused).toContain('data-testid="run-resume"');
+    expect(paused).toContain('data-testid="run-stop"');
+    expect(render(fixtureRun({ status: 'idle' }), { activeId: 'other' })).not.toContain('data-testid="run-start"');
+  });
+
+  test('shows loading progress, errors and notices', () => {
+    const loading = render(fixtureRun({ status: 'loading' }), { activeId: 'run-a', progress: { runId: 'run-a', label: 'model', done: 1024, total: 4096 } });
+    expect(loading).toContain('Loading the model · 1.0 KiB of 4.0 KiB');
+    const failed = render(fixtureRun({ status: 'error', error: 'GPU device lost' }), { notice: 'Another run is training.' });
+    expect(failed).toContain('data-testid="run-error">GPU device lost<');
+    expect(failed).toContain('Another run is training.');
+  });
+});

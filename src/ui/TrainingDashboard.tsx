@@ -1,0 +1,285 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import { heatmapMatrix, lossSeries, runSummary, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
+import { formatBytes, formatLoss, formatLr, formatRate } from '../store/format';
+import { type RunProgress, runControls, selectedRun, statusLine, useRunsStore } from '../store/runs';
+import type { RunRecord } from '../train/protocol';
+import { Heatmap } from './Heatmap';
+import { TokenLoss } from './TokenLoss';
+import { UPlotChart } from './UPlotChart';
+
+/** The selected run's dashboard, wired to the runs store. */
+export function TrainingDashboard() {
+  const run = useRunsStore(selectedRun);
+  const activeId = useRunsStore((s) => s.activeId);
+  const request = useRunsStore((s) => s.request);
+  const progress = useRunsStore((s) => s.progress);
+  const notice = useRunsStore((s) => s.notice);
+  const actions = useRunsStore.getState();
+  if (!run) {
+    return (
+      <section className="panel dashboard" aria-label="Training dashboard">
+        <h2 className="panel-title">Training</h2>
+        <p className="muted">No run selected. Set up a run on the left and create it; it shows here.</p>
+      </section>
+    );
+  }
+  return (
+    <RunDashboard
+      run={run}
+      activeId={activeId}
+      request={request}
+      progress={progress}
+      notice={notice}
+      onStart={() => void actions.startRun(run.id)}
+      onPause={() => void actions.pauseRun(run.id)}
+      onResume={() => void actions.resumeRun(run.id)}
+      onStop={() => void actions.stopRun(run.id)}
+      onRename={(name) => actions.renameRun(run.id, name)}
+      onDismissNotice={() => actions.dismissNotice()}
+    />
+  );
+}
+
+export interface RunDashboardProps {
+  run: RunRecord;
+  activeId: string | null;
+  request: 'pause' | 'stop' | null;
+  progress: RunProgress | null;
+  notice: string | null;
+  onStart(): void;
+  onPause(): void;
+  onResume(): void;
+  onStop(): void;
+  onRename(name: string): void;
+  onDismissNotice(): void;
+}
+
+export function RunDashboard(props: RunDashboardProps) {
+  const { run, activeId, request, progress, notice } = props;
+  const controls = runControls(run, activeId);
+  const summary = useMemo(() => runSummary(run), [run]);
+  const last = run.metrics[run.metrics.length - 1];
+  const loading = run.status === 'loading' && progress?.runId === run.id ? progress : null;
+
+  return (
+    <section className="panel dashboard" aria-labelledby="dashboard-title">
+      <div className="dashboard-head">
+        <div className="dashboard-title-block">
+          <RunName name={run.name} onRename={props.onRename} />
+          <p className="muted run-meta">
+            {run.config.objective} · {run.config.mode === 'lora' ? `LoRA r${run.config.lora.rank}` : 'full-parameter'} ·{' '}
+            {run.config.model.source === 'embedded' ? run.config.model.id : `from run ${run.config.model.runId}`} ·{' '}
+            {run.config.tasks.map((t) => t.task).join(', ')} · {run.config.contextLength} tokens
+          </p>
+        </div>
+        <div className="run-controls" role="group" aria-label="Run controls">
+          {controls.start && (
+            <button type="button" className="button" data-testid="run-start" onClick={props.onStart}>
+              {controls.startLabel}
+            </button>
+          )}
+          {controls.pause && (
+            <button type="button" className="button button-secondary" data-testid="run-pause" onClick={props.onPause} disabled={request !== null}>
+              {request === 'pause' ? 'Pausing…' : 'Pause'}
+            </button>
+          )}
+          {controls.resume && (
+            <button type="button" className="button" data-testid="run-resume" onClick={props.onResume}>
+              Resume
+            </button>
+          )}
+          {controls.stop && (
+            <button type="button" className="button button-danger" data-testid="run-stop" onClick={props.onStop} disabled={request === 'stop'}>
+              {request === 'stop' ? 'Stopping…' : 'Stop'}
+            </button>
+          )}
+        </div>
+      </div>
+
+      <p className={`run-status status-${run.status}`} role="status">
+        <span className={`status-dot status-dot-${run.status}`} aria-hidden="true" />
+        <span data-testid="run-status">{statusLine(run)}</span>
+        {run.checkpointStep !== undefined && <span className="muted run-checkpoint">checkpoint at step {run.checkpointStep}</span>}
+      </p>
+      {loading && (
+        <div className="progress" aria-label={`Loading the ${loading.label}`}>
+          <progress value={loading.total > 0 ? loading.done : undefined} max={loading.total > 0 ? loading.total : undefined} />
+          <span className="muted small-text">
+            Loading the {loading.label}
+            {loading.total > 0 ? ` · ${formatBytes(loading.done)} of ${formatBytes(loading.total)}` : ''}
+          </span>
+        </div>
+      )}
+      {run.status === 'error' && run.error && (
+        <p className="alert alert-error" role="alert" data-testid="run-error">
+          {run.error}
+        </p>
+      )}
+      {notice && (
+        <p className="alert" role="alert">
+          {notice}{' '}
+          <button type="button" className="link-button" onClick={props.onDismissNotice}>
+            Dismiss
+          </button>
+        </p>
+      )}
+
+      <dl className="stats">
+        <div className="stat">
+          <dt>Loss</dt>
+          <dd data-testid="last-loss">{formatLoss(summary.lastLoss)}</dd>
+        </div>
+        <div className="stat stat-wide" data-testid="throughput">
+          <dt>Tokens/s · GPU memory</dt>
+          <dd>
+            {formatRate(summary.tokensPerSecond)} <span className="muted">·</span> {formatBytes(summary.gpuBytes)}
+          </dd>
+        </div>
+        <div className="stat">
+          <dt>Learning rate</dt>
+          <dd>{last ? formatLr(last.lr) : '–'}</dd>
+        </div>
+        <div className="stat">
+          <dt>Grad norm · step</dt>
+          <dd>{last ? `${last.gradNorm.toPrecision(3)} · ${Math.round(last.stepMs)} ms` : '–'}</dd>
+        </div>
+      </dl>
+
+      <RunCharts run={run} />
+    </section>
+  );
+}
+
+function RunName({ name, onRename }: { name: string; onRename(name: string): void }) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(name);
+  if (!editing) {
+    return (
+      <h2 className="panel-title run-name" id="dashboard-title">
+        {name}
+        <button
+          type="button"
+          className="link-button rename-button"
+          onClick={() => {
+            setDraft(name);
+            setEditing(true);
+          }}
+        >
+          Rename
+        </button>
+      </h2>
+    );
+  }
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    onRename(draft);
+    setEditing(false);
+  };
+  return (
+    <form className="rename-form" onSubmit={submit}>
+      <label className="visually-hidden" htmlFor="run-name-input">
+        Run name
+      </label>
+      <input id="run-name-input" className="input" value={draft} onChange={(e) => setDraft(e.target.value)} autoFocus />
+      <button type="submit" className="button">
+        Save
+      </button>
+      <button type="button" className="button button-secondary" onClick={() => setEditing(false)}>
+        Cancel
+      </button>
+      <h2 className="visually-hidden" id="dashboard-title">
+        {name}
+      </h2>
+    </form>
+  );
+}
+
+const LOSS_SERIES = [
+  { label: 'loss', color: 'rgba(47, 91, 211, 0.35)', width: 1 },
+  { label: 'smoothed', color: '#2f5bd3', width: 2 },
+];
+
+function RunCharts({ run }: { run: RunRecord }) {
+  const metrics = run.metrics;
+  const loss = useMemo(() => lossSeries(metrics), [metrics]);
+  const curves = useMemo(() => shotCurves(metrics), [metrics]);
+  const shots = useMemo(() => shotSeries(curves), [curves]);
+  const heatmap = useMemo(() => heatmapMatrix(metrics), [metrics]);
+  const tasks = useMemo(() => taskBreakdown(metrics), [metrics]);
+  const shotLabels = [
+    { label: windowLabel('latest', curves.latest), color: '#e07b00', points: true },
+    { label: windowLabel('first', curves.first), color: '#8b94a5', dash: [5, 4], points: true },
+  ];
+  return (
+    <div className="charts">
+      <div className="card chart-card">
+        <UPlotChart data={loss} series={LOSS_SERIES} xLabel="step" yLabel="loss" title="Training loss" testId="chart-loss" integerX />
+      </div>
+      <div className="card chart-card">
+        <UPlotChart
+          data={shots}
+          series={shotLabels}
+          xLabel="shot k"
+          yLabel="loss of answer k"
+          title="In-context learning curve"
+          testId="chart-shots"
+          integerX
+        />
+      </div>
+      <div className="card chart-card chart-wide">
+        <Heatmap matrix={heatmap} />
+      </div>
+      <TaskBreakdown rows={tasks} />
+      <TokenLoss sample={run.sample} />
+    </div>
+  );
+}
+
+function TaskBreakdown({ rows }: { rows: ReturnType<typeof taskBreakdown> }) {
+  const max = rows.reduce((m, r) => Math.max(m, r.latest, r.first), 0) || 1;
+  return (
+    <section className="card" data-testid="task-breakdown" aria-labelledby="task-breakdown-title">
+      <div className="card-head">
+        <h3 className="card-title" id="task-breakdown-title">
+          Loss per task
+        </h3>
+        <span className="muted small-text">latest vs first</span>
+      </div>
+      {rows.length === 0 ? (
+        <p className="muted">Appears after the first step.</p>
+      ) : (
+        <table className="data-table task-table">
+          <thead>
+            <tr>
+              <th scope="col">Task</th>
+              <th scope="col" className="num">
+                Latest
+              </th>
+              <th scope="col" className="bar-col">
+                <span className="visually-hidden">Bar</span>
+              </th>
+              <th scope="col" className="num">
+                First
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.task} data-task={row.task}>
+                <td>{row.task}</td>
+                <td className="num">{formatLoss(row.latest)}</td>
+                <td className="bar-col" aria-hidden="true">
+                  <span className="bar">
+                    <span className="bar-first" style={{ width: `${(row.first / max) * 100}%` }} />
+                    <span className="bar-latest" style={{ width: `${(row.latest / max) * 100}%` }} />
+                  </span>
+                </td>
+                <td className="num muted">{formatLoss(row.first)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
