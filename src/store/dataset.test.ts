@@ -4,6 +4,7 @@ import { BUILTIN_TASKS } from '../data/tasks';
 import { charTokenizer } from '../data/tokenizer';
 import { defaultRunConfig } from '../train/client';
 import type { RunConfig } from '../train/protocol';
+import { streamOptions } from '../train/session';
 import {
   BUILTIN_TASK_INFO,
   buildPreview,
@@ -12,6 +13,7 @@ import {
   embeddedModelUrl,
   guessMapping,
   type ImportedDataset,
+  runConfigWithImports,
   tasksByFamily,
   validateConfig,
 } from './dataset';
@@ -82,7 +84,7 @@ describe('validateConfig', () => {
   });
 
   test('names what is wrong', () => {
-    expect(validateConfig(config({ tasks: [] })).errors).toContain('Choose at least one built-in task.');
+    expect(validateConfig(config({ tasks: [] })).errors).toContain('Choose at least one task: a built-in one or an imported dataset.');
     expect(validateConfig(config({ objective: 'dedicated' })).errors.join(' ')).toMatch(/exactly one task/);
     expect(validateConfig(config({ contextLength: 4096 })).errors.join(' ')).toMatch(/at most 1024 tokens/);
     expect(validateConfig(config({ batchSize: 0, lr: 0 })).errors).toEqual([
@@ -97,6 +99,21 @@ describe('validateConfig', () => {
 });
 
 describe('imports', () => {
+  test('enabled imported datasets go into the run config, and the run trains on them', () => {
+    const { store } = setup();
+    store.getState().openFile('capitals.jsonl', '{"q": "capital of france", "a": "paris"}\n{"q": "capital of spain", "a": "madrid"}\n');
+    store.getState().commitDraft();
+    const [dataset] = store.getState().imports;
+    const cfg = runConfigWithImports(config({ tasks: [] }), store.getState().imports);
+    expect(cfg.datasets).toEqual([{ name: dataset.name, family: dataset.family, examples: dataset.examples, weight: 1 }]);
+    expect(validateConfig(cfg, store.getState().imports).errors).toEqual([]);
+    const sources = streamOptions(cfg, charTokenizer()).sources;
+    expect(sources.map((s) => s.task.name)).toEqual(['capitals']);
+    expect(sources[0].task.example(1).answer).toBe('madrid');
+    store.getState().toggleImport(dataset.id);
+    expect(runConfigWithImports(config(), store.getState().imports).datasets).toEqual([]);
+  });
+
   test('finds the fields of JSONL and CSV data and guesses a mapping', () => {
     expect(detectColumns('{"text": "a", "label": 1, "meta": {"src": "x"}}\nnot json\n{"text": "b", "extra": true}', 'jsonl')).toEqual([
       'text', 'label', 'meta.src', 'extra',

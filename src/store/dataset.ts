@@ -3,11 +3,12 @@
 import { create } from 'zustand';
 import { fetchHfRows as fetchHfRowsFromServer, type FieldMapping, type HfRows, type ImportError, classLabelNames, csvColumns, hfRecords, importRows, mapRecords } from '../data/importers';
 import { ContextStream, type PackObjective, type PreviewToken, type WeightedSource, previewTokens } from '../data/packer';
-import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES, listSource } from '../data/tasks';
+import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import { LORA_TARGETS, type LoraTarget } from '../engine/spec';
 import { EMBEDDED_MODEL_PATH, EMBEDDED_SPEC } from '../model/embedded';
 import { defaultRunConfig } from '../train/client';
+import { runSources } from '../train/session';
 import type { RunConfig } from '../train/protocol';
 
 export { LORA_TARGETS, TASK_FAMILIES };
@@ -161,17 +162,15 @@ export function packObjective(objective: RunConfig['objective']): PackObjective 
   return objective === 'dedicated' ? 'manyicl' : objective;
 }
 
+/** The config a run is created with: the form's settings plus the enabled imported datasets. */
+export function runConfigWithImports(config: RunConfig, imports: readonly ImportedDataset[]): RunConfig {
+  const datasets = imports.filter((d) => d.enabled).map(({ name, family, examples, weight }) => ({ name, family, examples, weight }));
+  return { ...config, datasets };
+}
+
 /** The weighted sources of a config's mixture: built-in tasks made with the run's seed, plus enabled imports. */
 export function mixtureSources(config: RunConfig, imports: readonly ImportedDataset[]): WeightedSource[] {
-  const builtin = config.tasks.map(({ task, weight }) => {
-    const make = BUILTIN_TASKS[task];
-    if (!make) throw new Error(`unknown task ${task}`);
-    return { task: make({ seed: config.seed }), weight };
-  });
-  const imported = imports
-    .filter((d) => d.enabled)
-    .map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
-  return [...builtin, ...imported];
+  return runSources(runConfigWithImports(config, imports));
 }
 
 /** Context `index` of the stream the config describes, as the packer would train on it. */
@@ -210,13 +209,11 @@ export function validateConfig(config: RunConfig, imports: readonly ImportedData
   const errors: string[] = [];
   const warnings: string[] = [];
   const importedOn = imports.filter((d) => d.enabled);
-  if (config.tasks.length === 0) errors.push('Choose at least one built-in task.');
-  if (config.tasks.some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
-  if (config.objective === 'dedicated' && config.tasks.length !== 1) {
+  const taskCount = config.tasks.length + importedOn.length;
+  if (taskCount === 0) errors.push('Choose at least one task: a built-in one or an imported dataset.');
+  if ([...config.tasks, ...importedOn].some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
+  if (config.objective === 'dedicated' && taskCount !== 1) {
     errors.push('A dedicated run trains one adapter on one task: choose exactly one task (make one run per task).');
-  }
-  if (importedOn.length > 0) {
-    warnings.push('Imported datasets show in the preview; runs train on the built-in tasks only for now.');
   }
   const maxContext = EMBEDDED_SPEC.maxPositionEmbeddings;
   if (!isPositiveInt(config.contextLength) || config.contextLength < 16) errors.push('The context length must be a whole number of at least 16 tokens.');

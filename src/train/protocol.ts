@@ -1,4 +1,5 @@
 // What the UI and the training worker say to each other, and what a run stores in IndexedDB.
+import type { Example, TaskFamily } from '../data/tasks';
 import type { LoraTarget } from '../engine/spec';
 
 /** The baselines of the study: ManyICL trains on every answer of a many-shot context. */
@@ -12,6 +13,8 @@ export interface RunConfig {
   objective: RunObjective;
   /** Built-in task names (src/data/tasks.ts) with mixture weights. */
   tasks: { task: string; weight: number }[];
+  /** Imported datasets (JSONL/CSV uploads, Hugging Face datasets) in the mixture, stored with the run. */
+  datasets?: ImportedTask[];
   contextLength: number;
   /** At most this many shots per context (all that fit when absent). */
   maxShots?: number;
@@ -28,6 +31,13 @@ export interface RunConfig {
   seed: number;
   checkpointEvery: number;
   recompute: boolean;
+}
+
+export interface ImportedTask {
+  name: string;
+  family: TaskFamily;
+  examples: Example[];
+  weight: number;
 }
 
 /** One optimizer step, as the dashboard plots it. */

@@ -1,7 +1,7 @@
 // One training run: loads the model, streams many-shot contexts, steps the trainer, reports every step and
 // checkpoints. Runs in the training worker, and in Node for tests and the CLI.
-import { ContextStream, engineObjective, type PackedContext, type StreamOptions, toSequenceBatch } from '../data/packer';
-import { BUILTIN_TASKS } from '../data/tasks';
+import { ContextStream, engineObjective, type PackedContext, type StreamOptions, type WeightedSource, toSequenceBatch } from '../data/packer';
+import { BUILTIN_TASKS, listSource } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import { FullParameters } from '../engine/full';
 import { LoraAdapter } from '../engine/lora';
@@ -63,12 +63,19 @@ export class RunControl {
 /** Shown in the token-loss view every this many steps. */
 const SAMPLE_EVERY = 5;
 
-export function streamOptions(config: RunConfig, tokenizer: Tokenizer): StreamOptions {
-  const sources = config.tasks.map(({ task, weight }) => {
+/** The run's task mixture: built-in generators made with the run's seed, and imported datasets. */
+export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'>): WeightedSource[] {
+  const builtin = config.tasks.map(({ task, weight }) => {
     const make = BUILTIN_TASKS[task];
     if (!make) throw new Error(`unknown task ${task}; built-in tasks: ${Object.keys(BUILTIN_TASKS).join(', ')}`);
     return { task: make({ seed: config.seed }), weight };
   });
+  const imported = (config.datasets ?? []).map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
+  return [...builtin, ...imported];
+}
+
+export function streamOptions(config: RunConfig, tokenizer: Tokenizer): StreamOptions {
+  const sources = runSources(config);
   if (sources.length === 0) throw new Error('choose at least one task');
   if (config.objective === 'dedicated' && sources.length !== 1) {
     throw new Error('a dedicated run trains one adapter on one task: make one run per task');

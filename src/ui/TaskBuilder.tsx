@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { LORA_TARGETS, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
+import { LORA_TARGETS, runConfigWithImports, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
 import { useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
 import type { RunConfig, RunObjective } from '../train/protocol';
@@ -195,7 +195,7 @@ export function CreateRun() {
   const [name, setName] = useState('');
   const create = (start: boolean) => {
     const runs = useRunsStore.getState();
-    const id = runs.createRun(config, name);
+    const id = runs.createRun(runConfigWithImports(config, imports), name);
     setName('');
     if (start) void runs.startRun(id);
   };
