@@ -13,6 +13,7 @@ import {
   embeddedModelUrl,
   guessMapping,
   type ImportedDataset,
+  plannedRuns,
   runConfigWithImports,
   tasksByFamily,
   validateConfig,
@@ -85,7 +86,7 @@ describe('validateConfig', () => {
 
   test('names what is wrong', () => {
     expect(validateConfig(config({ tasks: [] })).errors).toContain('Choose at least one task: a built-in one or an imported dataset.');
-    expect(validateConfig(config({ objective: 'dedicated' })).errors.join(' ')).toMatch(/exactly one task/);
+    expect(validateConfig(config({ objective: 'dedicated' })).warnings.join(' ')).toMatch(/2 runs will be made, one adapter per task/);
     expect(validateConfig(config({ contextLength: 4096 })).errors.join(' ')).toMatch(/at most 1024 tokens/);
     expect(validateConfig(config({ batchSize: 0, lr: 0 })).errors).toEqual([
       'Batch size must be a whole number of at least 1.',
@@ -110,6 +111,9 @@ describe('imports', () => {
     const sources = streamOptions(cfg, charTokenizer()).sources;
     expect(sources.map((s) => s.task.name)).toEqual(['capitals']);
     expect(sources[0].task.example(1).answer).toBe('madrid');
+    const dedicated = plannedRuns(config({ objective: 'dedicated' }), store.getState().imports);
+    expect(dedicated.map((r) => r.suffix)).toEqual(['sentiment', 'arithmetic', 'capitals']);
+    for (const r of dedicated) expect(streamOptions(r.config, charTokenizer()).sources.map((s) => s.task.name)).toEqual([r.suffix]);
     store.getState().toggleImport(dataset.id);
     expect(runConfigWithImports(config(), store.getState().imports).datasets).toEqual([]);
   });

@@ -168,6 +168,19 @@ export function runConfigWithImports(config: RunConfig, imports: readonly Import
   return { ...config, datasets };
 }
 
+/**
+ * The runs "Create" makes: one, or for the dedicated baseline one per chosen task (built-in or imported),
+ * each training its own adapter on its task alone.
+ */
+export function plannedRuns(config: RunConfig, imports: readonly ImportedDataset[]): { config: RunConfig; suffix: string }[] {
+  const full = runConfigWithImports(config, imports);
+  if (config.objective !== 'dedicated') return [{ config: full, suffix: '' }];
+  return [
+    ...full.tasks.map((t) => ({ config: { ...full, tasks: [{ ...t, weight: 1 }], datasets: [] }, suffix: t.task })),
+    ...(full.datasets ?? []).map((d) => ({ config: { ...full, tasks: [], datasets: [{ ...d, weight: 1 }] }, suffix: d.name })),
+  ];
+}
+
 /** The weighted sources of a config's mixture: built-in tasks made with the run's seed, plus enabled imports. */
 export function mixtureSources(config: RunConfig, imports: readonly ImportedDataset[]): WeightedSource[] {
   return runSources(runConfigWithImports(config, imports));
@@ -212,8 +225,8 @@ export function validateConfig(config: RunConfig, imports: readonly ImportedData
   const taskCount = config.tasks.length + importedOn.length;
   if (taskCount === 0) errors.push('Choose at least one task: a built-in one or an imported dataset.');
   if ([...config.tasks, ...importedOn].some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
-  if (config.objective === 'dedicated' && taskCount !== 1) {
-    errors.push('A dedicated run trains one adapter on one task: choose exactly one task (make one run per task).');
+  if (config.objective === 'dedicated' && taskCount > 1) {
+    warnings.push(`Dedicated: ${taskCount} runs will be made, one adapter per task.`);
   }
   const maxContext = EMBEDDED_SPEC.maxPositionEmbeddings;
   if (!isPositiveInt(config.contextLength) || config.contextLength < 16) errors.push('The context length must be a whole number of at least 16 tokens.');

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { LORA_TARGETS, runConfigWithImports, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
+import { LORA_TARGETS, plannedRuns, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
 import { useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
 import type { RunConfig, RunObjective } from '../train/protocol';
@@ -17,7 +17,7 @@ const OBJECTIVES: { value: RunObjective; label: string; hint: string }[] = [
   { value: 'manyicl', label: 'ManyICL', hint: 'Many shots per context; every answer is a target.' },
   { value: 'last-answer', label: 'Last answer', hint: 'Same contexts; only the final answer is trained (classic few-shot fine-tuning).' },
   { value: 'zero-shot', label: 'Zero-shot', hint: 'One example per context.' },
-  { value: 'dedicated', label: 'Dedicated', hint: 'One adapter per task: choose exactly one task per run.' },
+  { value: 'dedicated', label: 'Dedicated', hint: 'One adapter per task: Create makes one run per chosen task.' },
 ];
 
 type Actions = Pick<DatasetState, 'setConfig' | 'setLora' | 'toggleLoraTarget' | 'toggleTask' | 'setTaskWeight'>;
@@ -195,9 +195,12 @@ export function CreateRun() {
   const [name, setName] = useState('');
   const create = (start: boolean) => {
     const runs = useRunsStore.getState();
-    const id = runs.createRun(runConfigWithImports(config, imports), name);
+    const ids = plannedRuns(config, imports).map((run) =>
+      runs.createRun(run.config, run.suffix ? `${name.trim() || defaultRunName(config, runs.runs)} · ${run.suffix}` : name),
+    );
     setName('');
-    if (start) void runs.startRun(id);
+    // One run trains at a time: start the first; the others wait in the experiments list.
+    if (start) void runs.startRun(ids[0]);
   };
   return (
     <section className="panel setup-panel create-run" aria-labelledby="create-title">
