@@ -41,7 +41,7 @@ export default defineConfig(({ mode }) => ({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
-          exclude: ['src/**/*.gpu.test.ts'],
+          exclude: ['src/**/*.gpu.test.ts', 'src/**/*.browser.test.ts'],
           environment: 'node',
         },
       },
@@ -49,8 +49,8 @@ export default defineConfig(({ mode }) => ({
         extends: true,
         test: {
           name: 'gpu',
-          include: ['src/**/*.gpu.test.ts'],
-          globalSetup: ['e2e/require-chromium.ts'],
+          include: ['src/**/*.gpu.test.ts', 'src/**/*.browser.test.ts'],
+          globalSetup: ['e2e/require-chromium.ts', 'e2e/file-server.ts'],
           testTimeout: 120_000,
           browser: {
             enabled: true,

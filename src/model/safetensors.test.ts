@@ -238,3 +238,12 @@ describe('safetensors half-precision decoding', () => {
     expect(mismatches).toEqual([]);
   });
 });
+
+describe('readSafetensors on a Node Buffer', () => {
+  it('decodes the same tensors as from a plain Uint8Array (Buffer.slice is a view into a pool)', () => {
+    const data = Float32Array.from({ length: 10 }, (_, i) => i + 0.5);
+    const bytes = writeSafetensors({ w: { shape: [10], data } });
+    const pooled = Buffer.concat([Buffer.alloc(3, 7), Buffer.from(bytes)]).subarray(3);
+    expect(Array.from(readSafetensors(pooled).tensor('w'))).toEqual(Array.from(data));
+  });
+});

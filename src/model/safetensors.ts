@@ -201,8 +201,9 @@ export function decodeToFloat32(dtype: SafetensorsDtype, data: Uint8Array): Floa
   const bytesPerElement = DTYPE_BYTES[dtype];
   if (data.length % bytesPerElement !== 0) fail(`${data.length} bytes is not a whole number of ${dtype} values`);
   const count = data.length / bytesPerElement;
-  // Copy first: the source may not be aligned for a typed-array view.
-  const aligned = data.slice().buffer;
+  // Copy first: the source may not be aligned for a typed-array view. (Uint8Array.prototype.slice, not
+  // the method of a Node Buffer, whose slice is a view into a shared pool.)
+  const aligned = Uint8Array.prototype.slice.call(data).buffer;
   switch (dtype) {
     case 'F32':
       return new Float32Array(aligned);
