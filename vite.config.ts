@@ -31,6 +31,8 @@ const cliBuild = {
 
 export default defineConfig(({ mode }) => ({
   plugins: [react()],
+  // Pre-bundled up front, so the first browser test run does not reload the page to optimise them.
+  optimizeDeps: { include: ['@noble/hashes/sha2.js', 'comlink', 'idb-keyval', 'uplot'] },
   build: mode === 'cli' ? cliBuild : { target: 'es2022', sourcemap: true },
   worker: { format: 'es' },
   test: {

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { testGpu } from '../../gpu/testing';
 import { type CacheBackend, ModelCache, checkQuota, streamFileCached } from './cache';
-import { isCancelled, sha256Hex, streamFile } from './download';
+import { isCancelled, streamFile } from './download';
 import { resolveHubFiles } from './hub';
 import type { TransferProgress } from './progress';
 import { fixtureBytes, fixtureSafetensors } from './test-fixtures';
@@ -29,6 +29,12 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return out;
 }
 
+/** The reference digest: crypto.subtle over the whole buffer (the code under test hashes incrementally). */
+async function subtleSha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 async function emptyCache(cache: ModelCache): Promise<void> {
@@ -47,7 +53,7 @@ describe.runIf(inBrowser).each<CacheBackend>(['opfs', 'cache-storage'])('ModelCa
 
   it('writes in chunks, lists, reads back, deletes', async () => {
     const c = cache as ModelCache;
-    const smallSha = await sha256Hex(small);
+    const smallSha = await subtleSha256(small);
     const writer = await c.write('org/m@main/small.bin', { repo: 'org/m', revision: 'main', path: 'small.bin', size: small.length });
     await writer.write(small.subarray(0, 4000));
     await writer.write(small.subarray(4000));
@@ -105,6 +111,37 @@ describe.runIf(inBrowser).each<CacheBackend>(['opfs', 'cache-storage'])('ModelCa
     const stream = (await c.read('damaged')) as ReadableStream<Uint8Array>;
     await expect(readAll(stream)).rejects.toThrow(/cached copy of "damaged" is damaged \(sha256 mismatch\)/);
     expect(await c.has('damaged')).toBe(false);
+  });
+
+  it('verifies a file of many chunks on read and catches a corrupted stored copy', async () => {
+    const c = cache as ModelCache;
+    const key = 'org/m@main/corrupted.bin';
+    const writer = await c.write(key, { size: large.length });
+    for (let i = 0; i < large.length; i += 4099) await writer.write(large.subarray(i, i + 4099));
+    await writer.close({ sha256: await subtleSha256(large) });
+    expect(equalBytes(await readAll((await c.read(key)) as ReadableStream<Uint8Array>), large)).toBe(true);
+
+    // Flip one byte of the stored file, far into it (in a later chunk of the read); the size stays right.
+    const corrupted = large.slice();
+    corrupted[250_000] ^= 0x40;
+    const storedName = `${await subtleSha256(new TextEncoder().encode(key))}.bin`;
+    const folder = `test-models-${backend}`;
+    if (backend === 'opfs') {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
+      const writable = await (await dir.getFileHandle(storedName)).createWritable({ keepExistingData: true });
+      await writable.write({ type: 'write', position: 250_000, data: corrupted.subarray(250_000, 250_001) });
+      await writable.close();
+    } else {
+      const storage = await caches.open(folder);
+      const request = (await storage.keys()).find((r) => r.url.endsWith(`/${storedName}`));
+      expect(request).toBeDefined();
+      await storage.put(request as Request, new Response(corrupted));
+    }
+    expect(await c.has(key)).toBe(true); // the size still matches: only reading the bytes can tell
+    const stream = (await c.read(key)) as ReadableStream<Uint8Array>;
+    await expect(readAll(stream)).rejects.toThrow(/is damaged \(sha256 mismatch\) and was removed/);
+    expect(await c.has(key)).toBe(false);
+    expect(await c.read(key)).toBeNull();
   });
 });
 
@@ -170,7 +207,7 @@ describe.runIf(inBrowser)('download into the GPU and the cache, then offline', (
   it('downloads across a dropped connection (Range resume, CORS) into GPU buffers and the cache', async () => {
     const progress: TransferProgress[] = [];
     const result = await loadIntoGpu(`${server}/flaky/model.safetensors`, undefined, progress);
-    expect(result).toMatchObject({ size: model.length, fromCache: false, sha256: await sha256Hex(model) });
+    expect(result).toMatchObject({ size: model.length, fromCache: false, sha256: await subtleSha256(model) });
     expect(progress.at(-1)).toMatchObject({ loaded: model.length, total: model.length });
     for (let i = 1; i < progress.length; i++) expect(progress[i].loaded).toBeGreaterThanOrEqual(progress[i - 1].loaded);
     // Fresh requests always drop: it can only have finished with a Range request. (Chromium may drop the
@@ -220,7 +257,7 @@ describe.runIf(inBrowser)('download into the GPU and the cache, then offline', (
         expect(equalBytes(chunk, model.subarray(offset, offset + chunk.length))).toBe(true);
       },
     });
-    expect(result).toEqual({ size: model.length, sha256: await sha256Hex(model) });
+    expect(result).toEqual({ size: model.length, sha256: await subtleSha256(model) });
     const requests = await requestsTo('/no-ranges/model.safetensors');
     expect(requests[0].range).toBeUndefined();
     expect(requests.at(-1)?.range).toMatch(/^bytes=[1-9]\d*-$/);
@@ -262,7 +299,7 @@ describe.runIf(inBrowser)('download into the GPU and the cache, then offline', (
     expect(resolved.tokenizer).toBeUndefined();
     const [weights] = resolved.weights;
     const result = await streamFile({ url: weights.url, expectedSize: weights.size, computeSha256: true, onChunk: () => {} });
-    expect(result).toEqual({ size: model.length, sha256: await sha256Hex(model) });
+    expect(result).toEqual({ size: model.length, sha256: await subtleSha256(model) });
   });
 
   it('sends the token to a gated repo (CORS preflight, then a redirect to the CDN) and explains a 401', async () => {
@@ -276,7 +313,7 @@ describe.runIf(inBrowser)('download into the GPU and the cache, then offline', (
     const gatedModel = fixtureSafetensors(8);
     expect(weights.size).toBe(gatedModel.length);
     const result = await streamFile({ url: weights.url, token, expectedSize: weights.size, computeSha256: true, onChunk: () => {} });
-    expect(result.sha256).toBe(await sha256Hex(gatedModel));
+    expect(result.sha256).toBe(await subtleSha256(gatedModel));
     await expect(streamFile({ url: weights.url, onChunk: () => {} })).rejects.toThrow(/HTTP 401: gated or private repo/);
   });
 });

@@ -4,7 +4,7 @@
 // committed and their size checked, so a download that did not complete is never listed as cached.
 import { type UseStore, createStore, del, entries, get, set } from 'idb-keyval';
 import { formatBytes } from '../../gpu/gpu';
-import { HASH_LIMIT_BYTES, type StreamFileOptions, sha256Hex, sha256OfChunks, streamFile } from './download';
+import { type StreamFileOptions, createSha256, hexOfDigest, sha256Hex, streamFile } from './download';
 import { streamReadable } from './local';
 
 export type CacheBackend = 'opfs' | 'cache-storage';
@@ -12,7 +12,7 @@ export type CacheBackend = 'opfs' | 'cache-storage';
 export interface CachedFile {
   key: string;
   size: number;
-  /** Lowercase hex, when known (given by the Hub, or hashed because the file is small). */
+  /** Lowercase hex, when known (given by the Hub, or hashed while downloading). Reads are checked against it. */
   sha256?: string;
   url?: string;
   repo?: string;
@@ -39,7 +39,7 @@ export interface CacheWriter {
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Commits the file, checks its size, records it. `sha256` is the digest the downloader computed (when it
-   * did); it must agree with the meta's, and is kept to verify later reads of files up to HASH_LIMIT_BYTES.
+   * did); it must agree with the meta's, and is kept to verify later reads.
    */
   close(final?: { sha256?: string }): Promise<CachedFile>;
   /** Drops what was written. */
@@ -93,7 +93,7 @@ export class ModelCache {
 
   /**
    * The cached file as a stream, or null when absent or damaged (then the entry is removed). The stream
-   * checks the byte count, and the sha256 of files up to HASH_LIMIT_BYTES, and errors on a mismatch.
+   * checks the byte count, and the sha256 when the record has one, and errors on a mismatch.
    */
   async read(key: string): Promise<ReadableStream<Uint8Array> | null> {
     const record = await get<CachedFile>(key, this.meta);
@@ -184,7 +184,7 @@ export class ModelCache {
 
   /** Stored files with no record (left by a crash mid-download); returns how many were removed. */
   async removeIncomplete(): Promise<number> {
-    const known = new Set(await Promise.all((await this.list()).map((r) => storedName(r.key))));
+    const known = new Set((await this.list()).map((r) => storedName(r.key)));
     let removed = 0;
     if (this.backend === 'opfs') {
       const dir = await this.opfsDir();
@@ -213,7 +213,7 @@ export class ModelCache {
 
   private async opfsSink(key: string) {
     const dir = await this.opfsDir();
-    const handle = await dir.getFileHandle(await storedName(key), { create: true });
+    const handle = await dir.getFileHandle(storedName(key), { create: true });
     const writable = await handle.createWritable();
     return {
       write: (chunk: Uint8Array) => writable.write(chunk as Uint8Array<ArrayBuffer>),
@@ -224,7 +224,7 @@ export class ModelCache {
 
   private async cacheStorageSink(key: string) {
     const cache = await caches.open(this.name);
-    const request = new Request(CACHE_URL_BASE + (await storedName(key)));
+    const request = new Request(CACHE_URL_BASE + storedName(key));
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const stored = cache.put(request, new Response(readable, { headers: { 'content-type': 'application/octet-stream' } }));
@@ -248,7 +248,7 @@ export class ModelCache {
 
   /** The stored bytes of a record's file, or null when missing. */
   private async openStored(record: CachedFile): Promise<ReadableStream<Uint8Array> | null> {
-    const name = await storedName(record.key);
+    const name = storedName(record.key);
     if (this.backend === 'opfs') {
       try {
         const file = await (await (await this.opfsDir()).getFileHandle(name)).getFile();
@@ -264,7 +264,7 @@ export class ModelCache {
   private async storedSize(record: CachedFile): Promise<number | undefined> {
     if (this.backend === 'opfs') return this.storedSizeOf(record.key);
     // Cache Storage gives no size without reading: trust the record when the entry exists.
-    const response = await (await caches.open(this.name)).match(CACHE_URL_BASE + (await storedName(record.key)));
+    const response = await (await caches.open(this.name)).match(CACHE_URL_BASE + storedName(record.key));
     if (!response) return undefined;
     void response.body?.cancel().catch(() => {});
     return record.size;
@@ -274,14 +274,14 @@ export class ModelCache {
   private async storedSizeOf(key: string): Promise<number | undefined> {
     if (this.backend !== 'opfs') return undefined;
     try {
-      return (await (await (await this.opfsDir()).getFileHandle(await storedName(key))).getFile()).size;
+      return (await (await (await this.opfsDir()).getFileHandle(storedName(key))).getFile()).size;
     } catch {
       return undefined;
     }
   }
 
   private async removeStored(key: string): Promise<void> {
-    const name = await storedName(key);
+    const name = storedName(key);
     if (this.backend === 'opfs') {
       await (await this.opfsDir()).removeEntry(name).catch((error: unknown) => {
         if ((error as { name?: string }).name !== 'NotFoundError') throw error;
@@ -294,7 +294,7 @@ export class ModelCache {
   /** Passes bytes through; errors the stream (and drops the entry) when the count or the sha256 is wrong. */
   private verifier(record: CachedFile): TransformStream<Uint8Array, Uint8Array> {
     let count = 0;
-    const hashChunks: Uint8Array[] | null = record.sha256 && record.size <= HASH_LIMIT_BYTES ? [] : null;
+    const hasher = record.sha256 ? createSha256() : null;
     const fail = async (controller: TransformStreamDefaultController<Uint8Array>, problem: string) => {
       await this.delete(record.key).catch(() => {});
       controller.error(new CacheError(`the cached copy of "${record.key}" is damaged (${problem}) and was removed; download it again`));
@@ -303,20 +303,20 @@ export class ModelCache {
       transform: async (chunk, controller) => {
         count += chunk.length;
         if (count > record.size) return fail(controller, `more than ${record.size} bytes`);
-        hashChunks?.push(chunk);
+        hasher?.update(chunk);
         controller.enqueue(chunk);
       },
       flush: async (controller) => {
         if (count !== record.size) return fail(controller, `${count} bytes, expected ${record.size}`);
-        if (hashChunks && (await sha256OfChunks(hashChunks, count)) !== record.sha256) return fail(controller, 'sha256 mismatch');
+        if (hasher && hexOfDigest(hasher.digest()) !== record.sha256) return fail(controller, 'sha256 mismatch');
       },
     });
   }
 }
 
 /** The stored file's name: the key's sha256, so that any key is a valid, fixed-length name. */
-async function storedName(key: string): Promise<string> {
-  return `${await sha256Hex(new TextEncoder().encode(key))}.bin`;
+function storedName(key: string): string {
+  return `${sha256Hex(new TextEncoder().encode(key))}.bin`;
 }
 
 let defaultCache: ModelCache | null = null;
@@ -386,12 +386,14 @@ export async function streamFileCached(options: StreamCachedOptions): Promise<{ 
       (options.expectedSha256 !== undefined && record.sha256 !== undefined && record.sha256 !== options.expectedSha256.toLowerCase()));
   const cached = record && !stale ? await cache.read(key) : null;
   if (record && cached) {
-    const result = await streamReadable({ ...options, stream: cached, size: record.size });
-    return { size: result.size, sha256: record.sha256, fromCache: true };
+    // The read verifies the record's sha256; hash here only for a record that has none.
+    const computeSha256 = Boolean(options.computeSha256) && record.sha256 === undefined;
+    const result = await streamReadable({ ...options, computeSha256, stream: cached, size: record.size });
+    return { size: result.size, sha256: record.sha256 ?? result.sha256, fromCache: true };
   }
 
   const meta: CacheWriteMeta = { ...options.meta, url: options.url, size: options.expectedSize, sha256: options.expectedSha256 };
-  const hashOptions = { computeSha256: options.computeSha256 ?? true }; // small files get a digest to check later reads
+  const hashOptions = { computeSha256: options.computeSha256 ?? true }; // the digest checks later reads
   let writer: CacheWriter | null = null;
   try {
     writer = await cache.write(key, meta);

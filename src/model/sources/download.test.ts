@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileServer, startFileServer } from '../../../e2e/file-server';
 import { DownloadError, type StreamFileOptions, isCancelled, streamFile } from './download';
@@ -6,12 +6,19 @@ import type { TransferProgress } from './progress';
 import { fixtureBytes } from './test-fixtures';
 
 const FILE = fixtureBytes(300_001, 11);
-const SHA256 = createHash('sha256').update(FILE).digest('hex');
+
+/** The reference digest: crypto.subtle (Node's webcrypto) over the whole buffer. */
+async function subtleSha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await webcrypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+let SHA256: string;
 
 let server: FileServer;
 let cdn: FileServer;
 
 beforeAll(async () => {
+  SHA256 = await subtleSha256(FILE);
   cdn = await startFileServer({ '/blob': { body: FILE } }, { maxRequests: 50, lifetimeMs: 60_000 });
   server = await startFileServer(
     {
@@ -106,8 +113,9 @@ describe('streamFile', () => {
 
   it('resumes with a Range request when the connection drops mid-file', async () => {
     const before = requestsTo('/drop').length;
-    const { bytes, progress } = await download({ url: `${server.url}/drop`, retryDelayMs: 10 });
+    const { bytes, progress, result } = await download({ url: `${server.url}/drop`, retryDelayMs: 10, computeSha256: true });
     expect(sameBytes(bytes, FILE)).toBe(true);
+    expect(result.sha256).toBe(SHA256);
     const requests = requestsTo('/drop').slice(before);
     expect(requests.length).toBe(2);
     expect(requests[0].range).toBeUndefined();
@@ -177,5 +185,85 @@ describe('streamFile', () => {
     const run = streamFile({ url: `${server.url}/file`, onChunk: () => Promise.reject(new Error('GPU is gone')) });
     await expect(run).rejects.toThrow('GPU is gone');
     expect(requestsTo('/file').length - before).toBe(1);
+  });
+});
+
+type RangeMode = 'honoured' | 'starts-earlier' | 'ignored';
+
+/**
+ * A fetch serving `bytes` from memory in pieces of the sizes in `pieces` (cycled). The n-th response's body
+ * fails after `dropAfter[n]` of its bytes. `mode` is how a Range request is answered: 206 from the asked
+ * byte, 206 from 12345 bytes earlier (bytes the client already has), or 200 with the whole file.
+ */
+function memoryFetch(bytes: Uint8Array, pieces: number[], dropAfter: number[], mode: RangeMode) {
+  const ranges: (string | undefined)[] = [];
+  const fetchFn: typeof fetch = async (_url, init) => {
+    const range = (init?.headers as Record<string, string> | undefined)?.Range;
+    ranges.push(range);
+    const asked = range ? Number(/^bytes=(\d+)-$/.exec(range)?.[1]) : 0;
+    const start = !range || mode === 'ignored' ? 0 : mode === 'honoured' ? asked : Math.max(0, asked - 12_345);
+    const body = bytes.subarray(start);
+    const dropAt = dropAfter[ranges.length - 1] ?? Infinity;
+    let position = 0;
+    let piece = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (position >= dropAt) return controller.error(new TypeError('connection reset'));
+        if (position >= body.length) return controller.close();
+        const end = Math.min(body.length, dropAt, position + pieces[piece++ % pieces.length]);
+        controller.enqueue(body.slice(position, end));
+        position = end;
+      },
+    });
+    const headers: Record<string, string> = { 'content-length': String(body.length) };
+    if (range && mode !== 'ignored') headers['content-range'] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
+    return new Response(stream, { status: range && mode !== 'ignored' ? 206 : 200, headers });
+  };
+  return { fetchFn, ranges };
+}
+
+describe('streamFile sha256', () => {
+  it('hashes a file sent in many small pieces of odd sizes', async () => {
+    const { fetchFn } = memoryFetch(FILE, [1, 63, 64, 65, 4099, 777], [], 'honoured');
+    const { result, bytes, chunks } = await download({ url: 'memory://file', fetch: fetchFn, computeSha256: true });
+    expect(chunks.length).toBeGreaterThan(150);
+    expect(sameBytes(bytes, FILE)).toBe(true);
+    expect(result).toEqual({ size: FILE.length, sha256: SHA256 });
+  });
+
+  it.each<RangeMode>(['honoured', 'starts-earlier', 'ignored'])(
+    'hashes exactly the delivered bytes across two dropped connections (Range %s)',
+    async (mode) => {
+      const { fetchFn, ranges } = memoryFetch(FILE, [4099, 1000], [100_003, 170_000], mode);
+      const received = new Uint8Array(FILE.length);
+      let next = 0;
+      const result = await streamFile({
+        url: 'memory://file',
+        fetch: fetchFn,
+        expectedSha256: SHA256,
+        retryDelayMs: 1,
+        onChunk: (chunk, offset) => {
+          expect(offset).toBe(next);
+          received.set(chunk, offset);
+          next += chunk.length;
+          chunk.fill(0); // the consumer may reuse the chunk's memory: the hash must not depend on it
+        },
+      });
+      expect(result).toEqual({ size: FILE.length, sha256: SHA256 });
+      expect(sameBytes(received, FILE)).toBe(true);
+      expect(ranges.length).toBe(3);
+      expect(ranges[0]).toBeUndefined();
+      expect(ranges[1]).toBe('bytes=100003-');
+      const resumedAt = { honoured: 270_003, 'starts-earlier': 100_003 - 12_345 + 170_000, ignored: 170_000 }[mode];
+      expect(ranges[2]).toBe(`bytes=${resumedAt}-`);
+    },
+  );
+
+  it('rejects a resumed download whose bytes do not hash to the expected sha256', async () => {
+    const damaged = FILE.slice();
+    damaged[200_000] ^= 1;
+    const { fetchFn } = memoryFetch(damaged, [4099], [100_003], 'honoured');
+    const run = streamFile({ url: 'memory://file', fetch: fetchFn, expectedSha256: SHA256, retryDelayMs: 1, onChunk: () => {} });
+    await expect(run).rejects.toThrow(new RegExp(`sha256 ${await subtleSha256(damaged)} does not match the expected ${SHA256}`));
   });
 });

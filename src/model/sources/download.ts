@@ -1,5 +1,6 @@
 // Streams one file over HTTP chunk by chunk, resuming with Range requests when the connection drops.
-// The whole file is never held in memory (except, when asked for a hash, a file of at most HASH_LIMIT_BYTES).
+// The whole file is never held in memory; the SHA-256, when asked for, is computed as the chunks arrive.
+import { sha256 } from '@noble/hashes/sha2.js';
 import { ProgressMeter, type ProgressCallback } from './progress';
 
 export interface StreamFileOptions {
@@ -9,9 +10,9 @@ export interface StreamFileOptions {
   signal?: AbortSignal;
   /** When given, a server announcing another size is an error. */
   expectedSize?: number;
-  /** Lowercase hex. Checked when the file is small enough to hash (see HASH_LIMIT_BYTES). */
+  /** Lowercase hex; a file with another digest is an error (after all its chunks went to onChunk). */
   expectedSha256?: string;
-  /** Hash the file (when at most HASH_LIMIT_BYTES) and return the digest. */
+  /** Hash the file and return the digest. */
   computeSha256?: boolean;
   onProgress?: ProgressCallback;
   /** Receives the file's bytes in order; `offset` is where the chunk starts in the file. Awaited. */
@@ -28,12 +29,6 @@ export interface StreamFileResult {
   /** Lowercase hex, when the file was hashed. */
   sha256?: string;
 }
-
-/**
- * No streaming SHA-256 library is installed (@noble/hashes is absent) and crypto.subtle hashes only whole
- * buffers, so only files up to this size are hashed (they are held until the end for it).
- */
-export const HASH_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** An HTTP failure that retrying will not fix, or the last of the failures that retries did not fix. */
 export class DownloadError extends Error {
@@ -100,20 +95,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export async function sha256Hex(data: BufferSource): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+/** An incremental SHA-256: `update(chunk)` as bytes arrive (it keeps no chunk), `digest()` once at the end. */
+export type Sha256Hasher = ReturnType<typeof sha256.create>;
+
+export const createSha256 = (): Sha256Hasher => sha256.create();
+
+/** Lowercase hex of a digest. */
+export function hexOfDigest(digest: Uint8Array): string {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Concatenates chunks and hashes them; for files up to HASH_LIMIT_BYTES. */
-export async function sha256OfChunks(chunks: Uint8Array[], size: number): Promise<string> {
-  const all = new Uint8Array(size);
-  let position = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, position);
-    position += chunk.length;
-  }
-  return sha256Hex(all);
+/** SHA-256 of bytes in memory (short data: names, keys), as lowercase hex. */
+export function sha256Hex(data: Uint8Array): string {
+  return hexOfDigest(sha256(data));
 }
 
 export async function streamFile(options: StreamFileOptions): Promise<StreamFileResult> {
@@ -126,7 +120,7 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
 
   let delivered = 0; // bytes handed to onChunk so far
   let total: number | undefined = expectedSize;
-  let hashChunks: Uint8Array[] | null = wantHash && (total === undefined || total <= HASH_LIMIT_BYTES) ? [] : null;
+  const hasher = wantHash ? createSha256() : null; // covers exactly the bytes given to onChunk
   let failures = 0;
   let lastError: unknown = null;
 
@@ -137,7 +131,6 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
     }
     total = size;
     meter.setTotal(size);
-    if (hashChunks && size > HASH_LIMIT_BYTES) hashChunks = null;
   };
 
   /** One request from `delivered` on. Returns when the body ended; throws TransientError to retry. */
@@ -196,11 +189,10 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
         if (total !== undefined && delivered + chunk.length > total) {
           throw new DownloadError(`${url}: the server sent more than the ${total} bytes it announced`, url);
         }
+        hasher?.update(chunk); // before onChunk, which may detach or reuse the chunk's buffer
         await onChunk(chunk, delivered);
         delivered += chunk.length;
         failures = 0;
-        hashChunks?.push(chunk);
-        if (hashChunks && delivered > HASH_LIMIT_BYTES) hashChunks = null;
         meter.update(delivered);
         throwIfCancelled(signal);
       }
@@ -230,11 +222,10 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
 
   meter.setTotal(delivered);
   meter.update(delivered, true);
-  let sha256: string | undefined;
-  if (hashChunks) sha256 = await sha256OfChunks(hashChunks, delivered);
+  const digest = hasher ? hexOfDigest(hasher.digest()) : undefined;
   const expected = options.expectedSha256?.toLowerCase();
-  if (sha256 && expected && sha256 !== expected) {
-    throw new DownloadError(`${url}: sha256 ${sha256} does not match the expected ${expected}`, url);
+  if (digest && expected && digest !== expected) {
+    throw new DownloadError(`${url}: sha256 ${digest} does not match the expected ${expected}`, url);
   }
-  return { size: delivered, sha256 };
+  return { size: delivered, sha256: digest };
 }

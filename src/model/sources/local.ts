@@ -1,6 +1,6 @@
 // A local File or Blob (file picker, drag and drop) as a streamed source, with the same chunk and progress
 // callbacks as a download.
-import { HASH_LIMIT_BYTES, sha256OfChunks, throwIfCancelled } from './download';
+import { createSha256, hexOfDigest, throwIfCancelled } from './download';
 import { ProgressMeter, type ProgressCallback } from './progress';
 
 export interface StreamBlobOptions {
@@ -12,7 +12,7 @@ export interface StreamBlobOptions {
   onProgress?: ProgressCallback;
   /** `offset` is where the chunk starts in the blob (not in the range). Awaited. */
   onChunk: (chunk: Uint8Array, offset: number) => void | Promise<void>;
-  /** Hash the range when it is at most HASH_LIMIT_BYTES. */
+  /** Hash the range (as it streams) and return the digest. */
   computeSha256?: boolean;
 }
 
@@ -47,7 +47,7 @@ export async function streamReadable(options: StreamReadableOptions): Promise<{ 
   const { stream, size, signal, onChunk } = options;
   const start = options.start ?? 0;
   const meter = new ProgressMeter(size, options.onProgress);
-  const hashChunks: Uint8Array[] | null = options.computeSha256 && size <= HASH_LIMIT_BYTES ? [] : null;
+  const hasher = options.computeSha256 ? createSha256() : null;
   const reader = stream.getReader();
   let loaded = 0;
   try {
@@ -55,9 +55,9 @@ export async function streamReadable(options: StreamReadableOptions): Promise<{ 
       throwIfCancelled(signal);
       const { done, value } = await reader.read();
       if (done) break;
+      hasher?.update(value); // before onChunk, which may detach or reuse the chunk's buffer
       await onChunk(value, start + loaded);
       loaded += value.length;
-      hashChunks?.push(value);
       meter.update(loaded);
     }
   } catch (error) {
@@ -68,5 +68,5 @@ export async function streamReadable(options: StreamReadableOptions): Promise<{ 
   }
   if (loaded !== size) throw new Error(`read ${loaded} bytes, expected ${size} (did the file change?)`);
   meter.update(loaded, true);
-  return { size, sha256: hashChunks ? await sha256OfChunks(hashChunks, size) : undefined };
+  return { size, sha256: hasher ? hexOfDigest(hasher.digest()) : undefined };
 }
