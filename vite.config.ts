@@ -24,6 +24,7 @@ const cliBuild = {
       'make-cases': 'src/cli/make-cases.ts',
       'make-embedded-model': 'src/cli/make-embedded-model.ts',
       'compare-objectives': 'src/cli/compare-objectives.ts',
+      'make-gguf-cases': 'src/cli/make-gguf-cases.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },

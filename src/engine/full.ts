@@ -43,6 +43,7 @@ export class FullParameters {
       const out = {} as Record<keyof LayerWeights, GPUBuffer>;
       for (const key of Object.keys(W) as (keyof LayerWeights)[]) {
         const w = W[key];
+        if ('kind' in w && w.kind !== 'f32') throw new Error('full-parameter training needs f32 weights; this model is quantized: train a LoRA');
         out[key] = gradFor('buffer' in w ? w.buffer : w);
       }
       return out;

@@ -1,22 +1,34 @@
 // Linear layers: the frozen base product (the one seam where quantized weights plug in) and LoRA on top.
 import type { Gpu } from '../gpu/gpu';
 import { matmul } from './ops/matmul';
+import { type QuantWeight, quantMatmulBackward, quantMatmulForward } from './ops/matmul_quant';
 
-/** A frozen base weight W [out, in]. Quantized kinds join this union. */
-export interface BaseWeight {
+/** A frozen base weight W [out, in] in f32. */
+export interface F32Weight {
   kind: 'f32';
   buffer: GPUBuffer;
   outFeatures: number;
   inFeatures: number;
 }
 
+/** A frozen base weight W [out, in]: f32, or GGML blocks dequantized inside the products. */
+export type BaseWeight = F32Weight | QuantWeight;
+
 /** y = x W^T (+ beta * y). x [rows, in], y [rows, out]. */
 export function baseForward(gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, x: GPUBuffer, y: GPUBuffer, rows: number, beta = 0, label = 'linear'): void {
+  if (w.kind === 'quant') {
+    quantMatmulForward(gpu, encoder, { x, w, y, rows, beta, label });
+    return;
+  }
   matmul(gpu, encoder, { a: x, b: w.buffer, c: y, M: rows, N: w.outFeatures, K: w.inFeatures, transB: true, beta, label });
 }
 
 /** dx = dy W (+ beta * dx). dy [rows, out], dx [rows, in]. */
 export function baseBackward(gpu: Gpu, encoder: GPUCommandEncoder, w: BaseWeight, dy: GPUBuffer, dx: GPUBuffer, rows: number, beta = 0, label = 'linear.dx'): void {
+  if (w.kind === 'quant') {
+    quantMatmulBackward(gpu, encoder, { dy, w, dx, rows, beta, label });
+    return;
+  }
   matmul(gpu, encoder, { a: dy, b: w.buffer, c: dx, M: rows, N: w.inFeatures, K: w.outFeatures, beta, label });
 }
 

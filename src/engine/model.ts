@@ -1,11 +1,13 @@
 // The Llama/Mistral decoder on the GPU, forward and backward written out layer by layer (after llm.c).
 // Base weights are frozen; LoRA pairs adapt the linear layers. Every saved activation has a name.
 import type { Gpu } from '../gpu/gpu';
+import type { GgmlType } from '../model/gguf/quants';
 import { type BaseWeight, type LinearCall, type LinearGradients, loraLinearBackward, loraLinearForward } from './linear';
 import type { LoraAdapter } from './lora';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { type EmbeddingGradGroups, embeddingBackward, embeddingForward } from './ops/embedding';
 import { fillUniform } from './ops/fill';
+import { uploadQuantWeight } from './ops/matmul_quant';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from './ops/rmsnorm';
 import { ropeBackward, ropeForward } from './ops/rope';
 import { swigluBackward, swigluForward } from './ops/swiglu';
@@ -32,6 +34,26 @@ export interface HostTensor {
 
 export type TensorLookup = (name: string) => HostTensor | undefined;
 
+/** A tensor as a quantized checkpoint stores it: raw GGML blocks (HF layout [out, in], rows in HF order). */
+export interface EncodedTensor {
+  type: GgmlType;
+  shape: number[];
+  bytes: Uint8Array;
+  /** The exact f32 values. */
+  dequantize(): Float32Array;
+}
+
+export type EncodedLookup = (name: string) => EncodedTensor | undefined;
+
+function checkedTensor(tensors: TensorLookup, name: string, shape: number[]): HostTensor {
+  const t = tensors(name);
+  if (!t) throw new Error(`the weights lack ${name}`);
+  if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+    throw new Error(`${name} has shape [${t.shape}], but the config implies [${shape}]`);
+  }
+  return t;
+}
+
 export class Model {
   readonly layers: LayerWeights[] = [];
   readonly embedding: GPUBuffer;
@@ -45,14 +67,31 @@ export class Model {
 
   /** f32 base weights by their HF names, every shape checked against the spec. */
   static fromTensors(gpu: Gpu, spec: ModelSpec, tensors: TensorLookup): Model {
-    return new Model(gpu, spec, (name, shape) => {
+    return new Model(gpu, spec, (name, shape) => gpu.upload(name, checkedTensor(tensors, name, shape).data));
+  }
+
+  /**
+   * Base weights as a checkpoint stores them (GGUF): the linear layers stay in their GGML blocks on the GPU and
+   * are dequantized inside the matmuls; norms, the embedding and the LM head are dequantized to f32 on load.
+   */
+  static fromEncoded(gpu: Gpu, spec: ModelSpec, tensors: EncodedLookup): Model {
+    const encoded = (name: string, shape: number[]): EncodedTensor => {
       const t = tensors(name);
       if (!t) throw new Error(`the weights lack ${name}`);
       if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-        throw new Error(`${name} has shape [${t.shape}], but the config implies [${shape}]`);
+        throw new Error(`${name} has shape [${t.shape}], but the model's metadata implies [${shape}]`);
       }
-      return gpu.upload(name, t.data);
-    });
+      return t;
+    };
+    return new Model(
+      gpu, spec,
+      (name, shape) => gpu.upload(name, encoded(name, shape).dequantize()),
+      (name, out, inF) => {
+        const t = encoded(name, [out, inF]);
+        if (t.type === 'F32') return { kind: 'f32', buffer: gpu.upload(name, t.dequantize()), outFeatures: out, inFeatures: inF };
+        return uploadQuantWeight(gpu, name, t.type, t.bytes, out, inF);
+      },
+    );
   }
 
   /** Random weights made on the GPU (for benchmarks): linear layers U(-1/sqrt(in), 1/sqrt(in)), norms near 1. */
@@ -69,21 +108,27 @@ export class Model {
     });
   }
 
+  /** makeLinear defaults to an f32 weight made by makeDense. */
   private constructor(
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
-    makeWeight: (name: string, shape: number[]) => GPUBuffer,
+    makeDense: (name: string, shape: number[]) => GPUBuffer,
+    makeLinear?: (name: string, out: number, inF: number) => BaseWeight,
   ) {
     const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: V } = spec;
     const weight = (name: string, shape: number[]): GPUBuffer => {
-      const buffer = makeWeight(name, shape);
+      const buffer = makeDense(name, shape);
       this.owned.push(buffer);
       this.names.set(buffer, name);
       return buffer;
     };
-    const linear = (name: string, out: number, inF: number): BaseWeight => ({
-      kind: 'f32', buffer: weight(name, [out, inF]), outFeatures: out, inFeatures: inF,
-    });
+    const linear = (name: string, out: number, inF: number): BaseWeight => {
+      if (!makeLinear) return { kind: 'f32', buffer: weight(name, [out, inF]), outFeatures: out, inFeatures: inF };
+      const w = makeLinear(name, out, inF);
+      this.owned.push(w.buffer);
+      this.names.set(w.buffer, name);
+      return w;
+    };
     try {
       this.embedding = weight('model.embed_tokens.weight', [V, d]);
       for (let l = 0; l < spec.numLayers; l++) {

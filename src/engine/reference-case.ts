@@ -1,9 +1,13 @@
 // A reference case folder (one LoRA training step computed by HF transformers + PEFT), parsed and checked.
-// Format: src/engine/testdata/reference/README.md.
-import { readSafetensors, type SafetensorsFile } from '../model/safetensors';
+// Format: src/engine/testdata/reference/README.md. The base model is either config.json + model.safetensors
+// or a model.gguf alone (src/engine/testdata/gguf/README.md).
+import { type SafetensorsFile, type SafetensorsTensorInfo, readSafetensors } from '../model/safetensors';
 import { specFromHfConfig } from '../model/config';
+import { type GgmlType, dequantize } from '../model/gguf/quants';
+import { type GgufHeader, readGguf } from '../model/gguf/reader';
+import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
 import { type LoraConfig, loraTensorShapes, parseAdapterConfig } from './peft';
-import type { ModelSpec } from './spec';
+import { LORA_TARGETS, type ModelSpec, linearShape } from './spec';
 
 export interface ReferenceBatch {
   /** [B][T] */
@@ -23,12 +27,40 @@ export interface ReferenceExpectedJson {
   lora: { r: number; alpha: number; scaling: number; targets: string[] };
 }
 
+/** A base weight of a GGUF case as the file encodes it, with its rows in HF order. */
+export interface GgufBaseTensor {
+  type: GgmlType;
+  /** HF order: [out, in] for a matrix (GGUF's shape reversed), [n] for a vector. */
+  shape: number[];
+  /**
+   * The encoded bytes, row-major. q_proj/k_proj rows are un-permuted from llama.cpp's RoPE layout to HF order
+   * (a copy); other tensors are a view into model.gguf.
+   */
+  bytes: Uint8Array;
+}
+
+/** The base weights of a GGUF case, by HF name. */
+export interface GgufBaseModel {
+  header: GgufHeader;
+  has(hfName: string): boolean;
+  /** Throws naming the tensor when absent. */
+  tensorBytes(hfName: string): GgufBaseTensor;
+}
+
 export interface ReferenceCase {
   spec: ModelSpec;
-  /** config.json as parsed. */
+  /** Where the base weights came from: config.json + model.safetensors, or model.gguf. */
+  baseFormat: 'safetensors' | 'gguf';
+  /** config.json as parsed; null for a GGUF case (its architecture is in gguf.header.metadata). */
   config: unknown;
-  /** model.safetensors */
+  /**
+   * The base weights by HF name, as float32. For a GGUF case, a stand-in for a float32 safetensors file: its
+   * header lists every HF tensor with its HF shape (dtype F32, offsets into a virtual data section), and
+   * tensor(name) is the exact dequantization of model.gguf, q_proj/k_proj rows in HF order.
+   */
   weights: SafetensorsFile;
+  /** model.gguf, for a GGUF case. */
+  gguf?: GgufBaseModel;
   lora: { config: LoraConfig; tensors: SafetensorsFile };
   batch: ReferenceBatch;
   /** expected.json, and expected.safetensors: logits, token_loss, grad.<key>, after.<key>. */
@@ -37,6 +69,101 @@ export interface ReferenceCase {
 
 function fail(file: string, message: string): never {
   throw new Error(`reference case ${file}: ${message}`);
+}
+
+/** Every base weight the spec needs, by HF name, with its HF shape. */
+function baseWeightShapes(spec: ModelSpec): { name: string; shape: number[] }[] {
+  const d = spec.hiddenSize;
+  const shapes = [{ name: 'model.embed_tokens.weight', shape: [spec.vocabSize, d] }];
+  for (let l = 0; l < spec.numLayers; l++) {
+    const prefix = `model.layers.${l}`;
+    shapes.push({ name: `${prefix}.input_layernorm.weight`, shape: [d] });
+    shapes.push({ name: `${prefix}.post_attention_layernorm.weight`, shape: [d] });
+    for (const target of LORA_TARGETS) {
+      const block = target === 'gate_proj' || target === 'up_proj' || target === 'down_proj' ? 'mlp' : 'self_attn';
+      shapes.push({ name: `${prefix}.${block}.${target}.weight`, shape: linearShape(spec, target) });
+    }
+  }
+  shapes.push({ name: 'model.norm.weight', shape: [d] });
+  if (!spec.tieWordEmbeddings) shapes.push({ name: 'lm_head.weight', shape: [spec.vocabSize, d] });
+  return shapes;
+}
+
+/** Heads whose rows llama.cpp permutes in an HF tensor: q_proj over the query heads, k_proj over the kv heads. */
+function permutedHeads(spec: ModelSpec, hfName: string): number | null {
+  if (hfName.endsWith('.self_attn.q_proj.weight')) return spec.numHeads;
+  if (hfName.endsWith('.self_attn.k_proj.weight')) return spec.numKvHeads;
+  return null;
+}
+
+/**
+ * Float32 views of a GGUF model's base weights, shaped like a float32 safetensors file so that code written
+ * for model.safetensors reads them unchanged. Tensors are dequantized on each call (a fresh array).
+ */
+function dequantizedWeights(base: GgufBaseModel, hfNames: string[]): SafetensorsFile {
+  const tensors = new Map<string, SafetensorsTensorInfo>();
+  let offset = 0;
+  for (const name of hfNames) {
+    const { shape } = base.tensorBytes(name);
+    const byteLength = 4 * shape.reduce((a, b) => a * b, 1);
+    tensors.set(name, { name, dtype: 'F32', shape, begin: offset, end: offset + byteLength });
+    offset += byteLength;
+  }
+  const info = (name: string): SafetensorsTensorInfo => tensors.get(name) ?? fail('model.gguf', `has no tensor "${name}"`);
+  const tensor = (name: string): Float32Array => {
+    const { shape } = info(name);
+    const { type, bytes } = base.tensorBytes(name);
+    return dequantize(type, bytes, shape.reduce((a, b) => a * b, 1));
+  };
+  return {
+    header: { tensors, metadata: { format: 'gguf' }, dataOffset: 0 },
+    has: (name) => tensors.has(name),
+    info,
+    tensor,
+    tensorBytes: (name) => new Uint8Array(tensor(name).buffer),
+  };
+}
+
+/**
+ * Reads a GGUF base model (llama.cpp's layout, any supported type): the spec from its metadata (Llama 3
+ * RoPE scaling from rope_freqs.weight, tied embeddings where output.weight is absent), and its weights by HF
+ * name with q_proj/k_proj rows un-permuted. Used by loadReferenceCase and by the GGUF case generator, so both
+ * see the same values. Throws with the GGUF reader's messages.
+ */
+export async function readGgufBaseModel(bytes: Uint8Array): Promise<{ spec: ModelSpec; weights: SafetensorsFile; gguf: GgufBaseModel }> {
+  const file = await readGguf(bytes);
+  const { tensorInfos } = file.header;
+  const factors = file.has(ROPE_FREQS_TENSOR) ? file.tensor(ROPE_FREQS_TENSOR) : undefined;
+  const spec = specFromGguf(file.header.metadata, tensorInfos, factors);
+
+  const ggufNameOf = new Map<string, string>();
+  for (const { name } of tensorInfos) {
+    const hfName = hfNameOfGgufTensor(name);
+    if (hfName !== null) ggufNameOf.set(hfName, name);
+  }
+  for (const { name, shape } of baseWeightShapes(spec)) {
+    const ggufName = ggufNameOf.get(name);
+    if (ggufName === undefined) throw new Error(`GGUF: missing tensor ${ggufNameOfHfTensor(name)} (HF ${name})`);
+    const stored = file.info(ggufName).shape;
+    if (stored.join(',') !== [...shape].reverse().join(',')) {
+      throw new Error(`GGUF: tensor ${ggufName} has shape [${stored}], expected [${[...shape].reverse()}] (HF ${name} [${shape}])`);
+    }
+  }
+
+  const gguf: GgufBaseModel = {
+    header: file.header,
+    has: (hfName) => ggufNameOf.has(hfName),
+    tensorBytes: (hfName) => {
+      const ggufName = ggufNameOf.get(hfName);
+      if (ggufName === undefined) throw new Error(`GGUF: no tensor for ${hfName}`);
+      const { type, shape: stored } = file.info(ggufName);
+      const shape = [...stored].reverse();
+      const heads = permutedHeads(spec, hfName);
+      const raw = file.tensorBytes(ggufName);
+      return { type, shape, bytes: heads === null ? raw : unpermuteQkRowBytes(raw, shape[0], heads) };
+    },
+  };
+  return { spec, weights: dequantizedWeights(gguf, [...ggufNameOf.keys()]), gguf };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -136,10 +263,34 @@ function checkShape(fileName: string, file: SafetensorsFile, key: string, shape:
   }
 }
 
+const GGUF_MAGIC = [0x47, 0x47, 0x55, 0x46]; // "GGUF"
+
+function hasGgufMagic(bytes: Uint8Array): boolean {
+  return GGUF_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/** An 8-byte little-endian header length that fits in the file, then the JSON header's "{". */
+function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10) return false;
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  return headerLength >= 2n && headerLength <= BigInt(bytes.length - 8) && bytes[8] === 0x7b;
+}
+
+function isJsonObject(bytes: Uint8Array): boolean {
+  try {
+    return isObject(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads and checks a case folder. `read(name)` returns the bytes of one of its files (config.json,
- * model.safetensors, adapter_config.json, adapter_model.safetensors, batch.json, expected.json,
- * expected.safetensors).
+ * model.safetensors or model.gguf, adapter_config.json, adapter_model.safetensors, batch.json, expected.json,
+ * expected.safetensors); it may throw for a file the folder lacks.
+ *
+ * The base model is config.json + model.safetensors, or model.gguf alone. Files are told apart by their
+ * contents, not only by whether `read` succeeds: a dev server may answer a missing file with its index.html.
  */
 export async function loadReferenceCase(read: (name: string) => Promise<Uint8Array>): Promise<ReferenceCase> {
   const decoder = new TextDecoder();
@@ -151,8 +302,8 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
       return fail(name, `is not valid JSON (${(e as Error).message})`);
     }
   };
-  const readTensors = async (name: string): Promise<SafetensorsFile> => {
-    const bytes = await read(name);
+  const readTensors = async (name: string): Promise<SafetensorsFile> => parseTensors(name, await read(name));
+  const parseTensors = (name: string, bytes: Uint8Array): SafetensorsFile => {
     try {
       return readSafetensors(bytes);
     } catch (e) {
@@ -160,17 +311,58 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
     }
   };
 
-  const config = await readJson('config.json');
-  const spec = specFromHfConfig(config);
-  const weights = await readTensors('model.safetensors');
+  const readIfPresent = async (name: string): Promise<{ bytes: Uint8Array } | { error: unknown }> => {
+    try {
+      return { bytes: await read(name) };
+    } catch (error) {
+      return { error };
+    }
+  };
+
+  let spec: ModelSpec;
+  let config: unknown = null;
+  let weights: SafetensorsFile;
+  let gguf: GgufBaseModel | undefined;
+  const ggufFile = await readIfPresent('model.gguf');
+  if ('bytes' in ggufFile && hasGgufMagic(ggufFile.bytes)) {
+    const safetensors = await readIfPresent('model.safetensors');
+    if ('bytes' in safetensors && looksLikeSafetensors(safetensors.bytes)) {
+      fail('model.gguf', 'the folder also has model.safetensors; a case has one base model, remove one of them');
+    }
+    const configFile = await readIfPresent('config.json');
+    if ('bytes' in configFile && isJsonObject(configFile.bytes)) {
+      fail('config.json', 'a GGUF case (model.gguf) takes its architecture from the GGUF metadata; remove config.json');
+    }
+    try {
+      ({ spec, weights, gguf } = await readGgufBaseModel(ggufFile.bytes));
+    } catch (e) {
+      return fail('model.gguf', (e as Error).message);
+    }
+  } else {
+    const safetensors = await readIfPresent('model.safetensors');
+    if ('error' in safetensors) {
+      if ('bytes' in ggufFile) {
+        // Only a model.gguf that is not one: its reader says why.
+        await readGguf(ggufFile.bytes).catch((e: Error) => fail('model.gguf', e.message));
+      }
+      const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
+      throw new Error(
+        'reference case: the folder has neither model.safetensors (with config.json) nor model.gguf ' +
+          `(model.safetensors: ${reason(safetensors.error)}; model.gguf: ${'error' in ggufFile ? reason(ggufFile.error) : 'not a GGUF file'})`,
+      );
+    }
+    config = await readJson('config.json');
+    spec = specFromHfConfig(config);
+    weights = parseTensors('model.safetensors', safetensors.bytes);
+    for (const { name, shape } of baseWeightShapes(spec)) checkShape('model.safetensors', weights, name, shape);
+  }
+
   const loraConfig = parseAdapterConfig(await readJson('adapter_config.json'));
   const loraTensors = await readTensors('adapter_model.safetensors');
   const batch = parseBatch(await readJson('batch.json'), spec);
   const expectedJson = parseExpectedJson(await readJson('expected.json'));
   const expectedTensors = await readTensors('expected.safetensors');
 
-  checkShape('model.safetensors', weights, 'model.embed_tokens.weight', [spec.vocabSize, spec.hiddenSize]);
-  if (!spec.tieWordEmbeddings) checkShape('model.safetensors', weights, 'lm_head.weight', [spec.vocabSize, spec.hiddenSize]);
   if (expectedJson.lora.r !== loraConfig.rank || expectedJson.lora.alpha !== loraConfig.alpha) {
     fail('expected.json', `lora r/alpha ${expectedJson.lora.r}/${expectedJson.lora.alpha} differ from adapter_config.json`);
   }
@@ -191,8 +383,10 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
 
   return {
     spec,
+    baseFormat: gguf ? 'gguf' : 'safetensors',
     config,
     weights,
+    ...(gguf ? { gguf } : {}),
     lora: { config: loraConfig, tensors: loraTensors },
     batch,
     expected: { json: expectedJson, tensors: expectedTensors },

@@ -1,15 +1,17 @@
 // The whole training step against HF transformers + PEFT (testdata/reference), and against our float64 CPU
-// reference on other shapes (testdata/generated), on the GPU.
+// reference on other shapes (testdata/generated) and on GGUF files with quantized weights (testdata/gguf),
+// on the GPU.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/testing';
 import { REFERENCE_TOLERANCES, runReferenceCase } from './reference';
 import { loadReferenceCase } from './reference-case';
-import { GENERATED_CASES, REFERENCE_CASES, caseReader } from './testdata/fixtures';
+import { GENERATED_CASES, GGUF_CASES, REFERENCE_CASES, caseReader } from './testdata/fixtures';
 
 const cases = [
   ...REFERENCE_CASES.map((name) => ({ folder: `reference/${name}`, recompute: false })),
   { folder: 'reference/llama-tiny', recompute: true },
   ...GENERATED_CASES.map((name) => ({ folder: `generated/${name}`, recompute: name === 'mistral-window' })),
+  ...GGUF_CASES.map((name) => ({ folder: `gguf/${name}`, recompute: false })),
 ];
 
 describe('training step vs reference cases', () => {

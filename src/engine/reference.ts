@@ -50,7 +50,11 @@ export async function runReferenceCase(gpu: Gpu, c: ReferenceCase, options: { re
   const loraTensors = (key: string) => (c.lora.tensors.has(key) ? { shape: c.lora.tensors.header.tensors.get(key)!.shape, data: c.lora.tensors.tensor(key) } : undefined);
   const expected = (name: string) => c.expected.tensors.tensor(name);
   const opt = c.expected.json.optimizer;
-  const model = Model.fromTensors(gpu, spec, weights);
+  // A GGUF case keeps its linear layers in their GGML blocks: the training step runs on quantized weights.
+  const gguf = c.gguf;
+  const model = gguf
+    ? Model.fromEncoded(gpu, spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined))
+    : Model.fromTensors(gpu, spec, weights);
   const lora = new LoraAdapter(gpu, spec, c.lora.config);
   const trainer = new Trainer(model, lora, {
     objective: 'all-answers',

@@ -30,6 +30,9 @@ export const REFERENCE_CASES = ['llama-tiny', 'mistral-tiny', 'llama3-tiny'] as 
 /** Cases in the same format with other shapes, from our float64 CPU reference (see generated/README.md). */
 export const GENERATED_CASES = ['odd-gqa', 'mistral-window', 'llama3-tied-long'] as const;
 
+/** The reference cases converted to GGUF (F16 and quantized types; see gguf/README.md). */
+export const GGUF_CASES = ['llama-tiny-F16', 'mistral-tiny-F16', 'llama3-tiny-F16', 'llama-tiny-Q8_0', 'llama-tiny-Q4_0', 'llama3-tiny-Q6_K'] as const;
+
 /** A file reader over one case folder, for loadReferenceCase: 'reference/NAME' or 'generated/NAME'. */
 export function caseReader(folder: string): (name: string) => Promise<Uint8Array> {
   return (name) => readFixtureBytes(`${folder}/${name}`);

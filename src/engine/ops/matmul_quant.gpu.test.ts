@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { maxRelError, testGpu } from '../../gpu/testing';
+import { GGML_TYPES, type GgmlType, dequantize, f32ToF16Bits, quantize } from '../../model/gguf/quants';
+import { mulberry32, randomArray } from '../../util/random';
+import { baseBackward, baseForward } from '../linear';
+import { type QuantWeight, quantMatmulBackward, quantMatmulForward, uploadQuantWeight } from './matmul_quant';
+
+/** Weights whose magnitude changes from row to row, as the CPU encoder writes them, and their exact values. */
+function testWeight(type: GgmlType, out: number, inF: number, seed: number): { bytes: Uint8Array; values: Float32Array } {
+  const next = mulberry32(seed);
+  const w = new Float32Array(out * inF);
+  for (let o = 0; o < out; o++) {
+    const scale = 0.02 * 10 ** (2 * next() - 1);
+    for (let i = 0; i < inF; i++) w[o * inF + i] = (2 * next() - 1) * scale;
+  }
+  const bytes = quantize(type, w);
+  return { bytes, values: dequantize(type, bytes, out * inF) };
+}
+
+/** C [M, N] = beta C + A [M, K] B, with B read as [K, N] or, when transB, as [N, K]; in f64. */
+function matmulRef(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, transB: boolean, beta: number): Float32Array {
+  const out = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let sum = beta * c[m * N + n];
+      for (let k = 0; k < K; k++) sum += a[m * K + k] * (transB ? b[n * K + k] : b[k * N + n]);
+      out[m * N + n] = sum;
+    }
+  }
+  return out;
+}
+
+const SHAPES: [number, number][] = [[256, 96], [512, 33]]; // [in, out]
+
+describe('quantMatmulForward / quantMatmulBackward against dequantize() and an f64 matmul', () => {
+  for (const type of GGML_TYPES) {
+    for (const rows of [1, 7, 70]) {
+      for (const product of ['forward', 'backward'] as const) {
+        it(`${type} rows=${rows} ${product}`, async () => {
+          const gpu = await testGpu();
+          for (const [inF, out] of SHAPES) {
+            const { bytes, values } = testWeight(type, out, inF, inF + out);
+            const w = uploadQuantWeight(gpu, 'w', type, bytes, out, inF);
+            const [K, N] = product === 'forward' ? [inF, out] : [out, inF];
+            const a = randomArray(rows * K, rows + K);
+            for (const beta of [0, 1]) {
+              const c0 = randomArray(rows * N, 7 + N);
+              const ga = gpu.upload('a', a);
+              const gc = gpu.upload('c', c0);
+              await gpu.submit((enc) =>
+                product === 'forward'
+                  ? quantMatmulForward(gpu, enc, { x: ga, w, y: gc, rows, beta })
+                  : quantMatmulBackward(gpu, enc, { dy: ga, w, dx: gc, rows, beta }),
+              );
+              const got = await gpu.readF32(gc, rows * N);
+              gpu.destroy(ga, gc);
+              const want = matmulRef(a, values, c0, rows, N, K, product === 'forward', beta);
+              expect(maxRelError(got, want), `in=${inF} out=${out} beta=${beta}`).toBeLessThan(1e-5);
+            }
+            gpu.destroy(w.buffer);
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('dequantization on the GPU is exact', () => {
+  // With dy = the identity, dx = W: every value the kernel decodes, compared one by one with dequantize().
+  for (const type of GGML_TYPES) {
+    it(`${type}: backward with dy = I reproduces dequantize()`, async () => {
+      const gpu = await testGpu();
+      const [out, inF] = [33, 256];
+      const { bytes, values } = testWeight(type, out, inF, 5);
+      if (type === 'F16') {
+        // Subnormal halves (down to 2^-24) must survive too.
+        const view = new DataView(bytes.buffer);
+        for (let i = 0; i < 16; i++) view.setUint16(2 * (i * 37), f32ToF16Bits(i * 2 ** -24), true);
+        values.set(dequantize(type, bytes, out * inF));
+      }
+      const w = uploadQuantWeight(gpu, 'w', type, bytes, out, inF);
+      const identity = new Float32Array(out * out);
+      for (let i = 0; i < out; i++) identity[i * out + i] = 1;
+      const dy = gpu.upload('dy', identity);
+      const dx = gpu.buffer('dx', out * inF * 4);
+      await gpu.submit((enc) => quantMatmulBackward(gpu, enc, { dy, w, dx, rows: out }));
+      const got = await gpu.readF32(dx, out * inF);
+      gpu.destroy(dy, dx, w.buffer);
+      let mismatches = 0;
+      for (let i = 0; i < values.length; i++) if (got[i] !== values[i]) mismatches++;
+      expect(mismatches).toBe(0);
+    });
+  }
+});
+
+describe('the engine seam', () => {
+  it('baseForward / baseBackward route a QuantWeight to the quantized products', async () => {
+    const gpu = await testGpu();
+    const [out, inF, rows] = [33, 256, 7];
+    const { bytes, values } = testWeight('Q8_0', out, inF, 4);
+    const w = uploadQuantWeight(gpu, 'w', 'Q8_0', bytes, out, inF);
+    const x = randomArray(rows * inF, 1);
+    const dy = randomArray(rows * out, 2);
+    const dx0 = randomArray(rows * inF, 3);
+    const [gx, gdy, gy, gdx] = [gpu.upload('x', x), gpu.upload('dy', dy), gpu.buffer('y', rows * out * 4), gpu.upload('dx', dx0)];
+    await gpu.submit((enc) => {
+      baseForward(gpu, enc, w, gx, gy, rows);
+      baseBackward(gpu, enc, w, gdy, gdx, rows, 1);
+    });
+    const y = await gpu.readF32(gy, rows * out);
+    const dx = await gpu.readF32(gdx, rows * inF);
+    gpu.destroy(gx, gdy, gy, gdx, w.buffer);
+    expect(maxRelError(y, matmulRef(x, values, new Float32Array(rows * out), rows, out, inF, true, 0))).toBeLessThan(1e-5);
+    expect(maxRelError(dx, matmulRef(dy, values, dx0, rows, inF, out, false, 1))).toBeLessThan(1e-5);
+  });
+});
+
+describe('odd shapes and errors', () => {
+  it('float types take any row length (F16 [19, 45], both products)', async () => {
+    const gpu = await testGpu();
+    const [out, inF, rows] = [19, 45, 20];
+    const { bytes, values } = testWeight('F16', out, inF, 9);
+    const w = uploadQuantWeight(gpu, 'w', 'F16', bytes, out, inF);
+    const x = randomArray(rows * inF, 1);
+    const dy = randomArray(rows * out, 2);
+    const [gx, gdy, gy, gdx] = [gpu.upload('x', x), gpu.upload('dy', dy), gpu.buffer('y', rows * out * 4), gpu.buffer('dx', rows * inF * 4)];
+    await gpu.submit((enc) => {
+      quantMatmulForward(gpu, enc, { x: gx, w, y: gy, rows });
+      quantMatmulBackward(gpu, enc, { dy: gdy, w, dx: gdx, rows });
+    });
+    const y = await gpu.readF32(gy, rows * out);
+    const dx = await gpu.readF32(gdx, rows * inF);
+    gpu.destroy(gx, gdy, gy, gdx, w.buffer);
+    expect(maxRelError(y, matmulRef(x, values, new Float32Array(rows * out), rows, out, inF, true, 0))).toBeLessThan(1e-5);
+    expect(maxRelError(dx, matmulRef(dy, values, new Float32Array(rows * inF), rows, inF, out, false, 0))).toBeLessThan(1e-5);
+  });
+
+  it('rejects rows that are not whole blocks, and buffers too small', async () => {
+    const gpu = await testGpu();
+    const buffer = gpu.buffer('w', 4096);
+    const x = gpu.buffer('x', 4096);
+    const bad: QuantWeight = { kind: 'quant', type: 'Q4_K', buffer, outFeatures: 2, inFeatures: 128 };
+    const small: QuantWeight = { kind: 'quant', type: 'Q8_0', buffer, outFeatures: 128, inFeatures: 32 };
+    const encoder = gpu.device.createCommandEncoder();
+    expect(() => quantMatmulForward(gpu, encoder, { x, w: bad, y: x, rows: 1 })).toThrow(/whole blocks of 256.*128 is not a multiple/);
+    expect(() => quantMatmulBackward(gpu, encoder, { dy: x, w: small, dx: x, rows: 1 })).toThrow(/needs 4352 bytes/);
+    gpu.destroy(buffer, x);
+  });
+});

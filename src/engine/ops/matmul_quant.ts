@@ -1,0 +1,94 @@
+import type { Gpu } from '../../gpu/gpu';
+import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from '../../model/gguf/quants';
+import source from '../../../kernels/matmul_quant.wgsl?raw';
+
+/**
+ * A frozen weight W [out, in] kept on the GPU as the raw bytes of its GGML blocks (as a GGUF file holds
+ * them: row after row, each row inFeatures values in whole blocks), padded to a multiple of 4 bytes.
+ */
+export interface QuantWeight {
+  kind: 'quant';
+  type: GgmlType;
+  buffer: GPUBuffer;
+  outFeatures: number;
+  inFeatures: number;
+}
+
+export interface QuantForwardArgs {
+  /** [rows, in] */
+  x: GPUBuffer;
+  w: QuantWeight;
+  /** [rows, out] */
+  y: GPUBuffer;
+  rows: number;
+  /** 0 overwrites y; 1 accumulates into it. */
+  beta?: number;
+  label?: string;
+}
+
+export interface QuantBackwardArgs {
+  /** [rows, out] */
+  dy: GPUBuffer;
+  w: QuantWeight;
+  /** [rows, in] */
+  dx: GPUBuffer;
+  rows: number;
+  /** 0 overwrites dx; 1 accumulates into it. */
+  beta?: number;
+  label?: string;
+}
+
+const TILE_N = 64;
+/** At or below this many rows, workgroups take 16-row tiles instead of 64. */
+const SKINNY_ROWS = 16;
+
+/** Throws unless w's rows are whole blocks and its buffer holds them all. */
+export function checkQuantWeight(w: QuantWeight): void {
+  const size = blockSize(w.type);
+  if (w.inFeatures % size !== 0) {
+    throw new Error(
+      `${w.type} weight [${w.outFeatures}, ${w.inFeatures}]: rows must be whole blocks of ${size} values, ` +
+        `but ${w.inFeatures} is not a multiple of ${size}`,
+    );
+  }
+  const bytes = tensorBytes(w.type, w.outFeatures * w.inFeatures);
+  if (w.buffer.size < bytes) {
+    throw new Error(`${w.type} weight [${w.outFeatures}, ${w.inFeatures}] needs ${bytes} bytes, its buffer has ${w.buffer.size}`);
+  }
+}
+
+/** Uploads a tensor's raw GGML bytes (W [out, in]) as a QuantWeight. */
+export function uploadQuantWeight(gpu: Gpu, label: string, type: GgmlType, bytes: Uint8Array, outFeatures: number, inFeatures: number): QuantWeight {
+  const need = tensorBytes(type, outFeatures * inFeatures);
+  if (bytes.byteLength !== need) throw new Error(`${label}: ${type} [${outFeatures}, ${inFeatures}] is ${need} bytes, got ${bytes.byteLength}`);
+  const w: QuantWeight = { kind: 'quant', type, buffer: gpu.upload(label, bytes), outFeatures, inFeatures };
+  checkQuantWeight(w);
+  return w;
+}
+
+function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward', w: QuantWeight, input: GPUBuffer, output: GPUBuffer, rows: number, beta: number, label: string): void {
+  checkQuantWeight(w);
+  const params = new ArrayBuffer(32);
+  const rowBytes = (w.inFeatures / blockSize(w.type)) * blockBytes(w.type);
+  new Uint32Array(params).set([rows, w.outFeatures, w.inFeatures, rowBytes]);
+  new Float32Array(params)[4] = beta;
+  const rowGroups = rows <= SKINNY_ROWS ? 1 : 4;
+  const columns = entry === 'forward' ? w.outFeatures : w.inFeatures;
+  gpu.run(encoder, {
+    pipeline: gpu.pipeline(source, 'main', { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: entry === 'backward' ? 1 : 0 }),
+    buffers: [input, w.buffer, output],
+    params,
+    workgroups: [Math.ceil(columns / TILE_N), Math.ceil(rows / (16 * rowGroups))],
+    label,
+  });
+}
+
+/** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32. */
+export function quantMatmulForward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantForwardArgs): void {
+  run(gpu, encoder, 'forward', args.w, args.x, args.y, args.rows, args.beta ?? 0, args.label ?? 'matmul_quant');
+}
+
+/** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32. */
+export function quantMatmulBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantBackwardArgs): void {
+  run(gpu, encoder, 'backward', args.w, args.dy, args.dx, args.rows, args.beta ?? 0, args.label ?? 'matmul_quant.dx');
+}
