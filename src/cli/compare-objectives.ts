@@ -9,6 +9,7 @@ import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { loadModelFolder } from '../model/load';
+import { tensorsOf } from '../model/safetensors';
 import { defaultRunConfig } from '../train/client';
 
 async function main(): Promise<void> {
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const folder = await loadModelFolder(async (name) => new Uint8Array(await readFile(join('public', EMBEDDED_MODEL_PATH, name))));
   const base = {
     spec: folder.spec, tokenizer: folder.tokenizer,
-    tensors: (name: string) => (folder.weights.has(name) ? { shape: folder.weights.info(name).shape, data: folder.weights.tensor(name) } : undefined),
+    tensors: tensorsOf(folder.weights),
   };
   const config = {
     ...defaultRunConfig(), mode: values.mode, steps: Number(values.steps), contextLength: Number(values.context),

@@ -45,11 +45,12 @@ export interface EncodedTensor {
 
 export type EncodedLookup = (name: string) => EncodedTensor | undefined;
 
-function checkedTensor(tensors: TensorLookup, name: string, shape: number[]): HostTensor {
-  const t = tensors(name);
+/** The named tensor, which must exist with the shape the spec implies. */
+function checked<T extends { shape: number[] }>(lookup: (name: string) => T | undefined, name: string, shape: number[]): T {
+  const t = lookup(name);
   if (!t) throw new Error(`the weights lack ${name}`);
   if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-    throw new Error(`${name} has shape [${t.shape}], but the config implies [${shape}]`);
+    throw new Error(`${name} has shape [${t.shape}], but the model's config implies [${shape}]`);
   }
   return t;
 }
@@ -67,7 +68,7 @@ export class Model {
 
   /** f32 base weights by their HF names, every shape checked against the spec. */
   static fromTensors(gpu: Gpu, spec: ModelSpec, tensors: TensorLookup): Model {
-    return new Model(gpu, spec, (name, shape) => gpu.upload(name, checkedTensor(tensors, name, shape).data));
+    return new Model(gpu, spec, (name, shape) => gpu.upload(name, checked(tensors, name, shape).data));
   }
 
   /**
@@ -75,14 +76,7 @@ export class Model {
    * are dequantized inside the matmuls; norms, the embedding and the LM head are dequantized to f32 on load.
    */
   static fromEncoded(gpu: Gpu, spec: ModelSpec, tensors: EncodedLookup): Model {
-    const encoded = (name: string, shape: number[]): EncodedTensor => {
-      const t = tensors(name);
-      if (!t) throw new Error(`the weights lack ${name}`);
-      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-        throw new Error(`${name} has shape [${t.shape}], but the model's metadata implies [${shape}]`);
-      }
-      return t;
-    };
+    const encoded = (name: string, shape: number[]) => checked(tensors, name, shape);
     return new Model(
       gpu, spec,
       (name, shape) => gpu.upload(name, encoded(name, shape).dequantize()),

@@ -1,6 +1,7 @@
 // Checks one LoRA training step against a reference case computed by HF transformers + PEFT
 // (format: src/engine/testdata/reference/README.md).
 import type { Gpu } from '../gpu/gpu';
+import { tensorsOf } from '../model/safetensors';
 import { LoraAdapter } from './lora';
 import { Model } from './model';
 import type { ReferenceCase } from './reference-case';
@@ -46,8 +47,8 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
 /** Runs the case's step on the GPU: logits, both objectives' losses, the gradients and the AdamW update. */
 export async function runReferenceCase(gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean } = {}): Promise<ReferenceErrors> {
   const { spec } = c;
-  const weights = (name: string) => (c.weights.has(name) ? { shape: c.weights.header.tensors.get(name)!.shape, data: c.weights.tensor(name) } : undefined);
-  const loraTensors = (key: string) => (c.lora.tensors.has(key) ? { shape: c.lora.tensors.header.tensors.get(key)!.shape, data: c.lora.tensors.tensor(key) } : undefined);
+  const weights = tensorsOf(c.weights);
+  const loraTensors = tensorsOf(c.lora.tensors);
   const expected = (name: string) => c.expected.tensors.tensor(name);
   const opt = c.expected.json.optimizer;
   // A GGUF case keeps its linear layers in their GGML blocks: the training step runs on quantized weights.

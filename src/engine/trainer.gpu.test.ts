@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maxRelError, testGpu } from '../gpu/testing';
-import { readSafetensors } from '../model/safetensors';
+import { readSafetensors, tensorsOf } from '../model/safetensors';
 import { LoraAdapter } from './lora';
 import { Model } from './model';
 import { parseAdapterConfig } from './peft';
@@ -13,8 +13,8 @@ const adamw = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01
 async function llamaTiny() {
   const gpu = await testGpu();
   const c = await loadReferenceCase(caseReader('reference/llama-tiny'));
-  const model = Model.fromTensors(gpu, c.spec, (name) => (c.weights.has(name) ? { shape: c.weights.info(name).shape, data: c.weights.tensor(name) } : undefined));
-  const loraTensors = (key: string) => (c.lora.tensors.has(key) ? { shape: c.lora.tensors.info(key).shape, data: c.lora.tensors.tensor(key) } : undefined);
+  const model = Model.fromTensors(gpu, c.spec, tensorsOf(c.weights));
+  const loraTensors = tensorsOf(c.lora.tensors);
   return { gpu, c, model, loraTensors };
 }
 
@@ -108,6 +108,6 @@ describe('Trainer', () => {
     lora.destroy();
     model.destroy();
     const wrong = { ...c.spec, hiddenSize: 32 };
-    expect(() => Model.fromTensors(gpu, wrong, (name) => ({ shape: c.weights.info(name).shape, data: c.weights.tensor(name) }))).toThrow(/model.embed_tokens.weight has shape \[384,64\], but the config implies \[384,32\]/);
+    expect(() => Model.fromTensors(gpu, wrong, (name) => ({ shape: c.weights.info(name).shape, data: c.weights.tensor(name) }))).toThrow(/model.embed_tokens.weight has shape \[384,64\], but the model's config implies \[384,32\]/);
   });
 });

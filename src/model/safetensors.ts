@@ -241,6 +241,11 @@ export interface SafetensorsFile {
 }
 
 /** Reads a whole safetensors file held in memory. */
+/** Name -> { shape, data as f32 }, or undefined for a name the file lacks (the engine's TensorLookup). */
+export function tensorsOf(file: SafetensorsFile): (name: string) => { shape: number[]; data: Float32Array } | undefined {
+  return (name) => (file.has(name) ? { shape: file.info(name).shape, data: file.tensor(name) } : undefined);
+}
+
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const header = parseSafetensorsHeader(bytes);
   const info = (name: string): SafetensorsTensorInfo => {

@@ -2,6 +2,7 @@
 // trains it in seconds a step.
 import { EMBEDDED_SPEC, makeEmbeddedModel } from '../model/embedded';
 import { loadModelFolder } from '../model/load';
+import { tensorsOf } from '../model/safetensors';
 import type { BaseModel } from './session';
 
 export async function smallEmbeddedModel(seed = 7): Promise<BaseModel> {
@@ -11,6 +12,6 @@ export async function smallEmbeddedModel(seed = 7): Promise<BaseModel> {
   return {
     spec: folder.spec,
     tokenizer: folder.tokenizer,
-    tensors: (name) => (folder.weights.has(name) ? { shape: folder.weights.info(name).shape, data: folder.weights.tensor(name) } : undefined),
+    tensors: tensorsOf(folder.weights),
   };
 }

@@ -3,6 +3,7 @@ import { expose } from 'comlink';
 import { Gpu } from '../gpu/gpu';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { httpReader, loadModelFolder } from '../model/load';
+import { tensorsOf } from '../model/safetensors';
 import { indexedDbCheckpoints, loadCheckpoint } from './checkpoints';
 import type { RunConfig, TrainEvent } from './protocol';
 import { type BaseModel, RunControl, runTraining } from './session';
@@ -12,7 +13,7 @@ let control: RunControl | null = null;
 
 async function loadBaseModel(config: RunConfig, appBaseUrl: string, onProgress: (done: number, total: number) => void): Promise<BaseModel> {
   const folder = await loadModelFolder(httpReader(new URL(`${EMBEDDED_MODEL_PATH}/`, appBaseUrl).href), onProgress);
-  const fromFile = (name: string) => (folder.weights.has(name) ? { shape: folder.weights.info(name).shape, data: folder.weights.tensor(name) } : undefined);
+  const fromFile = tensorsOf(folder.weights);
   if (config.model.source === 'embedded') return { spec: folder.spec, tensors: fromFile, tokenizer: folder.tokenizer };
   // A model trained here in full-parameter mode: the embedded architecture with that run's weights.
   const trained = await loadCheckpoint(config.model.runId);
