@@ -15,6 +15,7 @@ function chromiumOrNothing(): string | undefined {
 // `vite build --mode cli` bundles the Node entry points (src/cli) into dist-cli/, WGSL included.
 const cliBuild = {
   ssr: true,
+  copyPublicDir: false,
   outDir: 'dist-cli',
   target: 'node20',
   rollupOptions: {
