@@ -8,6 +8,7 @@ import { readSafetensors } from '../../model/safetensors';
 import { type ReferenceCase, loadReferenceCase } from '../reference-case';
 import { caseReader, readFixtureBytes } from '../testdata/fixtures';
 import { GGUF_CASES, filesReader, makeGgufCase } from './make-gguf-case';
+import { relativeError } from '../reference';
 
 const generate = typeof process !== 'undefined' && process.env.GENERATE_CASES === '1';
 const committed = GGUF_CASES.filter((c) => c.committed);
@@ -25,18 +26,6 @@ describe.skipIf(!generate)('generate the GGUF cases', () => {
   }
 });
 
-/** max |a - b| / max |b| over the indices where `include` holds. */
-function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>, include: (i: number) => boolean = () => true): number {
-  expect(actual.length).toBe(expected.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    if (!include(i)) continue;
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-    maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  }
-  return maxDiff / maxRef;
-}
 
 /** Index of the first value whose bits differ, -1 when the arrays are identical. */
 function firstDifference(a: Float32Array, b: Float32Array): number {
@@ -65,14 +54,14 @@ function expectedErrors(actual: ReferenceCase, reference: ReferenceCase) {
   let after = 0;
   for (const key of reference.lora.tensors.header.tensors.keys()) {
     const grad = r.tensors.tensor(`grad.${key}`);
-    grads = Math.max(grads, maxRelError(a.tensors.tensor(`grad.${key}`), grad));
+    grads = Math.max(grads, relativeError(a.tensors.tensor(`grad.${key}`), grad));
     const wellConditioned = (i: number) => Math.abs(grad[i]) > WELL_CONDITIONED_GRAD;
-    after = Math.max(after, maxRelError(a.tensors.tensor(`after.${key}`), r.tensors.tensor(`after.${key}`), wellConditioned));
+    after = Math.max(after, relativeError(a.tensors.tensor(`after.${key}`), r.tensors.tensor(`after.${key}`), wellConditioned));
   }
   const relative = (x: number, y: number) => Math.abs(x - y) / Math.abs(y);
   return {
-    logits: maxRelError(a.tensors.tensor('logits'), r.tensors.tensor('logits'), (i) => real(Math.floor(i / V))),
-    tokenLoss: maxRelError(a.tensors.tensor('token_loss'), r.tensors.tensor('token_loss')),
+    logits: relativeError(a.tensors.tensor('logits'), r.tensors.tensor('logits'), (i) => real(Math.floor(i / V))),
+    tokenLoss: relativeError(a.tensors.tensor('token_loss'), r.tensors.tensor('token_loss')),
     loss: Math.max(
       relative(a.json.loss_all_answers, r.json.loss_all_answers),
       relative(a.json.loss_last_answer, r.json.loss_last_answer),
@@ -142,7 +131,7 @@ describe.skipIf(generate)('committed GGUF cases', () => {
       }
       const fresh = readSafetensors(remade.get('expected.safetensors')!);
       for (const key of fresh.header.tensors.keys()) {
-        expect(maxRelError(c.expected.tensors.tensor(key), fresh.tensor(key)), key).toBeLessThan(1e-6);
+        expect(relativeError(c.expected.tensors.tensor(key), fresh.tensor(key)), key).toBeLessThan(1e-6);
       }
       const freshJson = JSON.parse(new TextDecoder().decode(remade.get('expected.json')!));
       expect(c.expected.json.loss_all_answers).toBeCloseTo(freshJson.loss_all_answers, 9);

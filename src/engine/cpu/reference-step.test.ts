@@ -4,19 +4,8 @@ import type { ModelSpec } from '../spec';
 import { REFERENCE_CASES, referenceCaseReader } from '../testdata/fixtures';
 import { randomCase } from './make-case';
 import { type CpuStepInput, adamwFirstStep, cpuReferenceStep, stepInputOfCase } from './reference-step';
+import { relativeError } from '../reference';
 
-/** max |a - b| / max |b| over the indices where `include` holds. */
-function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>, include: (i: number) => boolean = () => true): number {
-  expect(actual.length).toBe(expected.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    if (!include(i)) continue;
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-    maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  }
-  return maxDiff / maxRef;
-}
 
 const TOLERANCES = { logits: 1e-4, tokenLoss: 1e-5, loss: 1e-5, grads: 1e-3, after: 1e-4 };
 
@@ -42,15 +31,15 @@ describe('cpuReferenceStep against the PyTorch + PEFT cases', () => {
       for (const key of out.grads.keys()) {
         const torchGrad = expected.tensor(`grad.${key}`);
         const torchAfter = expected.tensor(`after.${key}`);
-        grads = Math.max(grads, maxRelError(out.grads.get(key)!, torchGrad));
+        grads = Math.max(grads, relativeError(out.grads.get(key)!, torchGrad));
         const wellConditioned = (i: number) => Math.abs(torchGrad[i]) > WELL_CONDITIONED_GRAD;
-        after = Math.max(after, maxRelError(out.after.get(key)!, torchAfter, wellConditioned));
+        after = Math.max(after, relativeError(out.after.get(key)!, torchAfter, wellConditioned));
         const stepped = adamwFirstStep(c.lora.tensors.tensor(key), torchGrad, c.expected.json.optimizer);
-        adamwOnTorchGrads = Math.max(adamwOnTorchGrads, maxRelError(stepped, torchAfter));
+        adamwOnTorchGrads = Math.max(adamwOnTorchGrads, relativeError(stepped, torchAfter));
       }
       const errors = {
-        logits: maxRelError(out.logits, expected.tensor('logits'), (i) => real(Math.floor(i / V))),
-        tokenLoss: maxRelError(out.tokenLoss, expected.tensor('token_loss')),
+        logits: relativeError(out.logits, expected.tensor('logits'), (i) => real(Math.floor(i / V))),
+        tokenLoss: relativeError(out.tokenLoss, expected.tensor('token_loss')),
         loss: Math.max(
           Math.abs(out.lossAllAnswers - c.expected.json.loss_all_answers) / Math.abs(c.expected.json.loss_all_answers),
           Math.abs(out.lossLastAnswer - c.expected.json.loss_last_answer) / Math.abs(c.expected.json.loss_last_answer),
