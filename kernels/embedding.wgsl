@@ -1,5 +1,7 @@
 // Embedding gather and its gradient, f32 [vocab, dim] table, u32 token ids.
-// forward:  out[n, d] = table[ids[n], d]   (0 for an id past the table)
+// forward:  out[n, d] = table[ids[n] - first_row, d] for the ids in this part of the table
+//   [first_row, first_row + table rows); with zero_others set, 0 for the other ids (the first part of a split
+//   table writes every row, later parts overwrite theirs).
 // backward: dTable[tokens[g], d] += sum of dOut[row, d] over row_list[offsets[g] .. offsets[g + 1]]
 //   The rows are grouped by token on the CPU (a CSR), so each table row has one writer: no atomics, and the sum
 //   runs in row order, so the result is deterministic.
@@ -10,6 +12,8 @@ struct Params {
   items: u32,  // rows (forward) or token groups (backward)
   dim: u32,
   col_tiles: u32,
+  first_row: u32,  // forward
+  zero_others: u32,  // forward
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -36,11 +40,11 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
   let col = (linear % p.col_tiles) * WG + li;
   if (row >= p.items || col >= p.dim) { return; }
   let token = ids[row];
-  var value = 0.0;
-  if (token < arrayLength(&table) / p.dim) {
-    value = table[token * p.dim + col];
+  if (token >= p.first_row && token - p.first_row < arrayLength(&table) / p.dim) {
+    out[row * p.dim + col] = table[(token - p.first_row) * p.dim + col];
+  } else if (p.zero_others != 0u) {
+    out[row * p.dim + col] = 0.0;
   }
-  out[row * p.dim + col] = value;
 }
 
 @compute @workgroup_size(256)

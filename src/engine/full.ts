@@ -4,6 +4,7 @@
 // embedded one, which starts from random weights.
 import type { Gpu } from '../gpu/gpu';
 import type { LayerWeights, Model, ModelGradients } from './model';
+import { singleBuffer } from './vocab-table';
 
 interface Slot {
   name: string;
@@ -38,7 +39,7 @@ export class FullParameters {
       bytes += weight.size;
       return grad;
     };
-    const embedding = gradFor(model.embedding);
+    const embedding = gradFor(singleBuffer(model.embedding, 'full-parameter training'));
     const layers = model.layers.map((W) => {
       const out = {} as Record<keyof LayerWeights, GPUBuffer>;
       for (const key of Object.keys(W) as (keyof LayerWeights)[]) {
@@ -49,7 +50,7 @@ export class FullParameters {
       return out;
     });
     const finalNorm = gradFor(model.finalNorm);
-    const lmHead = model.lmHead === model.embedding ? embedding : gradFor(model.lmHead);
+    const lmHead = model.lmHead === model.embedding ? embedding : gradFor(singleBuffer(model.lmHead, 'full-parameter training'));
     this.modelGrads = { embedding, layers, finalNorm, lmHead };
     this.count = bytes / 4;
     this.params = gpu.buffer('full.params', bytes);

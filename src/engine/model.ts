@@ -13,6 +13,7 @@ import { ropeBackward, ropeForward } from './ops/rope';
 import { swigluBackward, swigluForward } from './ops/swiglu';
 import { ropeInverseFrequencies } from './rope';
 import type { LoraTarget, ModelSpec } from './spec';
+import { type VocabTable, tableRowRanges } from './vocab-table';
 
 export interface LayerWeights {
   attnNorm: GPUBuffer;
@@ -45,6 +46,23 @@ export interface EncodedTensor {
 
 export type EncodedLookup = (name: string) => EncodedTensor | undefined;
 
+/** Rows [firstRow, firstRow + rows) of a 2-D tensor: one part of a table split over bindings. */
+export interface RowRange {
+  firstRow: number;
+  rows: number;
+}
+
+export interface ModelOptions {
+  /** Largest buffer for one part of the embedding or LM head; default the device's binding limit. */
+  maxTablePartBytes?: number;
+}
+
+/** The given rows of a row-major [R, C] array (all of it when `rows` is absent). */
+function rowsOf(data: Float32Array, shape: number[], rows?: RowRange): Float32Array {
+  if (!rows) return data;
+  return data.subarray(rows.firstRow * shape[1], (rows.firstRow + rows.rows) * shape[1]);
+}
+
 /** The named tensor, which must exist with the shape the spec implies. */
 function checked<T extends { shape: number[] }>(lookup: (name: string) => T | undefined, name: string, shape: number[]): T {
   const t = lookup(name);
@@ -57,29 +75,30 @@ function checked<T extends { shape: number[] }>(lookup: (name: string) => T | un
 
 export class Model {
   readonly layers: LayerWeights[] = [];
-  readonly embedding: GPUBuffer;
+  /** embed_tokens.weight [V, D], in row parts when it outgrows one binding. */
+  readonly embedding: VocabTable;
   readonly finalNorm: GPUBuffer;
   /** lm_head.weight [V, D], or the embedding table when tied. */
-  readonly lmHead: GPUBuffer;
+  readonly lmHead: VocabTable;
   readonly invFreq: GPUBuffer;
   /** The HF name of every weight buffer. */
   readonly names = new Map<GPUBuffer, string>();
   private readonly owned: GPUBuffer[] = [];
 
   /** f32 base weights by their HF names, every shape checked against the spec. */
-  static fromTensors(gpu: Gpu, spec: ModelSpec, tensors: TensorLookup): Model {
-    return new Model(gpu, spec, (name, shape) => gpu.upload(name, checked(tensors, name, shape).data));
+  static fromTensors(gpu: Gpu, spec: ModelSpec, tensors: TensorLookup, options: ModelOptions = {}): Model {
+    return new Model(gpu, spec, options, (name, shape, rows) => gpu.upload(name, rowsOf(checked(tensors, name, shape).data, shape, rows)));
   }
 
   /**
    * Base weights as a checkpoint stores them (GGUF): the linear layers stay in their GGML blocks on the GPU and
    * are dequantized inside the matmuls; norms, the embedding and the LM head are dequantized to f32 on load.
    */
-  static fromEncoded(gpu: Gpu, spec: ModelSpec, tensors: EncodedLookup): Model {
+  static fromEncoded(gpu: Gpu, spec: ModelSpec, tensors: EncodedLookup, options: ModelOptions = {}): Model {
     const encoded = (name: string, shape: number[]) => checked(tensors, name, shape);
     return new Model(
-      gpu, spec,
-      (name, shape) => gpu.upload(name, encoded(name, shape).dequantize()),
+      gpu, spec, options,
+      (name, shape, rows) => gpu.upload(name, rowsOf(encoded(name, shape).dequantize(), shape, rows)),
       (name, out, inF) => {
         const t = encoded(name, [out, inF]);
         if (t.type === 'F32') return { kind: 'f32', buffer: gpu.upload(name, t.dequantize()), outFeatures: out, inFeatures: inF };
@@ -89,10 +108,10 @@ export class Model {
   }
 
   /** Random weights made on the GPU (for benchmarks): linear layers U(-1/sqrt(in), 1/sqrt(in)), norms near 1. */
-  static random(gpu: Gpu, spec: ModelSpec, seed: number): Model {
+  static random(gpu: Gpu, spec: ModelSpec, seed: number, options: ModelOptions = {}): Model {
     let n = 0;
-    return new Model(gpu, spec, (name, shape) => {
-      const count = shape.reduce((a, b) => a * b, 1);
+    return new Model(gpu, spec, options, (name, shape, rows) => {
+      const count = rows ? rows.rows * shape[1] : shape.reduce((a, b) => a * b, 1);
       const buffer = gpu.buffer(name, count * 4);
       const isNorm = shape.length === 1;
       const encoder = gpu.device.createCommandEncoder();
@@ -102,19 +121,29 @@ export class Model {
     });
   }
 
-  /** makeLinear defaults to an f32 weight made by makeDense. */
+  /**
+   * makeDense gives an f32 tensor, or only `rows` of it for a part of a split table; makeLinear defaults to an
+   * f32 weight made by makeDense.
+   */
   private constructor(
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
-    makeDense: (name: string, shape: number[]) => GPUBuffer,
+    options: ModelOptions,
+    makeDense: (name: string, shape: number[], rows?: RowRange) => GPUBuffer,
     makeLinear?: (name: string, out: number, inF: number) => BaseWeight,
   ) {
     const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: V } = spec;
-    const weight = (name: string, shape: number[]): GPUBuffer => {
-      const buffer = makeDense(name, shape);
+    const weight = (name: string, shape: number[], rows?: RowRange): GPUBuffer => {
+      const buffer = makeDense(name, shape, rows);
       this.owned.push(buffer);
-      this.names.set(buffer, name);
+      this.names.set(buffer, rows ? `${name}[${rows.firstRow}:${rows.firstRow + rows.rows}]` : name);
       return buffer;
+    };
+    const maxPartBytes = options.maxTablePartBytes ?? Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const table = (name: string): VocabTable => {
+      const ranges = tableRowRanges(V, d, maxPartBytes);
+      if (ranges.length === 1) return { rows: V, dim: d, parts: [{ buffer: weight(name, [V, d]), firstRow: 0, rows: V }] };
+      return { rows: V, dim: d, parts: ranges.map((range) => ({ ...range, buffer: weight(name, [V, d], range) })) };
     };
     const linear = (name: string, out: number, inF: number): BaseWeight => {
       if (!makeLinear) return { kind: 'f32', buffer: weight(name, [out, inF]), outFeatures: out, inFeatures: inF };
@@ -124,7 +153,7 @@ export class Model {
       return w;
     };
     try {
-      this.embedding = weight('model.embed_tokens.weight', [V, d]);
+      this.embedding = table('model.embed_tokens.weight');
       for (let l = 0; l < spec.numLayers; l++) {
         const p = `model.layers.${l}`;
         this.layers.push({
@@ -140,7 +169,7 @@ export class Model {
         });
       }
       this.finalNorm = weight('model.norm.weight', [d]);
-      this.lmHead = spec.tieWordEmbeddings ? this.embedding : weight('lm_head.weight', [V, d]);
+      this.lmHead = spec.tieWordEmbeddings ? this.embedding : table('lm_head.weight');
       this.invFreq = gpu.upload('rope.inv_freq', ropeInverseFrequencies(hd, spec.ropeTheta, spec.ropeScaling));
       this.owned.push(this.invFreq);
     } catch (error) {
@@ -343,7 +372,7 @@ export function layerForward(
 export function forward(encoder: GPUCommandEncoder, model: Model, lora: LoraAdapter | null, acts: Activations, inputs: InputBuffers): void {
   const { gpu, spec } = model;
   const N = acts.rows;
-  embeddingForward(gpu, encoder, { ids: inputs.ids, table: model.embedding, out: acts.resid[0], rows: N, dim: spec.hiddenSize, label: 'embedding' });
+  embeddingForward(gpu, encoder, { ids: inputs.ids, table: model.embedding, out: acts.resid[0], rows: N, label: 'embedding' });
   for (let l = 0; l < spec.numLayers; l++) layerForward(encoder, model, lora, acts, inputs, l);
   rmsnormForward(gpu, encoder, {
     x: acts.resid[spec.numLayers], weight: model.finalNorm, y: acts.hidden, rstd: acts.finalRstd,

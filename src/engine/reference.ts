@@ -45,7 +45,9 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
 }
 
 /** Runs the case's step on the GPU: logits, both objectives' losses, the gradients and the AdamW update. */
-export async function runReferenceCase(gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean } = {}): Promise<ReferenceErrors> {
+export async function runReferenceCase(
+  gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean; maxTablePartBytes?: number } = {},
+): Promise<ReferenceErrors> {
   const { spec } = c;
   const weights = tensorsOf(c.weights);
   const loraTensors = tensorsOf(c.lora.tensors);
@@ -54,8 +56,8 @@ export async function runReferenceCase(gpu: Gpu, c: ReferenceCase, options: { re
   // A GGUF case keeps its linear layers in their GGML blocks: the training step runs on quantized weights.
   const gguf = c.gguf;
   const model = gguf
-    ? Model.fromEncoded(gpu, spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined))
-    : Model.fromTensors(gpu, spec, weights);
+    ? Model.fromEncoded(gpu, spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined), options)
+    : Model.fromTensors(gpu, spec, weights, options);
   const lora = new LoraAdapter(gpu, spec, c.lora.config);
   const trainer = new Trainer(model, lora, {
     objective: 'all-answers',

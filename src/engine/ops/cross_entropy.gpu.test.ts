@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, testGpu } from '../../gpu/testing';
 import { mulberry32, randomArray } from '../../util/random';
+import { type VocabTable, tableRowRanges, wholeTable } from '../vocab-table';
 import {
   createCrossEntropyScratch,
   crossEntropyBackward,
@@ -71,11 +72,11 @@ function crossEntropyRef(pr: Problem, hidden: ArrayLike<number> = pr.hidden): { 
 
 /** Runs forward then backward on the GPU; dHidden starts from `prior`. */
 async function runGpu(
-  gpu: Gpu, pr: Problem, prior: Float32Array, maxChunkBytes?: number,
+  gpu: Gpu, pr: Problem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab,
 ): Promise<{ loss: Float32Array; dHidden: Float32Array; chunk: number }> {
   const targets = pr.targetRows.length;
   const hidden = gpu.upload('hidden', pr.hidden);
-  const weight = gpu.upload('weight', pr.weight);
+  const weight = uploadTable(gpu, pr.weight, pr.vocab, pr.dim, partRows);
   const targetRows = gpu.upload('targetRows', pr.targetRows);
   const targetLabels = gpu.upload('targetLabels', pr.targetLabels);
   const targetWeights = gpu.upload('targetWeights', pr.targetWeights);
@@ -91,20 +92,37 @@ async function runGpu(
   const dHiddenOut = await gpu.readF32(dHidden, pr.rows * pr.dim);
   const chunk = scratch.chunk;
   scratch.destroy();
-  gpu.destroy(hidden, weight, targetRows, targetLabels, targetWeights, tokenLoss, dHidden);
+  gpu.destroy(hidden, targetRows, targetLabels, targetWeights, tokenLoss, dHidden, ...weight.parts.map((p) => p.buffer));
   return { loss, dHidden: dHiddenOut, chunk };
+}
+
+/** The [vocab, dim] table in parts of partRows rows, as a large model's LM head is split over bindings. */
+function uploadTable(gpu: Gpu, table: Float32Array, vocab: number, dim: number, partRows: number): VocabTable {
+  const parts = tableRowRanges(vocab, dim, partRows * dim * 4).map(({ firstRow, rows }) => ({
+    buffer: gpu.upload(`weight rows ${firstRow}+${rows}`, table.subarray(firstRow * dim, (firstRow + rows) * dim)),
+    firstRow,
+    rows,
+  }));
+  return { rows: vocab, dim, parts };
 }
 
 describe('cross-entropy at target rows (vocabulary chunks)', () => {
   const [rows, vocab, targets, chunk] = [40, 300, 13, 37];
-  for (const dim of [24, 64]) {
-    for (const chunkBytes of [chunk * targets * 4, undefined]) {
-      const chunkName = chunkBytes ? `chunks of ${chunk}` : 'one chunk';
+  const cases: { dim: number; chunkBytes?: number; partRows?: number }[] = [
+    { dim: 24, chunkBytes: chunk * targets * 4 },
+    { dim: 24 },
+    { dim: 64, chunkBytes: chunk * targets * 4 },
+    { dim: 64 },
+    { dim: 24, chunkBytes: chunk * targets * 4, partRows: 90 }, // chunks restart at each part's first row
+    { dim: 64, partRows: 128 },
+  ];
+  for (const { dim, chunkBytes, partRows } of cases) {
+      const chunkName = (chunkBytes ? `chunks of ${chunk}` : 'one chunk') + (partRows ? `, LM head in parts of ${partRows} rows` : '');
       it(`D=${dim}, V=${vocab}, ${targets} of ${rows} rows, ${chunkName}`, async () => {
         const gpu = await testGpu();
         const pr = makeProblem(rows, dim, vocab, targets, dim);
         const prior = randomArray(rows * dim, 7, 0.5);
-        const got = await runGpu(gpu, pr, prior, chunkBytes);
+        const got = await runGpu(gpu, pr, prior, chunkBytes, partRows);
         expect(got.chunk).toBe(chunkBytes ? chunk : vocab);
         const want = crossEntropyRef(pr);
         expect(maxRelError(got.loss, want.loss)).toBeLessThan(1e-5);
@@ -123,7 +141,6 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
           Array.from(prior.subarray(ignored, ignored + dim)),
         );
       });
-    }
   }
 
   it('large logits stay finite (max-shifted logsumexp across chunks)', async () => {
@@ -176,7 +193,7 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
     const [dim, n] = [24, 10];
     const prior = randomArray(n * dim, 9);
     const hidden = gpu.upload('hidden', randomArray(n * dim, 1));
-    const weight = gpu.upload('weight', randomArray(50 * dim, 2));
+    const weight = wholeTable(gpu.upload('weight', randomArray(50 * dim, 2)), 50, dim);
     const empty = gpu.buffer('empty', 4);
     const dHidden = gpu.upload('dHidden', prior);
     const scratch = createCrossEntropyScratch(gpu, 0, dim, 50);
@@ -187,20 +204,21 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
     });
     expect(Array.from(await gpu.readF32(dHidden))).toEqual(Array.from(prior));
     scratch.destroy();
-    gpu.destroy(hidden, weight, empty, dHidden);
+    gpu.destroy(hidden, weight.parts[0].buffer, empty, dHidden);
   });
 
-  it('lmHeadLogits matches the CPU', async () => {
+  for (const partRows of [150, 64]) {
+  it(`lmHeadLogits matches the CPU${partRows < 150 ? `, LM head in parts of ${partRows} rows` : ''}`, async () => {
     const gpu = await testGpu();
     const [n, dim, v] = [13, 40, 150];
     const hiddenData = randomArray(n * dim, 21);
     const weightData = randomArray(v * dim, 22);
     const hidden = gpu.upload('hidden', hiddenData);
-    const weight = gpu.upload('weight', weightData);
+    const weight = uploadTable(gpu, weightData, v, dim, partRows);
     const logits = gpu.buffer('logits', n * v * 4);
     await gpu.submit((enc) => lmHeadLogits(gpu, enc, { hidden, weight, rows: n, dim, vocab: v, logits }));
     const got = await gpu.readF32(logits, n * v);
-    gpu.destroy(hidden, weight, logits);
+    gpu.destroy(hidden, logits, ...weight.parts.map((p) => p.buffer));
     const want = new Float64Array(n * v);
     for (let r = 0; r < n; r++) {
       for (let c = 0; c < v; c++) {
@@ -211,6 +229,7 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
     }
     expect(maxRelError(got, want)).toBeLessThan(1e-5);
   });
+  }
 });
 
 describe('cross-entropy LM-head weight gradient (full-parameter training)', () => {
@@ -238,14 +257,14 @@ describe('cross-entropy LM-head weight gradient (full-parameter training)', () =
     const prior = randomArray(vocab * dim, 5, 0.1);
     for (let i = 0; i < want.length; i++) want[i] += prior[i];
     const buffers = {
-      hidden: gpu.upload('hidden', pr.hidden), weight: gpu.upload('weight', pr.weight),
+      hidden: gpu.upload('hidden', pr.hidden), weightBuffer: gpu.upload('weight', pr.weight),
       targetRows: gpu.upload('rows', pr.targetRows), targetLabels: gpu.upload('labels', pr.targetLabels),
       targetWeights: gpu.upload('weights', pr.targetWeights), tokenLoss: gpu.buffer('loss', P * 4),
       dHidden: gpu.buffer('dHidden', rows * dim * 4), dWeight: gpu.upload('dWeight', prior),
     };
     const scratch = createCrossEntropyScratch(gpu, P, dim, vocab, P * 37 * 4);
     await gpu.submit((enc) => {
-      const common = { ...buffers, targets: P, dim, vocab, scratch };
+      const common = { ...buffers, weight: wholeTable(buffers.weightBuffer, vocab, dim), targets: P, dim, vocab, scratch };
       crossEntropyForward(gpu, enc, common);
       crossEntropyBackward(gpu, enc, common);
     });

@@ -1,10 +1,12 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/cross_entropy.wgsl?raw';
+import { type TablePart, type VocabTable, singleBuffer } from '../vocab-table';
 import { splitWorkgroups } from './dispatch';
 import { matmul } from './matmul';
 
 // The LM head and cross-entropy at target rows only, in vocabulary chunks: no [T, V] buffer exists.
-// hidden [N, D] is the final-normed hidden state, weight [V, D] the LM head (or the tied embedding table).
+// hidden [N, D] is the final-normed hidden state, weight [V, D] the LM head (or the tied embedding table), in
+// one or more row parts; a chunk never crosses parts.
 // Target p is predicted by hidden row targetRows[p] (u32, distinct) and has label targetLabels[p] (u32 < V).
 
 /** Scratch for up to `targets` target rows; reusable across steps with fewer targets. */
@@ -60,7 +62,7 @@ function chunkColumns(gpu: Gpu, rows: number, vocab: number, maxChunkBytes: numb
 
 export interface CrossEntropyForwardArgs {
   hidden: GPUBuffer;
-  weight: GPUBuffer;
+  weight: VocabTable;
   targetRows: GPUBuffer;
   targetLabels: GPUBuffer;
   targets: number;
@@ -76,6 +78,7 @@ export interface CrossEntropyForwardArgs {
 export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: CrossEntropyForwardArgs): void {
   const { targets, dim, vocab, scratch } = args;
   checkScratch(scratch, targets, dim, vocab);
+  checkTable(args.weight, vocab, dim);
   if (targets === 0) return;
   const label = args.label ?? 'cross-entropy';
   const workgroups = splitWorkgroups(gpu, targets); // one workgroup per target row
@@ -86,8 +89,8 @@ export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: 
     workgroups,
     label: `${label} gather`,
   });
-  forEachChunk(vocab, scratch.chunk, (start, width, first, last) => {
-    chunkLogits(gpu, encoder, args.weight, scratch, targets, dim, start, width, `${label} logits`);
+  forEachChunk(args.weight, scratch.chunk, (part, start, width, first, last) => {
+    chunkLogits(gpu, encoder, part, scratch, targets, dim, start, width, `${label} logits`);
     gpu.run(encoder, {
       pipeline: gpu.pipeline(source, 'online_logsumexp'),
       buffers: [scratch.logits, args.targetLabels, scratch.stats, args.tokenLoss],
@@ -100,7 +103,7 @@ export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: 
 
 export interface CrossEntropyBackwardArgs {
   hidden: GPUBuffer;
-  weight: GPUBuffer;
+  weight: VocabTable;
   targetRows: GPUBuffer;
   targetLabels: GPUBuffer;
   /** f32 [P]: dLoss/dtokenLoss[p]; 0 ignores a target. */
@@ -123,11 +126,14 @@ export interface CrossEntropyBackwardArgs {
 export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: CrossEntropyBackwardArgs): void {
   const { targets, dim, vocab, scratch } = args;
   checkScratch(scratch, targets, dim, vocab);
+  checkTable(args.weight, vocab, dim);
+  const dWeight = args.dWeight;
+  if (dWeight) singleBuffer(args.weight, 'the LM head weight gradient');
   if (targets === 0) return;
   const label = args.label ?? 'cross-entropy backward';
   const workgroups = splitWorkgroups(gpu, targets); // one workgroup per target row
-  forEachChunk(vocab, scratch.chunk, (start, width, first) => {
-    chunkLogits(gpu, encoder, args.weight, scratch, targets, dim, start, width, `${label} logits`);
+  forEachChunk(args.weight, scratch.chunk, (part, start, width, first) => {
+    chunkLogits(gpu, encoder, part, scratch, targets, dim, start, width, `${label} logits`);
     gpu.run(encoder, {
       pipeline: gpu.pipeline(source, 'softmax_gradient'),
       buffers: [scratch.logits, args.targetLabels, scratch.stats, args.targetWeights],
@@ -137,14 +143,14 @@ export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args:
     });
     // dGathered (+)= dlogits [P, width] · W[start .. start + width, :]
     matmul(gpu, encoder, {
-      a: scratch.logits, b: args.weight, c: scratch.dGathered,
-      M: targets, N: dim, K: width, ldb: dim, bOffset: start * dim, beta: first ? 0 : 1,
+      a: scratch.logits, b: part.buffer, c: scratch.dGathered,
+      M: targets, N: dim, K: width, ldb: dim, bOffset: (start - part.firstRow) * dim, beta: first ? 0 : 1,
       label: `${label} dGathered`,
     });
     // dW[start .. start + width, :] += dlogits^T [width, P] · gathered [P, D]
-    if (args.dWeight) {
+    if (dWeight) {
       matmul(gpu, encoder, {
-        a: scratch.logits, b: scratch.gathered, c: args.dWeight, M: width, N: dim, K: targets,
+        a: scratch.logits, b: scratch.gathered, c: dWeight, M: width, N: dim, K: targets,
         transA: true, lda: width, cOffset: start * dim, beta: 1, label: `${label} dWeight`,
       });
     }
@@ -160,7 +166,7 @@ export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args:
 
 export interface LmHeadLogitsArgs {
   hidden: GPUBuffer;
-  weight: GPUBuffer;
+  weight: VocabTable;
   rows: number;
   dim: number;
   vocab: number;
@@ -171,32 +177,48 @@ export interface LmHeadLogitsArgs {
 
 /** Full logits = hidden · weight^T, for evaluation and reference checks on small models. */
 export function lmHeadLogits(gpu: Gpu, encoder: GPUCommandEncoder, args: LmHeadLogitsArgs): void {
+  checkTable(args.weight, args.vocab, args.dim);
   if (args.rows === 0) return;
-  matmul(gpu, encoder, {
-    a: args.hidden, b: args.weight, c: args.logits,
-    M: args.rows, N: args.vocab, K: args.dim, transB: true,
-    label: args.label ?? 'lm head logits',
-  });
+  for (const part of args.weight.parts) {
+    matmul(gpu, encoder, {
+      a: args.hidden, b: part.buffer, c: args.logits,
+      M: args.rows, N: part.rows, K: args.dim, transB: true, ldc: args.vocab, cOffset: part.firstRow,
+      label: args.label ?? 'lm head logits',
+    });
+  }
 }
 
-/** logits [P, width] (packed) = gathered [P, D] · W[start .. start + width, :]^T */
+/** logits [P, width] (packed) = gathered [P, D] · W[start .. start + width, :]^T, rows start.. in `part`. */
 function chunkLogits(
-  gpu: Gpu, encoder: GPUCommandEncoder, weight: GPUBuffer, scratch: CrossEntropyScratch,
+  gpu: Gpu, encoder: GPUCommandEncoder, part: TablePart, scratch: CrossEntropyScratch,
   targets: number, dim: number, start: number, width: number, label: string,
 ): void {
   matmul(gpu, encoder, {
-    a: scratch.gathered, b: weight, c: scratch.logits,
-    M: targets, N: width, K: dim, transB: true, ldb: dim, bOffset: start * dim,
+    a: scratch.gathered, b: part.buffer, c: scratch.logits,
+    M: targets, N: width, K: dim, transB: true, ldb: dim, bOffset: (start - part.firstRow) * dim,
     label,
   });
 }
 
+/** Vocabulary chunks [start, start + width) of at most `chunk` rows, each inside one part of the table. */
 function forEachChunk(
-  vocab: number, chunk: number, body: (start: number, width: number, first: boolean, last: boolean) => void,
+  table: VocabTable, chunk: number,
+  body: (part: TablePart, start: number, width: number, first: boolean, last: boolean) => void,
 ): void {
-  for (let start = 0; start < vocab; start += chunk) {
-    const width = Math.min(chunk, vocab - start);
-    body(start, width, start === 0, start + width === vocab);
+  for (const part of table.parts) {
+    const end = part.firstRow + part.rows;
+    for (let start = part.firstRow; start < end; start += chunk) {
+      const width = Math.min(chunk, end - start);
+      body(part, start, width, start === 0, start + width === table.rows);
+    }
+  }
+}
+
+function checkTable(table: VocabTable, vocab: number, dim: number): void {
+  const covered = table.parts.every((part, i) => part.firstRow === (i === 0 ? 0 : table.parts[i - 1].firstRow + table.parts[i - 1].rows));
+  const last = table.parts[table.parts.length - 1];
+  if (table.rows !== vocab || table.dim !== dim || !covered || !last || last.firstRow + last.rows !== vocab) {
+    throw new Error(`cross-entropy: the LM head table (${table.rows} x ${table.dim} in ${table.parts.length} parts) does not cover vocab ${vocab} x dim ${dim} in order`);
   }
 }
 

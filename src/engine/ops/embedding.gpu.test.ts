@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { maxRelError, testGpu } from '../../gpu/testing';
 import { mulberry32, randomArray } from '../../util/random';
+import { type VocabTable, tableRowRanges } from '../vocab-table';
 import { embeddingBackward, embeddingForward, groupRowsByToken } from './embedding';
 
 // CPU references.
@@ -29,20 +30,35 @@ function randomIds(rows: number, vocab: number, seed: number): Uint32Array {
 
 const shapes: [number, number, number][] = [[1, 5, 64], [7, 11, 257], [33, 40, 100], [70, 9, 600]];
 
+/** The table uploaded in parts of at most maxPartBytes, as a large model's embedding is. */
+function uploadTable(gpu: Awaited<ReturnType<typeof testGpu>>, table: Float32Array, vocab: number, dim: number, maxPartBytes: number): VocabTable {
+  const parts = tableRowRanges(vocab, dim, maxPartBytes).map(({ firstRow, rows }) => ({
+    buffer: gpu.upload(`table rows ${firstRow}+${rows}`, table.subarray(firstRow * dim, (firstRow + rows) * dim)),
+    firstRow,
+    rows,
+  }));
+  return { rows: vocab, dim, parts };
+}
+
 describe('embedding', () => {
   for (const [rows, vocab, dim] of shapes) {
-    it(`forward rows=${rows} vocab=${vocab} dim=${dim}`, async () => {
-      const gpu = await testGpu();
-      const ids = randomIds(rows, vocab, rows);
-      if (rows > 1) ids[rows - 1] = vocab + 3; // past the table: a zero row
-      const table = randomArray(vocab * dim, dim);
-      const [gIds, gTable] = [gpu.upload('ids', ids), gpu.upload('table', table)];
-      const gOut = gpu.upload('out', new Float32Array(rows * dim).fill(NaN));
-      await gpu.submit((enc) => embeddingForward(gpu, enc, { ids: gIds, table: gTable, out: gOut, rows, dim }));
-      const got = await gpu.readF32(gOut, rows * dim);
-      gpu.destroy(gIds, gTable, gOut);
-      expect(got).toEqual(forwardRef(ids, table, vocab, dim));
-    });
+    for (const partRows of [vocab, 4]) {
+      const split = partRows < vocab ? `, table in parts of ${partRows} rows` : '';
+      it(`forward rows=${rows} vocab=${vocab} dim=${dim}${split}`, async () => {
+        const gpu = await testGpu();
+        const ids = randomIds(rows, vocab, rows);
+        if (rows > 1) ids[rows - 1] = vocab + 3; // past the table: a zero row
+        const table = randomArray(vocab * dim, dim);
+        const gTable = uploadTable(gpu, table, vocab, dim, partRows * dim * 4);
+        expect(gTable.parts.length).toBe(Math.ceil(vocab / partRows));
+        const gIds = gpu.upload('ids', ids);
+        const gOut = gpu.upload('out', new Float32Array(rows * dim).fill(NaN));
+        await gpu.submit((enc) => embeddingForward(gpu, enc, { ids: gIds, table: gTable, out: gOut, rows }));
+        const got = await gpu.readF32(gOut, rows * dim);
+        gpu.destroy(gIds, gOut, ...gTable.parts.map((p) => p.buffer));
+        expect(got).toEqual(forwardRef(ids, table, vocab, dim));
+      });
+    }
 
     it(`backward rows=${rows} vocab=${vocab} dim=${dim}`, async () => {
       const gpu = await testGpu();

@@ -1,5 +1,6 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/embedding.wgsl?raw';
+import type { VocabTable } from '../vocab-table';
 import { splitWorkgroups } from './dispatch';
 
 const COLS_PER_WORKGROUP = 256;
@@ -51,21 +52,24 @@ export function groupRowsByToken(gpu: Gpu, ids: Uint32Array): EmbeddingGradGroup
 }
 
 /**
- * out[n, :] = table[ids[n], :]. ids: u32 [rows]; table: f32 [vocab, dim]; out: f32 [rows, dim].
- * An id >= vocab (the table buffer's length / dim) gives a zero row.
+ * out[n, :] = table[ids[n], :]. ids: u32 [rows]; table: f32 [vocab, dim] in one or more row parts;
+ * out: f32 [rows, dim]. An id >= vocab gives a zero row.
  */
 export function embeddingForward(
   gpu: Gpu,
   encoder: GPUCommandEncoder,
-  args: { ids: GPUBuffer; table: GPUBuffer; out: GPUBuffer; rows: number; dim: number; label?: string },
+  args: { ids: GPUBuffer; table: VocabTable; out: GPUBuffer; rows: number; label?: string },
 ): void {
-  const colTiles = Math.ceil(args.dim / COLS_PER_WORKGROUP);
-  gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'forward'),
-    buffers: [args.ids, args.table, args.out],
-    params: new Uint32Array([args.rows, args.dim, colTiles]),
-    workgroups: splitWorkgroups(gpu, args.rows * colTiles),
-    label: args.label ?? 'embeddingForward',
+  const { dim } = args.table;
+  const colTiles = Math.ceil(dim / COLS_PER_WORKGROUP);
+  args.table.parts.forEach((part, i) => {
+    gpu.run(encoder, {
+      pipeline: gpu.pipeline(source, 'forward'),
+      buffers: [args.ids, part.buffer, args.out],
+      params: new Uint32Array([args.rows, dim, colTiles, part.firstRow, i === 0 ? 1 : 0]),
+      workgroups: splitWorkgroups(gpu, args.rows * colTiles),
+      label: args.label ?? 'embeddingForward',
+    });
   });
 }
 
@@ -83,7 +87,7 @@ export function embeddingBackward(
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, 'backward'),
     buffers: [args.dOut, groups.tokens, groups.offsets, groups.rowList, args.dTable],
-    params: new Uint32Array([groups.groupCount, args.dim, colTiles]),
+    params: new Uint32Array([groups.groupCount, args.dim, colTiles, 0, 0]),
     workgroups: splitWorkgroups(gpu, groups.groupCount * colTiles),
     label: args.label ?? 'embeddingBackward',
   });
