@@ -18,12 +18,19 @@ export interface VocabTable {
 /** Rows per part are a multiple of this (whole matmul tiles in the cross-entropy chunks), except the last. */
 const ROW_ALIGN = 64;
 
-/** How a [rows, dim] f32 table splits into parts of at most maxBindingBytes each. */
+/**
+ * How a [rows, dim] f32 table splits into the fewest parts of at most maxBindingBytes each, balanced (so each
+ * part stays well under the limit when it can).
+ */
 export function tableRowRanges(rows: number, dim: number, maxBindingBytes: number): { firstRow: number; rows: number }[] {
   const rowBytes = dim * 4;
-  let perPart = Math.floor(maxBindingBytes / rowBytes);
-  if (perPart < rows && perPart >= ROW_ALIGN) perPart -= perPart % ROW_ALIGN;
-  if (perPart < 1) throw new Error(`a table row of ${rowBytes} bytes does not fit a ${maxBindingBytes}-byte binding`);
+  const maxRows = Math.floor(maxBindingBytes / rowBytes);
+  if (maxRows < 1) throw new Error(`a table row of ${rowBytes} bytes does not fit a ${maxBindingBytes}-byte binding`);
+  if (maxRows >= rows) return [{ firstRow: 0, rows }];
+  const alignedMax = maxRows >= ROW_ALIGN ? maxRows - (maxRows % ROW_ALIGN) : maxRows;
+  const parts = Math.ceil(rows / alignedMax);
+  let perPart = Math.ceil(rows / parts);
+  if (alignedMax >= ROW_ALIGN) perPart = Math.min(alignedMax, Math.ceil(perPart / ROW_ALIGN) * ROW_ALIGN);
   const ranges: { firstRow: number; rows: number }[] = [];
   for (let firstRow = 0; firstRow < rows; firstRow += perPart) ranges.push({ firstRow, rows: Math.min(perPart, rows - firstRow) });
   return ranges;

@@ -52,6 +52,11 @@ export function createCrossEntropyScratch(
 /** The widest chunk whose [rows, chunk] f32 block fits in maxChunkBytes and in one binding. */
 function chunkColumns(gpu: Gpu, rows: number, vocab: number, maxChunkBytes: number): number {
   const maxBytes = Math.min(maxChunkBytes, gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  return crossEntropyChunkColumns(rows, vocab, maxBytes);
+}
+
+/** Vocabulary columns per chunk for `rows` target rows when a [rows, chunk] f32 block may take maxBytes. */
+export function crossEntropyChunkColumns(rows: number, vocab: number, maxBytes = DEFAULT_CHUNK_BYTES): number {
   let columns = Math.min(vocab, Math.floor(maxBytes / (4 * rows)));
   if (columns < 1) {
     throw new Error(`cross-entropy: ${rows} target rows do not fit one logits column in ${maxBytes} bytes`);
