@@ -3,6 +3,7 @@
 // on the GPU.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/testing';
+import { ggufFromHfModel } from '../model/gguf/convert';
 import { REFERENCE_TOLERANCES, runReferenceCase } from './reference';
 import { loadReferenceCase } from './reference-case';
 import { GENERATED_CASES, GGUF_CASES, REFERENCE_CASES, caseReader } from './testdata/fixtures';
@@ -34,5 +35,33 @@ describe('training step vs reference cases', () => {
         expect(errors[key], key).toBeLessThanOrEqual(REFERENCE_TOLERANCES[key]);
       }
     });
+  }
+});
+
+describe('the PyTorch cases converted to F32 GGUF, against PyTorch\'s own expectations', () => {
+  // F32 conversion is lossless, so the step on the GGUF file (spec from its metadata, Q/K rows un-permuted,
+  // Llama-3 scaling from rope_freqs, tied head from the missing output.weight) must match PyTorch directly.
+  for (const name of REFERENCE_CASES) {
+    it(`reference/${name} as model.gguf (F32)`, async () => {
+      const gpu = await testGpu();
+      const read = caseReader(`reference/${name}`);
+      const original = await loadReferenceCase(read);
+      const gguf = ggufFromHfModel({
+        spec: original.spec, type: 'F32',
+        tensors: (n) => (original.weights.has(n) ? original.weights.tensor(n) : undefined),
+      });
+      const c = await loadReferenceCase(async (file) => {
+        if (file === 'model.gguf') return gguf;
+        if (file === 'model.safetensors' || file === 'config.json') throw new Error(`no ${file} in a GGUF case`);
+        return read(file);
+      });
+      expect(c.baseFormat).toBe('gguf');
+      expect(c.spec).toEqual(original.spec);
+      const errors = await runReferenceCase(gpu, c);
+      console.log(`reference/${name} as F32 GGUF: ${JSON.stringify(errors)}`);
+      for (const key of Object.keys(REFERENCE_TOLERANCES) as (keyof typeof errors)[]) {
+        expect(errors[key], key).toBeLessThanOrEqual(REFERENCE_TOLERANCES[key]);
+      }
+    }, 300_000);
   }
 });

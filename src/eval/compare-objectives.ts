@@ -9,7 +9,7 @@ import { Trainer } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import type { RunConfig } from '../train/protocol';
 import { learningRate } from '../train/schedule';
-import { type BaseModel, streamOptions } from '../train/session';
+import { type HostBaseModel, streamOptions } from '../train/session';
 
 export interface ShotCurve {
   /** Mean loss of answer k (k = 0, 1, ...) over the evaluation contexts. */
@@ -46,7 +46,7 @@ async function shotCurve(trainer: Trainer, contexts: PackedContext[], batchSize:
 
 /** Trains one copy of the base per objective (same init, contexts and schedule) and evaluates both. */
 export async function compareObjectives(
-  gpu: Gpu, base: BaseModel, config: RunConfig, evalContexts: number, log: (line: string) => void = () => {},
+  gpu: Gpu, base: HostBaseModel, config: RunConfig, evalContexts: number, log: (line: string) => void = () => {},
 ): Promise<ObjectiveComparison> {
   const train = streamOptions({ ...config, objective: 'manyicl' }, base.tokenizer);
   const held = new ContextStream({ ...train, seed: config.seed + 1_000_003 }).next(evalContexts);

@@ -5,9 +5,18 @@ import type { LoraTarget } from '../engine/spec';
 /** The baselines of the study: ManyICL trains on every answer of a many-shot context. */
 export type RunObjective = 'manyicl' | 'last-answer' | 'zero-shot' | 'dedicated';
 
+/** Quantize f32/f16/bf16 linear weights on the GPU while loading. */
+export type QuantizeOnLoad = 'Q8_0' | 'Q4_0';
+
 export interface RunConfig {
-  /** Which model: the embedded one now; Hub, URL and local files later. */
-  model: { source: 'embedded'; id: string } | { source: 'checkpoint'; runId: string };
+  /**
+   * Which model: the embedded one, a full-parameter run's checkpoint, or a model in the browser's model cache
+   * (src/model/sources/library.ts: downloaded from the Hub or a URL, or copied from a local file).
+   */
+  model:
+    | { source: 'embedded'; id: string }
+    | { source: 'checkpoint'; runId: string }
+    | { source: 'cached'; id: string; name: string; quantize?: QuantizeOnLoad };
   /** 'full' trains every weight (for the small embedded model, starting from random); 'lora' trains an adapter. */
   mode: 'full' | 'lora';
   objective: RunObjective;
@@ -84,3 +93,10 @@ export type TrainEvent =
   | { type: 'step'; metrics: StepMetrics }
   | { type: 'sample'; sample: TokenLossSample }
   | { type: 'checkpoint'; step: number };
+
+/** The base model in a few words, for run headers and lists. */
+export function describeModel(model: RunConfig['model']): string {
+  if (model.source === 'embedded') return model.id;
+  if (model.source === 'checkpoint') return `from run ${model.runId}`;
+  return model.quantize ? `${model.name} (${model.quantize} on load)` : model.name;
+}

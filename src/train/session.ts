@@ -6,18 +6,24 @@ import type { Tokenizer } from '../data/tokenizer';
 import { FullParameters } from '../engine/full';
 import { LoraAdapter } from '../engine/lora';
 import { Model, type TensorLookup } from '../engine/model';
+import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planTraining } from '../engine/plan';
 import type { ModelSpec } from '../engine/spec';
+import type { GgmlType } from '../model/gguf/quants';
 import { type StepResult, Trainer } from '../engine/trainer';
-import type { Gpu } from '../gpu/gpu';
+import { type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import type { RunConfig, StepMetrics, TokenLossSample, TrainEvent } from './protocol';
 import { learningRate } from './schedule';
 
-export interface BaseModel {
+/** A base model as f32 weights in memory (the embedded model, full-parameter checkpoints of this app). */
+export interface HostBaseModel {
   spec: ModelSpec;
-  tensors: TensorLookup;
   tokenizer: Tokenizer;
+  tensors: TensorLookup;
 }
+
+/** The base model: in memory, or already on the GPU (checkpoints streamed from the model cache). */
+export type BaseModel = HostBaseModel | { spec: ModelSpec; tokenizer: Tokenizer; model: Model };
 
 export interface SessionDeps {
   gpu: Gpu;
@@ -126,17 +132,27 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
   const base = await deps.loadModel(config, (done, total) => emit({ type: 'progress', label: 'model', done, total }));
   const checkpoint = await deps.checkpoints.load(run.id);
   if (checkpoint && checkpoint.mode !== config.mode) throw new Error(`the checkpoint of run ${run.id} is for ${checkpoint.mode} training`);
-  const weights: TensorLookup =
-    checkpoint?.mode === 'full'
-      ? (name) => {
-          const restored = (checkpoint.params as Record<string, Float32Array>)[name];
-          const t = base.tensors(name);
-          return restored && t ? { shape: t.shape, data: restored } : t;
-        }
-      : base.tensors;
   const opts = streamOptions(config, base.tokenizer);
-  const model = Model.fromTensors(gpu, base.spec, weights);
-  const trainable = config.mode === 'full' ? new FullParameters(gpu, model) : new LoraAdapter(gpu, base.spec, config.lora);
+  const model = 'model' in base ? base.model : Model.fromTensors(gpu, base.spec, restoredWeights(base.tensors, checkpoint));
+  let plan: TrainingPlan | null = null;
+  let trainable: FullParameters | LoraAdapter;
+  try {
+    if ('model' in base && config.mode === 'full') {
+      throw new Error('full-parameter training is for the embedded model; train a LoRA adapter on this model');
+    }
+    if (config.mode === 'lora') {
+      plan = planTraining(base.spec, {
+        batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute, lora: config.lora,
+        linearType: linearTypes(model), limits: gpu.limits,
+      });
+      checkPlanFits(plan, gpu.limits);
+      emit({ type: 'status', status: 'loading', message: `GPU memory plan: ${describePlan(plan)}` });
+    }
+    trainable = config.mode === 'full' ? new FullParameters(gpu, model) : new LoraAdapter(gpu, base.spec, config.lora);
+  } catch (error) {
+    model.destroy();
+    throw error;
+  }
   const trainer = new Trainer(model, trainable, {
     objective: engineObjective(opts.objective),
     adamw: { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay },
@@ -181,7 +197,9 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
       for (let i = 0; i < contexts.length; i += config.batchSize) microBatches.push(toSequenceBatch(contexts.slice(i, i + config.batchSize)));
       const lr = learningRate(step + 1, config);
       const t0 = performance.now();
-      const result = await trainer.step(microBatches, { lr });
+      const result = await trainer.step(microBatches, { lr }).catch((error: unknown) => {
+        throw outOfMemory(error, plan) ?? error;
+      });
       const stepMs = performance.now() - t0;
       step += 1;
       const tokens = contexts.reduce((n, c) => n + c.attentionMask.reduce((a, x) => a + x, 0), 0);
@@ -202,4 +220,35 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
     trainable.destroy();
     model.destroy();
   }
+}
+
+/** A full-parameter checkpoint's weights in place of the base model's. */
+function restoredWeights(tensors: TensorLookup, checkpoint: Checkpoint | undefined): TensorLookup {
+  if (checkpoint?.mode !== 'full') return tensors;
+  const params = checkpoint.params as Record<string, Float32Array>;
+  return (name) => {
+    const t = tensors(name);
+    return params[name] && t ? { shape: t.shape, data: params[name] } : t;
+  };
+}
+
+/** How the model stores each linear weight, by HF name, for the memory plan. */
+function linearTypes(model: Model): (name: string) => GgmlType | 'F32' {
+  const types = new Map<string, GgmlType | 'F32'>();
+  for (const layer of model.layers) {
+    for (const w of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]) {
+      types.set(model.names.get(w.buffer) ?? '', w.kind === 'quant' ? w.type : 'F32');
+    }
+  }
+  return (name) => types.get(name) ?? 'F32';
+}
+
+/** A GPU out-of-memory failure, said in terms of the run's memory plan. */
+function outOfMemory(error: unknown, plan: TrainingPlan | null): GpuTooSmallError | null {
+  const isMemory = error instanceof GpuOutOfMemoryError || (error instanceof GpuError && /out of memory|allocation/i.test(error.message));
+  if (!isMemory) return null;
+  const needs = plan ? `the run needs ${describePlan(plan)}` : 'the run needs more memory than the GPU has';
+  return new GpuTooSmallError(
+    `The GPU ran out of memory: ${needs}. Turn on activation recomputation, shorten the context or the batch, or pick a smaller or more quantized model. (${(error as Error).message})`,
+  );
 }

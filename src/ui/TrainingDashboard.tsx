@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { heatmapMatrix, lossSeries, runSummary, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
 import { formatBytes, formatLoss, formatLr, formatRate } from '../store/format';
 import { type RunProgress, runControls, selectedRun, statusLine, useRunsStore } from '../store/runs';
-import type { RunRecord } from '../train/protocol';
+import { type RunRecord, describeModel } from '../train/protocol';
 import { Heatmap } from './Heatmap';
 import { TokenLoss } from './TokenLoss';
 import { UPlotChart } from './UPlotChart';
@@ -68,7 +68,7 @@ export function RunDashboard(props: RunDashboardProps) {
           <RunName name={run.name} onRename={props.onRename} />
           <p className="muted run-meta">
             {run.config.objective} · {run.config.mode === 'lora' ? `LoRA r${run.config.lora.rank}` : 'full-parameter'} ·{' '}
-            {run.config.model.source === 'embedded' ? run.config.model.id : `from run ${run.config.model.runId}`} ·{' '}
+            {describeModel(run.config.model)} ·{' '}
             {run.config.tasks.map((t) => t.task).join(', ')} · {run.config.contextLength} tokens
           </p>
         </div>
