@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { fixtureGguf, fixtureSafetensorsFolder, fixtureShardedFolder, fixtureSplitGguf } from '../src/model/sources/library-fixtures';
 import { fixtureBytes, fixtureSafetensors } from '../src/model/sources/test-fixtures';
 
 export interface Route {
@@ -248,6 +249,38 @@ export function browserTestRoutes(): Record<string, Route> {
   };
 }
 
+/** Model folders for the model library's tests (src/model/sources/library.browser.test.ts), under /library. */
+export function libraryTestRoutes(): Record<string, Route> {
+  const routes: Record<string, Route> = { '/library/tiny.gguf': { body: fixtureGguf(11) } };
+  const folder = (prefix: string, files: Record<string, Uint8Array | string>, weights: Partial<Route> = {}) => {
+    for (const [name, body] of Object.entries(files)) {
+      routes[`/library/${prefix}/${name}`] = { body, ...(/\.(safetensors|gguf)$/.test(name) && weights) };
+    }
+  };
+  folder('split', fixtureSplitGguf());
+  folder('safetensors', fixtureSafetensorsFolder(12));
+  folder('sharded', fixtureShardedFolder());
+  folder('flaky', fixtureSafetensorsFolder(13), { dropAfterBytes: 100_000, dropDelayMs: 300 });
+  folder('slow', fixtureSafetensorsFolder(14), { pieceBytes: 16_384, delayMs: 30 });
+  return routes;
+}
+
+/** Hub repos for the model library's tests; `test-org/library-bad-sha` announces a wrong sha256. */
+const LIBRARY_HUB_REPOS: FakeHubRepo[] = [
+  { repo: 'test-org/library-model', files: fixtureSafetensorsFolder(15) },
+  { repo: 'test-org/library-gguf', revision: 'v1', files: { 'gguf/tiny.Q8_0.gguf': fixtureGguf(16) } },
+  { repo: 'test-org/library-gated', files: { 'gated.gguf': fixtureGguf(17) }, token: 'hf_library_test' },
+  { repo: 'test-org/library-bad-sha', files: { 'bad.gguf': fixtureGguf(18) } },
+];
+
+/** Gives an LFS file a wrong sha256 on the Hub's redirect (seen in Node) and on the CDN (seen in browsers). */
+function announceWrongSha256(hubRoute: Route, cdnRoutes: Record<string, Route>): void {
+  const wrong = `"${'0'.repeat(64)}"`;
+  hubRoute.headers = { ...hubRoute.headers, 'x-linked-etag': wrong, etag: wrong };
+  const cdnRoute = cdnRoutes[new URL(hubRoute.redirectTo as string).pathname];
+  cdnRoute.headers = { ...cdnRoute.headers, etag: wrong };
+}
+
 /** A port that was free a moment ago and is closed now. */
 async function deadPortUrl(): Promise<string> {
   const server = createServer();
@@ -268,11 +301,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         files: { 'model.safetensors': fixtureSafetensors(), 'config.json': '{"model_type":"llama"}' },
       },
       { repo: 'test-org/gated-model', files: { 'model.safetensors': fixtureSafetensors(8) }, token: 'hf_browser_test' },
+      ...LIBRARY_HUB_REPOS,
     ],
     cdn.url,
   );
+  announceWrongSha256(hubRoutes.hub['/test-org/library-bad-sha/resolve/main/bad.gguf'], hubRoutes.cdn);
   for (const [path, route] of Object.entries(hubRoutes.cdn)) cdn.routes.set(path, route);
-  const files = await startFileServer({ ...browserTestRoutes(), ...prefixRoutes('/hub', hubRoutes.hub) }, {
+  const files = await startFileServer({ ...browserTestRoutes(), ...libraryTestRoutes(), ...prefixRoutes('/hub', hubRoutes.hub) }, {
     lifetimeMs,
     logPath: '/__requests',
     fallback: (path) => (path.startsWith('/hub/') ? hubRoutes.fallback(path.slice(4)) : { status: 404, body: 'not found' }),

@@ -228,7 +228,8 @@ export function validateConfig(config: RunConfig, imports: readonly ImportedData
   if (config.objective === 'dedicated' && taskCount > 1) {
     warnings.push(`Dedicated: ${taskCount} runs will be made, one adapter per task.`);
   }
-  const maxContext = EMBEDDED_SPEC.maxPositionEmbeddings;
+  // The embedded architecture's limit; a cached model's own limit is checked when the worker loads it.
+  const maxContext = config.model.source === 'cached' ? Infinity : EMBEDDED_SPEC.maxPositionEmbeddings;
   if (!isPositiveInt(config.contextLength) || config.contextLength < 16) errors.push('The context length must be a whole number of at least 16 tokens.');
   else if (config.contextLength > maxContext) errors.push(`The model takes at most ${maxContext} tokens of context.`);
   if (config.maxShots !== undefined && !isPositiveInt(config.maxShots)) errors.push('Max shots must be a whole number of at least 1, or empty.');
@@ -284,7 +285,7 @@ export interface DatasetState {
   previewIndex: number;
 
   setConfig(patch: Partial<Omit<RunConfig, 'tasks' | 'lora'>>): void;
-  /** Picks the base model; a trained run's checkpoint is fine-tuned with LoRA, the random embedded model in full. */
+  /** Picks the base model; the random embedded model is trained in full, a checkpoint or cached model with LoRA. */
   chooseModel(model: RunConfig['model']): void;
   setLora(patch: Partial<RunConfig['lora']>): void;
   toggleLoraTarget(target: LoraTarget): void;
@@ -347,7 +348,8 @@ export function createDatasetStore(deps: DatasetDeps) {
       },
 
       chooseModel(model) {
-        set((state) => ({ config: { ...state.config, model, mode: model.source === 'checkpoint' ? 'lora' : 'full' } }));
+        // Only the randomly initialised embedded model starts in full-parameter mode; the others are fine-tuned.
+        set((state) => ({ config: { ...state.config, model, mode: model.source === 'embedded' ? 'full' : 'lora' } }));
       },
 
       setLora(patch) {

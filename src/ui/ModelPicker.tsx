@@ -1,29 +1,60 @@
-import { useId, useMemo } from 'react';
+import { type ReactNode, useEffect, useId, useMemo } from 'react';
 import { useDatasetStore } from '../store/dataset';
+import { useModelsStore } from '../store/models';
 import { checkpointModels, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/protocol';
+import { CachedModelList } from './CachedModels';
+import { ModelSources } from './ModelSources';
+
+const EMBEDDED_MODEL: RunConfig['model'] = { source: 'embedded', id: 'manyicl-tiny' };
 
 /** The base model of the run being set up, wired to the stores. */
 export function ModelPicker() {
   const model = useDatasetStore((s) => s.config.model);
   const runs = useRunsStore((s) => s.runs);
   const checkpoints = useMemo(() => checkpointModels(runs), [runs]);
-  return <ModelChoice model={model} checkpoints={checkpoints} onChange={(m) => useDatasetStore.getState().chooseModel(m)} />;
+  const models = useModelsStore((s) => s.models);
+  const loaded = useModelsStore((s) => s.loaded);
+  const storage = useModelsStore((s) => s.storage);
+  const transfer = useModelsStore((s) => s.transfer);
+  const error = useModelsStore((s) => s.error);
+  const notice = useModelsStore((s) => s.notice);
+  const hubToken = useModelsStore((s) => s.hubToken);
+  useEffect(() => {
+    void useModelsStore.getState().refresh();
+  }, []);
+
+  const choose = (m: RunConfig['model']) => useDatasetStore.getState().chooseModel(m);
+  const remove = async (id: string) => {
+    await useModelsStore.getState().deleteModel(id);
+    const current = useDatasetStore.getState().config.model;
+    const gone = !useModelsStore.getState().models.some((m) => m.id === id);
+    if (gone && current.source === 'cached' && current.id === id) choose(EMBEDDED_MODEL);
+  };
+  return (
+    <ModelChoice
+      model={model}
+      checkpoints={checkpoints}
+      onChange={choose}
+      cachedModels={
+        <CachedModelList models={models} loaded={loaded} storage={storage} chosen={model} onUse={choose} onDelete={(id) => void remove(id)} />
+      }
+      addModel={<ModelSources transfer={transfer} error={error} notice={notice} hubToken={hubToken} actions={useModelsStore.getState()} />}
+    />
+  );
 }
 
 export interface ModelChoiceProps {
   model: RunConfig['model'];
   checkpoints: { runId: string; name: string; step: number }[];
   onChange(model: RunConfig['model']): void;
+  /** Choices of cached models, shown in the same radio group. */
+  cachedModels?: ReactNode;
+  /** The forms that add a model to the cache, below the choices. */
+  addModel?: ReactNode;
 }
 
-const COMING = [
-  { id: 'hub', label: 'Hugging Face Hub', hint: 'Llama and Mistral models by repository name' },
-  { id: 'url', label: 'URL', hint: 'a model folder served over HTTPS' },
-  { id: 'file', label: 'Local files', hint: 'safetensors or GGUF from this computer' },
-];
-
-export function ModelChoice({ model, checkpoints, onChange }: ModelChoiceProps) {
+export function ModelChoice({ model, checkpoints, onChange, cachedModels, addModel }: ModelChoiceProps) {
   const embedded = model.source === 'embedded';
   return (
     <section className="panel setup-panel" data-testid="model-picker" aria-labelledby="model-title">
@@ -33,13 +64,7 @@ export function ModelChoice({ model, checkpoints, onChange }: ModelChoiceProps) 
       <fieldset className="choices">
         <legend className="visually-hidden">Base model</legend>
         <label className={`choice ${embedded ? 'checked' : ''}`}>
-          <input
-            type="radio"
-            name="model"
-            value="embedded"
-            checked={embedded}
-            onChange={() => onChange({ source: 'embedded', id: 'manyicl-tiny' })}
-          />
+          <input type="radio" name="model" value="embedded" checked={embedded} onChange={() => onChange(EMBEDDED_MODEL)} />
           <span className="choice-body">
             <span className="choice-label">
               manyicl-tiny <span className="tag">embedded</span>
@@ -51,18 +76,9 @@ export function ModelChoice({ model, checkpoints, onChange }: ModelChoiceProps) 
           </span>
         </label>
         <CheckpointChoice model={model} checkpoints={checkpoints} onChange={onChange} />
-        {COMING.map((c) => (
-          <label key={c.id} className="choice disabled">
-            <input type="radio" name="model" value={c.id} disabled />
-            <span className="choice-body">
-              <span className="choice-label">
-                {c.label} <span className="tag tag-muted">coming</span>
-              </span>
-              <span className="choice-hint">{c.hint}</span>
-            </span>
-          </label>
-        ))}
+        {cachedModels}
       </fieldset>
+      {addModel}
     </section>
   );
 }

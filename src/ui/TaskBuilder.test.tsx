@@ -2,7 +2,6 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { BUILTIN_TASKS } from '../data/tasks';
 import { defaultRunConfig } from '../train/client';
-import { ModelChoice } from './ModelPicker';
 import { TaskBuilderForm } from './TaskBuilder';
 
 const actions = { setConfig() {}, setLora() {}, toggleLoraTarget() {}, toggleTask() {}, setTaskWeight() {} };
@@ -32,21 +31,5 @@ describe('TaskBuilderForm', () => {
       const id = input.match(/id="([^"]+)"/)![1];
       expect(html).toContain(`for="${id}"`);
     }
-  });
-});
-
-describe('ModelChoice', () => {
-  test('the embedded model, trained checkpoints and the coming sources', () => {
-    const html = renderToStaticMarkup(
-      <ModelChoice model={{ source: 'embedded', id: 'manyicl-tiny' }} checkpoints={[{ runId: 'r1', name: 'base run', step: 200 }]} onChange={() => {}} />,
-    );
-    expect(html).toContain('checked="" value="embedded"');
-    expect(html).toContain('first train it in full-parameter mode, then fine-tune with LoRA');
-    expect(html).toContain('<option value="r1" selected="">base run · step 200</option>');
-    expect(html.match(/disabled=""/g)).toHaveLength(3);
-    const none = renderToStaticMarkup(<ModelChoice model={{ source: 'embedded', id: 'manyicl-tiny' }} checkpoints={[]} onChange={() => {}} />);
-    expect(none).toContain('Appears once a full-parameter run has saved a checkpoint.');
-    expect(none.match(/disabled=""/g)).toHaveLength(4);
-    expect(html.match(/>coming</g)).toHaveLength(3);
   });
 });

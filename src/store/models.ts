@@ -1,0 +1,249 @@
+// The models cached in this browser (src/model/sources/library.ts): the list, the one download or import
+// running at a time with its progress, the last error, the storage estimate, and the Hub token, which is
+// kept in this browser's localStorage and sent only to the Hub.
+import { create } from 'zustand';
+import { isCancelled } from '../model/sources/download';
+import { requestPersistentStorage } from '../model/sources/cache';
+import { type AddModelOptions, type CachedModel, type HubModelSource, type ModelLibrary, modelLibrary } from '../model/sources/library';
+
+export type LibraryApi = Pick<ModelLibrary, 'list' | 'delete' | 'addHubModel' | 'addUrlModel' | 'addLocalFiles'>;
+
+/** The part of localStorage the token uses. */
+export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+export interface ModelsDeps {
+  library: LibraryApi;
+  /** null where there is no localStorage: the token then lasts until the page closes. */
+  tokenStorage: TokenStorage | null;
+  estimateStorage(): Promise<StorageUse | null>;
+  /** Asks the browser not to evict the cache under storage pressure. */
+  requestPersistence(): Promise<boolean>;
+}
+
+export interface StorageUse {
+  usage: number;
+  quota: number;
+}
+
+/** The download or import under way. */
+export interface ModelTransfer {
+  /** What is being added, e.g. `TinyLlama/TinyLlama-1.1B-Chat-v1.0`. */
+  label: string;
+  /** The file being transferred, with its place among them, e.g. `model.safetensors (2 of 3)`; '' while looking the files up. */
+  file: string;
+  loaded: number;
+  /** 0 while unknown. */
+  total: number;
+  bytesPerSecond: number;
+  /** Infinity while unknown. */
+  etaSeconds: number;
+  cancel(): void;
+}
+
+export interface HubForm {
+  repo: string;
+  revision: string;
+  file: string;
+}
+
+export interface ModelsState {
+  models: CachedModel[];
+  /** The list has been read once. */
+  loaded: boolean;
+  storage: StorageUse | null;
+  transfer: ModelTransfer | null;
+  error: string | null;
+  /** A plain-words outcome that is not an error: added, cancelled, deleted. */
+  notice: string | null;
+  hubToken: string;
+
+  /** Reads the list of cached models and the storage estimate again. */
+  refresh(): Promise<void>;
+  /** Each returns the added model, or null when it failed or was cancelled (see error and notice). */
+  addFromHub(form: HubForm): Promise<CachedModel | null>;
+  addFromUrl(url: string): Promise<CachedModel | null>;
+  addFromFiles(files: File[], name?: string): Promise<CachedModel | null>;
+  deleteModel(id: string): Promise<void>;
+  cancel(): void;
+  setHubToken(token: string): void;
+  forgetHubToken(): void;
+  dismiss(): void;
+}
+
+export const HUB_TOKEN_KEY = 'manyicl-hub-token';
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function createModelsStore(deps: ModelsDeps) {
+  const readToken = () => {
+    try {
+      return deps.tokenStorage?.getItem(HUB_TOKEN_KEY) ?? '';
+    } catch {
+      return '';
+    }
+  };
+  const writeToken = (token: string) => {
+    try {
+      if (token) deps.tokenStorage?.setItem(HUB_TOKEN_KEY, token);
+      else deps.tokenStorage?.removeItem(HUB_TOKEN_KEY);
+    } catch {
+      // storage blocked: the token stays in memory only
+    }
+  };
+
+  return create<ModelsState>()((set, get) => {
+    /** Runs one add with progress and cancel; refuses while another runs. */
+    const runAdd = async (label: string, add: (options: AddModelOptions) => Promise<CachedModel>): Promise<CachedModel | null> => {
+      if (get().transfer) {
+        set({ error: 'A model is already being added: wait for it, or cancel it.' });
+        return null;
+      }
+      const controller = new AbortController();
+      const cancel = () => controller.abort();
+      set({
+        transfer: { label, file: '', loaded: 0, total: 0, bytesPerSecond: 0, etaSeconds: Infinity, cancel },
+        error: null,
+        notice: null,
+      });
+      void deps.requestPersistence().catch(() => false);
+      try {
+        const model = await add({
+          signal: controller.signal,
+          onProgress: (p) =>
+            set({
+              transfer: {
+                label,
+                file: p.fileCount > 1 ? `${p.file} (${p.fileIndex} of ${p.fileCount})` : p.file,
+                loaded: p.loaded,
+                total: p.total,
+                bytesPerSecond: p.bytesPerSecond,
+                etaSeconds: p.etaSeconds,
+                cancel,
+              },
+            }),
+        });
+        set({ transfer: null, error: null, notice: `Added ${model.name}.` });
+        await get().refresh();
+        return model;
+      } catch (error) {
+        if (isCancelled(error)) set({ transfer: null, notice: `Cancelled: ${label} was not added.` });
+        else set({ transfer: null, error: `Could not add ${label}: ${messageOf(error)}` });
+        await get().refresh();
+        return null;
+      }
+    };
+
+    return {
+      models: [],
+      loaded: false,
+      storage: null,
+      transfer: null,
+      error: null,
+      notice: null,
+      hubToken: readToken(),
+
+      async refresh() {
+        try {
+          const [models, storage] = await Promise.all([deps.library.list(), deps.estimateStorage().catch(() => null)]);
+          set({ models, storage, loaded: true });
+        } catch (error) {
+          set({ loaded: true, error: `Could not read the cached models: ${messageOf(error)}` });
+        }
+      },
+
+      addFromHub(form) {
+        const repo = form.repo.trim();
+        if (!repo) {
+          set({ error: 'Name a Hub repository, e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0.', notice: null });
+          return Promise.resolve(null);
+        }
+        const source: HubModelSource = {
+          repo,
+          revision: form.revision.trim() || 'main',
+          ...(form.file.trim() && { file: form.file.trim() }),
+          ...(get().hubToken.trim() && { token: get().hubToken.trim() }),
+        };
+        const label = source.file ? `${repo}: ${source.file}` : repo;
+        return runAdd(label, (options) => deps.library.addHubModel(source, options));
+      },
+
+      addFromUrl(url) {
+        const trimmed = url.trim();
+        if (!trimmed) {
+          set({ error: 'Give the URL of a .gguf file, a .safetensors file or a model folder.', notice: null });
+          return Promise.resolve(null);
+        }
+        const label = decodeURIComponent(trimmed.replace(/[?#].*$/, '').replace(/\/+$/, '').split('/').pop() || trimmed);
+        return runAdd(label, (options) => deps.library.addUrlModel(trimmed, options));
+      },
+
+      addFromFiles(files, name) {
+        if (files.length === 0) {
+          set({ error: 'Choose the model files: a .gguf, or .safetensors with config.json and tokenizer.json.', notice: null });
+          return Promise.resolve(null);
+        }
+        const label = name ?? (files.length === 1 ? files[0].name : `${files.length} files`);
+        return runAdd(label, (options) => deps.library.addLocalFiles(files, { ...options, ...(name && { name }) }));
+      },
+
+      async deleteModel(id) {
+        const model = get().models.find((m) => m.id === id);
+        try {
+          await deps.library.delete(id);
+          set({ error: null, notice: model ? `Deleted ${model.name}.` : null });
+        } catch (error) {
+          set({ error: `Could not delete ${model?.name ?? 'the model'}: ${messageOf(error)}`, notice: null });
+        }
+        await get().refresh();
+      },
+
+      cancel() {
+        get().transfer?.cancel();
+      },
+
+      setHubToken(token) {
+        writeToken(token.trim());
+        set({ hubToken: token });
+      },
+
+      forgetHubToken() {
+        writeToken('');
+        set({ hubToken: '', notice: 'The Hub token was removed from this browser.' });
+      },
+
+      dismiss() {
+        set({ error: null, notice: null });
+      },
+    };
+  });
+}
+
+export type ModelsStore = ReturnType<typeof createModelsStore>;
+
+function browserTokenStorage(): TokenStorage | null {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null; // localStorage access can throw (blocked storage)
+  }
+}
+
+async function estimateBrowserStorage(): Promise<StorageUse | null> {
+  const estimate = await globalThis.navigator?.storage?.estimate?.();
+  if (!estimate || estimate.quota === undefined) return null;
+  return { usage: estimate.usage ?? 0, quota: estimate.quota };
+}
+
+export const useModelsStore = createModelsStore({
+  // The library opens IndexedDB on first use, not when this module is imported.
+  library: {
+    list: () => modelLibrary().list(),
+    delete: (id) => modelLibrary().delete(id),
+    addHubModel: (source, options) => modelLibrary().addHubModel(source, options),
+    addUrlModel: (url, options) => modelLibrary().addUrlModel(url, options),
+    addLocalFiles: (files, options) => modelLibrary().addLocalFiles(files, options),
+  },
+  tokenStorage: browserTokenStorage(),
+  estimateStorage: estimateBrowserStorage,
+  requestPersistence: requestPersistentStorage,
+});
