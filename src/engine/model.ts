@@ -1,13 +1,14 @@
 // The Llama/Mistral decoder on the GPU, forward and backward written out layer by layer (after llm.c).
 // Base weights are frozen; LoRA pairs adapt the linear layers. Every saved activation has a name.
 import type { Gpu } from '../gpu/gpu';
-import type { GgmlType } from '../model/gguf/quants';
+import { type GgmlType, blockSize, tensorBytes } from '../model/gguf/quants';
 import { type BaseWeight, type LinearCall, type LinearGradients, loraLinearBackward, loraLinearForward } from './linear';
 import type { LoraAdapter } from './lora';
 import { attentionBackward, attentionForward } from './ops/attention';
 import { type EmbeddingGradGroups, embeddingBackward, embeddingForward } from './ops/embedding';
 import { fillUniform } from './ops/fill';
-import { uploadQuantWeight } from './ops/matmul_quant';
+import { f32RowsOf } from './ops/dequantize';
+import { type QuantWeight, checkQuantWeight, uploadQuantWeight } from './ops/matmul_quant';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from './ops/rmsnorm';
 import { ropeBackward, ropeForward } from './ops/rope';
 import { swigluBackward, swigluForward } from './ops/swiglu';
@@ -45,6 +46,17 @@ export interface EncodedTensor {
 }
 
 export type EncodedLookup = (name: string) => EncodedTensor | undefined;
+
+/** A tensor whose raw bytes are on the GPU as the file stores them (q/k rows already in HF order). */
+export interface GpuTensor {
+  type: GgmlType;
+  /** HF order: [out, in] for a matrix, [n] for a vector. */
+  shape: number[];
+  /** At least the tensor's bytes (tensorBytes(type, elements)), padded to a multiple of 4. */
+  buffer: GPUBuffer;
+}
+
+export type GpuTensorLookup = (name: string) => GpuTensor | undefined;
 
 /** Rows [firstRow, firstRow + rows) of a 2-D tensor: one part of a table split over bindings. */
 export interface RowRange {
@@ -105,6 +117,52 @@ export class Model {
         return uploadQuantWeight(gpu, name, t.type, t.bytes, out, inF);
       },
     );
+  }
+
+  /**
+   * Base weights whose raw bytes a streaming loader already put on the GPU. Linear layers keep their buffers
+   * (F32, or GGML blocks that the quant matmul reads); norms, the embedding and the LM head become f32 buffers:
+   * F32 ones are kept as they are (when whole), others are decoded on the GPU and their raw buffers destroyed.
+   * Once this returns the Model owns every buffer it took; when it throws, the caller still frees all it passed
+   * in (destroying a buffer twice is harmless).
+   */
+  static fromGpuTensors(gpu: Gpu, spec: ModelSpec, tensors: GpuTensorLookup, options: ModelOptions = {}): Model {
+    const tensor = (name: string, shape: number[]): GpuTensor => {
+      const t = checked(tensors, name, shape);
+      const cols = shape[shape.length - 1];
+      if (cols % blockSize(t.type) !== 0) throw new Error(`${name}: ${t.type} rows hold whole blocks of ${blockSize(t.type)} values, not ${cols}`);
+      const bytes = tensorBytes(t.type, shape.reduce((a, b) => a * b, 1));
+      if (t.buffer.size < bytes) throw new Error(`${name}: ${t.type} [${shape}] needs ${bytes} bytes, its buffer has ${t.buffer.size}`);
+      return t;
+    };
+    const kept = new Set<GPUBuffer>(); // raw buffers the Model holds as they are
+    const decoded = new Set<GPUBuffer>(); // raw buffers read into new f32 buffers
+    const dense = (name: string, shape: number[], rows?: RowRange): GPUBuffer => {
+      const t = tensor(name, shape);
+      if (t.type === 'F32' && !rows) {
+        kept.add(t.buffer);
+        return t.buffer;
+      }
+      decoded.add(t.buffer);
+      const { firstRow, rows: count } = rows ?? { firstRow: 0, rows: shape.length === 2 ? shape[0] : 1 };
+      return f32RowsOf(gpu, name, { type: t.type, encoded: t.buffer, cols: shape[shape.length - 1] }, firstRow, count);
+    };
+    const linear = (name: string, out: number, inF: number): BaseWeight => {
+      const t = tensor(name, [out, inF]);
+      if (t.type === 'F32') {
+        kept.add(t.buffer);
+        return { kind: 'f32', buffer: t.buffer, outFeatures: out, inFeatures: inF };
+      }
+      const w: QuantWeight = { kind: 'quant', type: t.type, buffer: t.buffer, outFeatures: out, inFeatures: inF };
+      checkQuantWeight(w);
+      kept.add(t.buffer);
+      return w;
+    };
+    try {
+      return new Model(gpu, spec, options, dense, linear);
+    } finally {
+      gpu.destroy(...[...decoded].filter((buffer) => !kept.has(buffer)));
+    }
   }
 
   /** Random weights made on the GPU (for benchmarks): linear layers U(-1/sqrt(in), 1/sqrt(in)), norms near 1. */

@@ -2,7 +2,9 @@
 import { expose } from 'comlink';
 import { Gpu } from '../gpu/gpu';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
+import { loadCachedModel } from '../model/load-cached';
 import { httpReader, loadModelFolder } from '../model/load';
+import { getModel } from '../model/sources/library';
 import { tensorsOf } from '../model/safetensors';
 import { indexedDbCheckpoints, loadCheckpoint } from './checkpoints';
 import type { RunConfig, TrainEvent } from './protocol';
@@ -11,7 +13,13 @@ import { type BaseModel, RunControl, runTraining } from './session';
 let gpu: Promise<Gpu> | null = null;
 let control: RunControl | null = null;
 
-async function loadBaseModel(config: RunConfig, appBaseUrl: string, onProgress: (done: number, total: number) => void): Promise<BaseModel> {
+async function loadBaseModel(gpu: Gpu, config: RunConfig, appBaseUrl: string, onProgress: (done: number, total: number) => void): Promise<BaseModel> {
+  if (config.model.source === 'cached') {
+    // A model the user brought (Hub, URL or local file): streamed from the browser's cache into GPU buffers.
+    const manifest = await getModel(config.model.id);
+    if (!manifest) throw new Error(`${config.model.name} is no longer in this browser's model cache: add it again in the model picker`);
+    return loadCachedModel(gpu, manifest, { quantize: config.model.quantize, onProgress });
+  }
   const folder = await loadModelFolder(httpReader(new URL(`${EMBEDDED_MODEL_PATH}/`, appBaseUrl).href), onProgress);
   const fromFile = tensorsOf(folder.weights);
   if (config.model.source === 'embedded') return { spec: folder.spec, tensors: fromFile, tokenizer: folder.tokenizer };
@@ -35,9 +43,10 @@ const api = {
     control = new RunControl();
     try {
       gpu ??= Gpu.create();
+      const device = await gpu;
       await runTraining(run, {
-        gpu: await gpu,
-        loadModel: (config, onProgress) => loadBaseModel(config, appBaseUrl, onProgress),
+        gpu: device,
+        loadModel: (config, onProgress) => loadBaseModel(device, config, appBaseUrl, onProgress),
         checkpoints: indexedDbCheckpoints,
         emit: onEvent,
       }, control);

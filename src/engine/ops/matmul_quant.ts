@@ -1,6 +1,9 @@
 import type { Gpu } from '../../gpu/gpu';
 import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from '../../model/gguf/quants';
-import source from '../../../kernels/matmul_quant.wgsl?raw';
+import blocks from '../../../kernels/ggml_blocks.wgsl?raw';
+import kernel from '../../../kernels/matmul_quant.wgsl?raw';
+
+const source = `${kernel}\n${blocks}`;
 
 /**
  * A frozen weight W [out, in] kept on the GPU as the raw bytes of its GGML blocks (as a GGUF file holds
