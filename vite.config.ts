@@ -26,6 +26,7 @@ const cliBuild = {
       'make-embedded-model': 'src/cli/make-embedded-model.ts',
       'compare-objectives': 'src/cli/compare-objectives.ts',
       'make-gguf-cases': 'src/cli/make-gguf-cases.ts',
+      'bench-load': 'src/cli/bench-load.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },
@@ -34,7 +35,8 @@ const cliBuild = {
 export default defineConfig(({ mode }) => ({
   plugins: [react()],
   // Pre-bundled up front, so the first browser test run does not reload the page to optimise them.
-  optimizeDeps: { include: ['@noble/hashes/sha2.js', 'comlink', 'idb-keyval', 'uplot'] },
+  // Pre-bundled up front: a dependency found mid-run makes Vite reload the browser test page (two Reacts).
+  optimizeDeps: { include: ['@noble/hashes/sha2.js', 'comlink', 'idb-keyval', 'uplot', 'react', 'react-dom/client', 'zustand'] },
   build: mode === 'cli' ? cliBuild : { target: 'es2022', sourcemap: true },
   worker: { format: 'es' },
   test: {
@@ -54,6 +56,8 @@ export default defineConfig(({ mode }) => ({
         test: {
           name: 'gpu',
           include: ['src/**/*.gpu.test.ts', 'src/**/*.browser.test.ts'],
+          // *.node.gpu.test.ts need Node (native addons such as llama.cpp): gpu-node runs them.
+          exclude: ['src/**/*.node.gpu.test.ts'],
           globalSetup: ['e2e/require-chromium.ts', 'e2e/file-server.ts'],
           testTimeout: 120_000,
           browser: {
