@@ -16,7 +16,7 @@ import { ggufFromHfModel } from './gguf/convert';
 import { type GgmlType, bf16BitsToF32, dequantize, f32ToBf16Bits, f32ToF16Bits, quantize, roundToF16 } from './gguf/quants';
 import { ggufNameOfHfTensor, permuteQkRows } from './gguf/spec';
 import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './gguf/writer';
-import { type LoadedModel, loadCachedModel, modelWeightShapes } from './load-cached';
+import { type LoadedModel, loadCachedModel, loadCachedTokenizer, modelWeightShapes } from './load-cached';
 import { tensorsOf, writeSafetensors } from './safetensors';
 import { ModelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
@@ -221,8 +221,18 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
     const file = ggufFromHfModel({ spec: WIDE, type: 'Q4_K', tensors: (name) => wide.get(name)?.data, tokenizer: TOKENIZER });
     const base = await readGgufBaseModel(file);
     expect(base.gguf.header.tensorInfos.find((t) => t.name === 'blk.0.attn_k.weight')?.type).toBe('Q4_K');
-    const loaded = await expectLoads(manifestOf('q4k', 'gguf', [await put('q4k/model.gguf', file)]), base.spec, () => tensorsOf(base.weights));
+    const manifest = manifestOf('q4k', 'gguf', [await put('q4k/model.gguf', file)]);
+    const loaded = await expectLoads(manifest, base.spec, () => tensorsOf(base.weights));
     expect(loaded.model.layers[0].down).toMatchObject({ kind: 'quant', type: 'Q4_K' });
+    // The context preview reads the same tokenizer from the header alone, without a GPU.
+    const text = 'a b ab';
+    expect((await loadCachedTokenizer(manifest, { cache })).encode(text)).toEqual(loaded.tokenizer.encode(text));
+  });
+
+  it('loadCachedTokenizer reads a cached tokenizer.json, and names a safetensors model without one', async () => {
+    const withJson = manifestOf('tok', 'safetensors', ['tok/none.safetensors'], await putTokenizer('tok'));
+    expect((await loadCachedTokenizer(withJson, { cache })).encode('ab')).toEqual([4, 5]);
+    await expect(loadCachedTokenizer(manifestOf('tok2', 'safetensors', ['tok2/none.safetensors']), { cache })).rejects.toThrow(/has no tokenizer\.json/);
   });
 
   it('GGUF F16 with tied embeddings and Llama 3 RoPE scaling (rope_freqs.weight)', async () => {

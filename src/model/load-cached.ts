@@ -67,6 +67,24 @@ export async function loadCachedModel(gpu: Gpu, manifest: CachedModel, options: 
   }
 }
 
+/**
+ * The tokenizer of a cached model without its weights: the cached tokenizer.json, or one built from the GGUF
+ * header's tokenizer.ggml.* metadata (for the context preview, before the worker loads the model).
+ */
+export async function loadCachedTokenizer(manifest: CachedModel, options: { cache?: ModelCache } = {}): Promise<Tokenizer> {
+  const load = new Loading(null, manifest, options);
+  if (manifest.tokenizer) {
+    const key = manifest.tokenizer;
+    return load.inFile(key, async () => loadTokenizer(await cachedTokenizerFiles(load, key)));
+  }
+  const [first] = manifest.weights;
+  if (manifest.format !== 'gguf' || !first) throw new ModelLoadError(`${manifest.name}: the model has no tokenizer.json`, manifest.name);
+  return load.inFile(first, async () => {
+    const header = await readGgufHeader(load, { key: first, size: await load.fileSize(first) });
+    return loadTokenizer(tokenizerJsonFromGguf(header.metadata));
+  });
+}
+
 interface WeightFile {
   key: string;
   size: number;
@@ -81,12 +99,18 @@ class Loading {
   private done = 0;
   private reported = -1;
 
+  /** gpu is null when only the tokenizer is read (on the page, for the context preview). */
   constructor(
-    readonly gpu: Gpu,
+    private readonly device: Gpu | null,
     readonly manifest: CachedModel,
     readonly options: LoadCachedOptions,
   ) {
     this.cache = options.cache ?? modelCache();
+  }
+
+  get gpu(): Gpu {
+    if (!this.device) throw new Error('this load reads files only; it has no GPU');
+    return this.device;
   }
 
   alloc(label: string, bytes: number): GPUBuffer {
@@ -100,7 +124,7 @@ class Loading {
 
   release(...buffers: GPUBuffer[]): void {
     for (const buffer of buffers) this.buffers.delete(buffer);
-    this.gpu.destroy(...buffers);
+    if (buffers.length > 0) this.gpu.destroy(...buffers);
   }
 
   releaseAll(): void {

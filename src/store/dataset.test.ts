@@ -27,6 +27,11 @@ function setup(hfRows?: (opts: HfRowsOptions) => Promise<HfRows>) {
       if (url.includes('broken')) throw new Error('HTTP 404');
       return charTokenizer();
     },
+    cachedTokenizer: async (id) => {
+      requested.push(`cached:${id}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return charTokenizer('abc xyz');
+    },
     fetchHfRows: hfRows ?? (async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] })),
     embeddedModelUrl: () => 'http://localhost/models/manyicl-tiny/',
   });
@@ -207,10 +212,33 @@ describe('tokenizer and preview', () => {
     expect(store.getState().tokenizerStatus).toBe('ready');
   });
 
+  test('loads the chosen cached model\'s tokenizer, and the embedded one again when switched back', async () => {
+    const { store, requested } = setup();
+    const s = () => store.getState();
+    await s().loadTokenizer();
+    const embedded = s().tokenizer;
+    s().chooseModel({ source: 'cached', id: 'hub:org/m', name: 'm.gguf' });
+    const loading = s().loadTokenizer();
+    expect(s()).toMatchObject({ tokenizerStatus: 'loading', tokenizer: null, tokenizerOf: 'cached:hub:org/m' });
+    await loading;
+    expect(s().tokenizerStatus).toBe('ready');
+    expect(s().tokenizer).not.toBe(embedded);
+    // A switch while a load is under way: the late answer does not replace the newer model's tokenizer.
+    s().chooseModel({ source: 'cached', id: 'hub:org/other', name: 'o.gguf' });
+    const stale = s().loadTokenizer();
+    s().chooseModel({ source: 'embedded', id: 'manyicl-tiny' });
+    await Promise.all([stale, s().loadTokenizer()]);
+    expect(s()).toMatchObject({ tokenizerOf: 'embedded', tokenizerStatus: 'ready' });
+    expect(requested).toEqual(['http://localhost/models/manyicl-tiny/', 'cached:hub:org/m', 'cached:hub:org/other', 'http://localhost/models/manyicl-tiny/']);
+  });
+
   test('a tokenizer that cannot be fetched is reported', async () => {
     const store = createDatasetStore({
       fetchTokenizer: async () => {
         throw new Error('HTTP 404');
+      },
+      cachedTokenizer: async () => {
+        throw new Error('unused');
       },
       fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
       embeddedModelUrl: () => 'x',

@@ -262,6 +262,8 @@ export type TokenizerStatus = 'idle' | 'loading' | 'ready' | 'error';
 
 export interface DatasetDeps {
   fetchTokenizer(modelUrl: string): Promise<Tokenizer>;
+  /** The tokenizer of a model in the model cache, by its id. */
+  cachedTokenizer(id: string): Promise<Tokenizer>;
   fetchHfRows: typeof fetchHfRowsFromServer;
   /** Absolute URL of the embedded model's folder. */
   embeddedModelUrl(): string;
@@ -281,6 +283,8 @@ export interface DatasetState {
   tokenizerError: string | null;
   /** Not rendered; the preview packs with it. */
   tokenizer: Tokenizer | null;
+  /** Whose tokenizer `tokenizer` is (tokenizerKey of the model). */
+  tokenizerOf: string | null;
   /** Which context of the stream the preview shows. */
   previewIndex: number;
 
@@ -341,6 +345,7 @@ export function createDatasetStore(deps: DatasetDeps) {
       tokenizerStatus: 'idle',
       tokenizerError: null,
       tokenizer: null,
+      tokenizerOf: null,
       previewIndex: 0,
 
       setConfig(patch) {
@@ -493,13 +498,16 @@ export function createDatasetStore(deps: DatasetDeps) {
       },
 
       async loadTokenizer() {
-        if (get().tokenizerStatus === 'loading' || get().tokenizerStatus === 'ready') return;
-        set({ tokenizerStatus: 'loading', tokenizerError: null });
+        const model = get().config.model;
+        const key = tokenizerKey(model);
+        if (get().tokenizerOf === key && get().tokenizerStatus !== 'error') return;
+        set({ tokenizerOf: key, tokenizer: null, tokenizerStatus: 'loading', tokenizerError: null });
+        const stillWanted = () => get().tokenizerOf === key;
         try {
-          const tokenizer = await deps.fetchTokenizer(deps.embeddedModelUrl());
-          set({ tokenizer, tokenizerStatus: 'ready' });
+          const tokenizer = model.source === 'cached' ? await deps.cachedTokenizer(model.id) : await deps.fetchTokenizer(deps.embeddedModelUrl());
+          if (stillWanted()) set({ tokenizer, tokenizerStatus: 'ready' });
         } catch (error) {
-          set({ tokenizerStatus: 'error', tokenizerError: error instanceof Error ? error.message : String(error) });
+          if (stillWanted()) set({ tokenizerStatus: 'error', tokenizerError: error instanceof Error ? error.message : String(error) });
         }
       },
 
@@ -512,6 +520,11 @@ export function createDatasetStore(deps: DatasetDeps) {
 
 export type DatasetStore = ReturnType<typeof createDatasetStore>;
 
+/** Models that share a tokenizer share a key: the embedded model and the checkpoints trained from it. */
+export function tokenizerKey(model: RunConfig['model']): string {
+  return model.source === 'cached' ? `cached:${model.id}` : 'embedded';
+}
+
 /** The embedded model's folder under the app's base URL, as an absolute URL (the file reader needs one). */
 export function embeddedModelUrl(): string {
   const origin = globalThis.location?.href ?? 'http://localhost/';
@@ -521,6 +534,12 @@ export function embeddedModelUrl(): string {
 export const useDatasetStore = createDatasetStore({
   // Loaded when first needed: the tokenizer code (transformers.js) stays out of the first page load.
   fetchTokenizer: async (url) => (await import('../model/load')).fetchTokenizer(url),
+  cachedTokenizer: async (id) => {
+    const [{ getModel }, { loadCachedTokenizer }] = await Promise.all([import('../model/sources/library'), import('../model/load-cached')]);
+    const manifest = await getModel(id);
+    if (!manifest) throw new Error('the model is no longer in the model cache');
+    return loadCachedTokenizer(manifest);
+  },
   fetchHfRows: fetchHfRowsFromServer,
   embeddedModelUrl,
 });

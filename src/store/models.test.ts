@@ -181,6 +181,9 @@ describe('a cached model as the base model', () => {
       fetchTokenizer: async () => {
         throw new Error('unused');
       },
+      cachedTokenizer: async () => {
+        throw new Error('unused');
+      },
       fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
       embeddedModelUrl: () => '',
     });

@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from 'react';
-import { buildPreview, type ContextPreview as Preview, useDatasetStore } from '../store/dataset';
+import { buildPreview, type ContextPreview as Preview, tokenizerKey, useDatasetStore } from '../store/dataset';
 import { showBreaks } from '../store/format';
 
 /** One packed training context of the current setup, wired to the dataset store. */
@@ -10,10 +10,12 @@ export function ContextPreview() {
   const status = useDatasetStore((s) => s.tokenizerStatus);
   const tokenizerError = useDatasetStore((s) => s.tokenizerError);
   const index = useDatasetStore((s) => s.previewIndex);
+  const modelKey = tokenizerKey(config.model);
 
+  // The chosen model's tokenizer, loaded again when the model changes.
   useEffect(() => {
     void useDatasetStore.getState().loadTokenizer();
-  }, []);
+  }, [modelKey]);
 
   const result = useMemo((): { preview: Preview } | { error: string } | null => {
     if (!tokenizer) return null;

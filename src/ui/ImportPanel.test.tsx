@@ -8,6 +8,9 @@ function storeWith(text: string) {
     fetchTokenizer: async () => {
       throw new Error('unused');
     },
+    cachedTokenizer: async () => {
+      throw new Error('unused');
+    },
     fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
     embeddedModelUrl: () => '',
   });
