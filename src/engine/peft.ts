@@ -1,5 +1,5 @@
 // The PEFT LoRA adapter format: adapter_config.json and the tensor names in adapter_model.safetensors.
-import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearShape } from './spec';
+import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearBlock, linearModulePath, linearShape } from './spec';
 
 export interface LoraConfig {
   rank: number;
@@ -15,19 +15,9 @@ export function loraScaling(cfg: LoraConfig): number {
   return cfg.useRslora ? cfg.alpha / Math.sqrt(cfg.rank) : cfg.alpha / cfg.rank;
 }
 
-/** The block holding a linear layer, as HF names it. */
-function parentModule(target: LoraTarget): 'self_attn' | 'mlp' {
-  return target === 'q_proj' || target === 'k_proj' || target === 'v_proj' || target === 'o_proj' ? 'self_attn' : 'mlp';
-}
-
-/** Module path of a linear layer in a Llama/Mistral model, e.g. model.layers.3.mlp.up_proj. */
-function modulePath(layer: number, target: LoraTarget): string {
-  return `model.layers.${layer}.${parentModule(target)}.${target}`;
-}
-
 /** The key PEFT saves a LoRA tensor under, e.g. base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight. */
 export function peftKey(layer: number, target: LoraTarget, which: 'A' | 'B'): string {
-  return `base_model.model.${modulePath(layer, target)}.lora_${which}.weight`;
+  return `base_model.model.${linearModulePath(layer, target)}.lora_${which}.weight`;
 }
 
 function fail(message: string): never {
@@ -70,7 +60,7 @@ const UNSUPPORTED_OPTIONS = [
  */
 function targetOfModuleName(entry: string): LoraTarget {
   for (const target of LORA_TARGETS) {
-    if (entry === target || entry === `${parentModule(target)}.${target}`) return target;
+    if (entry === target || entry === `${linearBlock(target)}.${target}`) return target;
   }
   return fail(`unsupported target module "${entry}" (supported: ${LORA_TARGETS.join(', ')})`);
 }

@@ -3,7 +3,7 @@
 // embedding and the LM head split under the binding limit, and whether it all fits this GPU.
 import { formatBytes } from '../gpu/gpu';
 import { type GgmlType, tensorBytes } from '../model/gguf/quants';
-import { type LoraTarget, type ModelSpec, linearShape } from './spec';
+import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearModulePath, linearShape } from './spec';
 import { crossEntropyChunkColumns } from './ops/cross_entropy';
 import { gradNormScratchSize } from './ops/grad_norm';
 import { tableRowRanges } from './vocab-table';
@@ -47,11 +47,6 @@ export interface TrainingPlan {
 
 const F32 = 4;
 
-const LINEAR_NAMES: Record<LoraTarget, string> = {
-  q_proj: 'self_attn.q_proj', k_proj: 'self_attn.k_proj', v_proj: 'self_attn.v_proj', o_proj: 'self_attn.o_proj',
-  gate_proj: 'mlp.gate_proj', up_proj: 'mlp.up_proj', down_proj: 'mlp.down_proj',
-};
-
 /** Every buffer a LoRA training step allocates (the same sizes Model, LoraAdapter, Activations and Trainer make). */
 export function planTraining(spec: ModelSpec, options: PlanOptions): TrainingPlan {
   const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: V, numLayers: L } = spec;
@@ -71,8 +66,8 @@ export function planTraining(spec: ModelSpec, options: PlanOptions): TrainingPla
     for (const part of parts) add('weights', `${table}[${part.firstRow}:${part.firstRow + part.rows}]`, part.rows * d * F32);
   }
   for (let l = 0; l < L; l++) {
-    for (const target of Object.keys(LINEAR_NAMES) as LoraTarget[]) {
-      const name = `model.layers.${l}.${LINEAR_NAMES[target]}.weight`;
+    for (const target of LORA_TARGETS) {
+      const name = `${linearModulePath(l, target)}.weight`;
       const [out, inF] = linearShape(spec, target);
       const type = options.linearType(name);
       add('weights', name, type === 'F32' ? out * inF * F32 : tensorBytes(type, out * inF));

@@ -5,9 +5,9 @@ import { type SafetensorsFile, type SafetensorsTensorInfo, readSafetensors } fro
 import { specFromHfConfig } from '../model/config';
 import { type GgmlType, dequantize } from '../model/gguf/quants';
 import { type GgufHeader, readGguf } from '../model/gguf/reader';
-import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
+import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
 import { type LoraConfig, loraTensorShapes, parseAdapterConfig } from './peft';
-import { LORA_TARGETS, type ModelSpec, linearShape } from './spec';
+import { type ModelSpec, baseWeightShapes } from './spec';
 
 export interface ReferenceBatch {
   /** [B][T] */
@@ -71,31 +71,6 @@ function fail(file: string, message: string): never {
   throw new Error(`reference case ${file}: ${message}`);
 }
 
-/** Every base weight the spec needs, by HF name, with its HF shape. */
-function baseWeightShapes(spec: ModelSpec): { name: string; shape: number[] }[] {
-  const d = spec.hiddenSize;
-  const shapes = [{ name: 'model.embed_tokens.weight', shape: [spec.vocabSize, d] }];
-  for (let l = 0; l < spec.numLayers; l++) {
-    const prefix = `model.layers.${l}`;
-    shapes.push({ name: `${prefix}.input_layernorm.weight`, shape: [d] });
-    shapes.push({ name: `${prefix}.post_attention_layernorm.weight`, shape: [d] });
-    for (const target of LORA_TARGETS) {
-      const block = target === 'gate_proj' || target === 'up_proj' || target === 'down_proj' ? 'mlp' : 'self_attn';
-      shapes.push({ name: `${prefix}.${block}.${target}.weight`, shape: linearShape(spec, target) });
-    }
-  }
-  shapes.push({ name: 'model.norm.weight', shape: [d] });
-  if (!spec.tieWordEmbeddings) shapes.push({ name: 'lm_head.weight', shape: [spec.vocabSize, d] });
-  return shapes;
-}
-
-/** Heads whose rows llama.cpp permutes in an HF tensor: q_proj over the query heads, k_proj over the kv heads. */
-function permutedHeads(spec: ModelSpec, hfName: string): number | null {
-  if (hfName.endsWith('.self_attn.q_proj.weight')) return spec.numHeads;
-  if (hfName.endsWith('.self_attn.k_proj.weight')) return spec.numKvHeads;
-  return null;
-}
-
 /**
  * Float32 views of a GGUF model's base weights, shaped like a float32 safetensors file so that code written
  * for model.safetensors reads them unchanged. Tensors are dequantized on each call (a fresh array).
@@ -141,7 +116,7 @@ export async function readGgufBaseModel(bytes: Uint8Array): Promise<{ spec: Mode
     const hfName = hfNameOfGgufTensor(name);
     if (hfName !== null) ggufNameOf.set(hfName, name);
   }
-  for (const { name, shape } of baseWeightShapes(spec)) {
+  for (const [name, shape] of baseWeightShapes(spec)) {
     const ggufName = ggufNameOf.get(name);
     if (ggufName === undefined) throw new Error(`GGUF: missing tensor ${ggufNameOfHfTensor(name)} (HF ${name})`);
     const stored = file.info(ggufName).shape;
@@ -158,7 +133,7 @@ export async function readGgufBaseModel(bytes: Uint8Array): Promise<{ spec: Mode
       if (ggufName === undefined) throw new Error(`GGUF: no tensor for ${hfName}`);
       const { type, shape: stored } = file.info(ggufName);
       const shape = [...stored].reverse();
-      const heads = permutedHeads(spec, hfName);
+      const heads = permutedQkHeads(spec, hfName);
       const raw = file.tensorBytes(ggufName);
       return { type, shape, bytes: heads === null ? raw : unpermuteQkRowBytes(raw, shape[0], heads) };
     },
@@ -354,7 +329,7 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
     config = await readJson('config.json');
     spec = specFromHfConfig(config);
     weights = parseTensors('model.safetensors', safetensors.bytes);
-    for (const { name, shape } of baseWeightShapes(spec)) checkShape('model.safetensors', weights, name, shape);
+    for (const [name, shape] of baseWeightShapes(spec)) checkShape('model.safetensors', weights, name, shape);
   }
 
   const loraConfig = parseAdapterConfig(await readJson('adapter_config.json'));

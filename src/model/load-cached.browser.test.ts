@@ -6,7 +6,7 @@ import { DEFAULT_ALPHABET } from '../data/tokenizer';
 import { LoraAdapter } from '../engine/lora';
 import { type GpuTensor, Model, type TensorLookup } from '../engine/model';
 import { readGgufBaseModel } from '../engine/reference-case';
-import type { ModelSpec } from '../engine/spec';
+import { type ModelSpec, baseWeightShapes } from '../engine/spec';
 import { Trainer } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import { maxRelError, testGpu } from '../gpu/testing';
@@ -16,7 +16,7 @@ import { ggufFromHfModel } from './gguf/convert';
 import { type GgmlType, bf16BitsToF32, dequantize, f32ToBf16Bits, f32ToF16Bits, quantize, roundToF16 } from './gguf/quants';
 import { ggufNameOfHfTensor, permuteQkRows } from './gguf/spec';
 import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './gguf/writer';
-import { type LoadedModel, loadCachedModel, loadCachedTokenizer, modelWeightShapes } from './load-cached';
+import { type LoadedModel, loadCachedModel, loadCachedTokenizer } from './load-cached';
 import { tensorsOf, writeSafetensors } from './safetensors';
 import { ModelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
@@ -48,7 +48,7 @@ type Weights = Map<string, { shape: number[]; data: Float32Array }>;
 function randomWeights(spec: ModelSpec, seed: number): Weights {
   const weights: Weights = new Map();
   let n = seed;
-  for (const [name, shape] of modelWeightShapes(spec)) {
+  for (const [name, shape] of baseWeightShapes(spec)) {
     const count = shape.reduce((a, b) => a * b, 1);
     const data = randomArray(count, n++, shape.length === 1 ? 0.2 : 0.3);
     if (shape.length === 1) for (let i = 0; i < count; i++) data[i] += 1;
@@ -315,7 +315,7 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
     const base = await readGgufBaseModel(q8File);
     const before = gpu.allocatedBytes;
     const raw = new Map<string, GpuTensor>();
-    for (const name of modelWeightShapes(SMALL).keys()) {
+    for (const name of baseWeightShapes(SMALL).keys()) {
       const { type, shape, bytes } = base.gguf.tensorBytes(name);
       raw.set(name, { type, shape, buffer: gpu.upload(name, bytes) });
     }

@@ -8,12 +8,12 @@ import { type GpuTensor, Model } from '../engine/model';
 import { f32RowsOf } from '../engine/ops/dequantize';
 import { quantizeOnGpu, quantizedBytes } from '../engine/ops/quantize';
 import { unpermuteQkRows } from '../engine/ops/unpermute_rows';
-import { LORA_TARGETS, type ModelSpec, linearShape } from '../engine/spec';
+import { type ModelSpec, baseWeightShapes } from '../engine/spec';
 import type { QuantizeOnLoad } from '../train/protocol';
 import { specFromHfConfig } from './config';
 import { type GgmlType, dequantize, tensorBytes } from './gguf/quants';
 import { type GgufHeader, type GgufMetadata, type GgufRangeSource, type GgufTensorInfo, parseGgufHeader } from './gguf/reader';
-import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, specFromGguf } from './gguf/spec';
+import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf } from './gguf/spec';
 import { tokenizerJsonFromGguf } from './gguf/tokenizer';
 import { type SafetensorsHeader, headerByteLength, parseSafetensorsHeader } from './safetensors';
 import { type ModelCache, modelCache } from './sources/cache';
@@ -311,32 +311,8 @@ function concat(chunks: readonly Uint8Array[], begin: number, end: number): Uint
   return out;
 }
 
-/** Every base weight the spec needs, by HF name, with its HF shape. */
-export function modelWeightShapes(spec: ModelSpec): Map<string, number[]> {
-  const d = spec.hiddenSize;
-  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [spec.vocabSize, d]]]);
-  for (let l = 0; l < spec.numLayers; l++) {
-    const prefix = `model.layers.${l}`;
-    shapes.set(`${prefix}.input_layernorm.weight`, [d]);
-    shapes.set(`${prefix}.post_attention_layernorm.weight`, [d]);
-    for (const target of LORA_TARGETS) {
-      const block = target === 'gate_proj' || target === 'up_proj' || target === 'down_proj' ? 'mlp' : 'self_attn';
-      shapes.set(`${prefix}.${block}.${target}.weight`, linearShape(spec, target));
-    }
-  }
-  shapes.set('model.norm.weight', [d]);
-  if (!spec.tieWordEmbeddings) shapes.set('lm_head.weight', [spec.vocabSize, d]);
-  return shapes;
-}
-
 const isLinear = (hfName: string) => /\.(self_attn|mlp)\.[a-z_]+_proj\.weight$/.test(hfName);
 
-/** Heads whose rows llama.cpp permutes: q_proj over the query heads, k_proj over the kv heads. */
-function permutedHeads(spec: ModelSpec, hfName: string): number | null {
-  if (hfName.endsWith('.self_attn.q_proj.weight')) return spec.numHeads;
-  if (hfName.endsWith('.self_attn.k_proj.weight')) return spec.numKvHeads;
-  return null;
-}
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
@@ -484,7 +460,7 @@ async function loadGguf(load: Loading, files: WeightFile[]): Promise<LoadedModel
   let spec: ModelSpec = await load.inFile(first.key, async () =>
     specFromGguf(metadata, ropeFreqs ? infos.filter((info) => info.name !== ROPE_FREQS_TENSOR) : infos),
   );
-  const shapes = modelWeightShapes(spec);
+  const shapes = baseWeightShapes(spec);
   for (const [hfName, shape] of shapes) {
     const ggufName = ggufNameOfHfTensor(hfName) as string;
     const found = located.get(ggufName);
@@ -529,7 +505,7 @@ async function loadGguf(load: Loading, files: WeightFile[]): Promise<LoadedModel
       for (const [hfName, t] of raw) {
         load.checkAborted();
         let tensor = t;
-        const heads = permutedHeads(spec, hfName);
+        const heads = permutedQkHeads(spec, hfName);
         if (heads !== null) tensor = await unpermute(load, hfName, tensor, heads);
         if (load.options.quantize && isLinear(hfName)) tensor = await quantizeLinear(load, hfName, tensor, load.options.quantize);
         tensors.set(hfName, tensor);
@@ -580,7 +556,7 @@ async function loadSafetensors(load: Loading, files: WeightFile[]): Promise<Load
   const tokenizer = await makeTokenizer(load, await cachedTokenizerFiles(load, manifest.tokenizer), manifest.tokenizer, spec);
 
   // Headers first: a missing tensor, a wrong shape or dtype fails before any weight is read.
-  const shapes = modelWeightShapes(spec);
+  const shapes = baseWeightShapes(spec);
   const shardOf = new Map<string, string>();
   const headers: SafetensorsHeader[] = [];
   for (const file of files) {

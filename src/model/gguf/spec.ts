@@ -65,6 +65,13 @@ function checkQkShape(rows: number, heads: number): number {
   return rows / heads;
 }
 
+/** Heads whose rows llama.cpp permutes in an HF tensor: q_proj over the query heads, k_proj over the kv heads. */
+export function permutedQkHeads(spec: ModelSpec, hfName: string): number | null {
+  if (hfName.endsWith('.self_attn.q_proj.weight')) return spec.numHeads;
+  if (hfName.endsWith('.self_attn.k_proj.weight')) return spec.numKvHeads;
+  return null;
+}
+
 /** The row order: HF row r is GGUF row order[r] (so order maps HF rows to where llama.cpp put them). */
 export function qkRowOrder(rows: number, heads: number): Uint32Array {
   const headDim = checkQkShape(rows, heads);
