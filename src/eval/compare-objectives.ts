@@ -1,15 +1,14 @@
 // ManyICL against last-answer-only fine-tuning from the same start, for the same steps on the same contexts:
 // the mean loss of the k-th in-context answer, before and after, on held-out contexts.
-import { ContextStream, type PackedContext, toSequenceBatch } from '../data/packer';
+import { ContextStream, type PackedContext, engineObjective, toSequenceBatch } from '../data/packer';
 import { FullParameters } from '../engine/full';
 import { LoraAdapter } from '../engine/lora';
 import { Model } from '../engine/model';
-import type { Objective } from '../engine/trainer';
 import { Trainer } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import type { RunConfig } from '../train/protocol';
 import { learningRate } from '../train/schedule';
-import { type HostBaseModel, streamOptions } from '../train/session';
+import { type HostBaseModel, streamOptions, trainerOptions } from '../train/session';
 
 export interface ShotCurve {
   /** Mean loss of answer k (k = 0, 1, ...) over the evaluation contexts. */
@@ -55,13 +54,7 @@ export async function compareObjectives(
     const model = Model.fromTensors(gpu, base.spec, base.tensors);
     const trainable = config.mode === 'full' ? new FullParameters(gpu, model) : new LoraAdapter(gpu, base.spec, config.lora);
     if (trainable instanceof LoraAdapter) trainable.initialize(config.seed);
-    const engineObjective: Objective = objective === 'manyicl' ? 'all-answers' : 'last-answer';
-    const trainer = new Trainer(model, trainable, {
-      objective: engineObjective,
-      adamw: { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay },
-      maxGradNorm: config.maxGradNorm,
-      recompute: config.recompute,
-    });
+    const trainer = new Trainer(model, trainable, trainerOptions(config, engineObjective(objective)));
     try {
       result.before ??= await shotCurve(trainer, held, config.batchSize);
       const stream = new ContextStream(train);

@@ -9,7 +9,7 @@ import { Model, type TensorLookup } from '../engine/model';
 import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planTraining } from '../engine/plan';
 import type { ModelSpec } from '../engine/spec';
 import type { GgmlType } from '../model/gguf/quants';
-import { type StepResult, Trainer } from '../engine/trainer';
+import { type Objective, type StepResult, Trainer, type TrainerOptions } from '../engine/trainer';
 import { type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import type { RunConfig, StepMetrics, TokenLossSample, TrainEvent } from './protocol';
@@ -153,12 +153,7 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
     model.destroy();
     throw error;
   }
-  const trainer = new Trainer(model, trainable, {
-    objective: engineObjective(opts.objective),
-    adamw: { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay },
-    maxGradNorm: config.maxGradNorm,
-    recompute: config.recompute,
-  });
+  const trainer = new Trainer(model, trainable, trainerOptions(config, engineObjective(opts.objective)));
   try {
     let stream: ContextStream;
     let step = 0;
@@ -220,6 +215,16 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
     trainable.destroy();
     model.destroy();
   }
+}
+
+/** A run's trainer settings: the objective, AdamW with PyTorch's default betas and eps, clipping, recomputation. */
+export function trainerOptions(config: RunConfig, objective: Objective): TrainerOptions {
+  return {
+    objective,
+    adamw: { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay },
+    maxGradNorm: config.maxGradNorm,
+    recompute: config.recompute,
+  };
 }
 
 /** A full-parameter checkpoint's weights in place of the base model's. */
