@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
-import { fixtureGguf, fixtureSafetensorsFolder, fixtureShardedFolder, fixtureSplitGguf } from '../src/model/sources/library-fixtures';
-import { fixtureBytes, fixtureSafetensors } from '../src/model/sources/test-fixtures';
+import { fixtureGguf, fixtureSafetensorsFolder, fixtureShardedFolder, fixtureSplitGguf } from '../src/model/sources/library.testing';
+import { fixtureBytes, fixtureSafetensors } from '../src/model/sources/files.testing';
 
 export interface Route {
   body?: Uint8Array | string;

@@ -3,7 +3,7 @@
 // a reload, picked as the base model, and deleted.
 import { expect, test } from '@playwright/test';
 import { formatBytes } from '../src/gpu/gpu';
-import { fixtureGguf } from '../src/model/sources/library-fixtures';
+import { fixtureGguf } from '../src/model/sources/library.testing';
 import { type FileServer, startFileServer } from './file-server';
 
 const GGUF = fixtureGguf(51, 128 * 1024); // 512 KiB of weights

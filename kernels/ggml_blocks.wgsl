@@ -1,4 +1,4 @@
-// Decoding GGML blocks (layouts in src/model/gguf/quants.ts), shared by the kernels that read raw GGML tensors:
+// Decoding GGML blocks (layouts in src/engine/ggml.ts), shared by the kernels that read raw GGML tensors:
 // the wrapper appends this file to the kernel's source. The kernel declares
 //   override TYPE: u32                            (the GGML type id)
 //   var<storage, read> w: array<u32>              (the tensor's bytes, row after row)

@@ -1,4 +1,4 @@
-// Products with a frozen weight W [out, in] kept as raw GGML blocks (src/model/gguf/quants.ts has the
+// Products with a frozen weight W [out, in] kept as raw GGML blocks (src/engine/ggml.ts has the
 // layouts), dequantized on the fly:
 //   forward:  y [rows, out] (+)= x [rows, in] W^T
 //   backward: dx [rows, in] (+)= dy [rows, out] W

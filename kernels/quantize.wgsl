@@ -1,4 +1,4 @@
-// f32 values -> GGML Q8_0 or Q4_0 blocks of 32 (layouts in src/model/gguf/quants.ts), computed as
+// f32 values -> GGML Q8_0 or Q4_0 blocks of 32 (layouts in src/engine/ggml.ts), computed as
 // ggml's reference quantizers do, so the CPU's quantize() writes the same bytes (but for rounding ties).
 // Blocks of 34 or 18 bytes straddle 4-byte words, so each thread encodes two neighbouring blocks (68 or 36
 // bytes: whole words) and writes their words; the last thread of an odd count writes one block and the

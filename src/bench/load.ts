@@ -1,7 +1,7 @@
 // The model load benchmark in a browser tab: load.html?mb=1024&chunkMb=4&tensorMb=64&sha256=1&liveHeap=0 ;
 // `npm run bench:load` opens it in headless Chromium and prints window.benchResult.
 import { Gpu } from '../gpu/gpu';
-import { type LoadBenchOptions, benchmarkCacheToGpu, liveHeapReader, performanceMemoryReader } from '../model/sources/load-bench';
+import { type LoadBenchOptions, benchmarkCacheToGpu, liveHeapReader, performanceMemoryReader } from './load-bench';
 
 declare global {
   interface Window {

@@ -1,6 +1,6 @@
 // The training-step benchmark in a browser tab: bench.html?shape=tiny&seq=64&... ; `npm run bench -- --browser`
 // opens it in headless Chromium and prints window.benchResult.
-import { runBench } from '../engine/bench';
+import { runBench } from './train-step';
 import { Gpu } from '../gpu/gpu';
 
 declare global {

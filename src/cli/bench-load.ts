@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromiumArgs, findChromium } from '../../e2e/chromium';
-import type { LoadBenchResult } from '../model/sources/load-bench';
+import type { LoadBenchResult } from '../bench/load-bench';
 
 const MiB = 1024 * 1024;
 

@@ -3,8 +3,8 @@
 // prints one JSON line.
 import { parseArgs } from 'node:util';
 import { chromiumArgs, findChromium } from '../../e2e/chromium';
-import { type BenchOptions, type BenchResult, runBench } from '../engine/bench';
-import { MODEL_SHAPES } from '../engine/shapes';
+import { type BenchOptions, type BenchResult, runBench } from '../bench/train-step';
+import { MODEL_SHAPES } from '../bench/shapes';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
 

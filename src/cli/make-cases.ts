@@ -1,8 +1,8 @@
 // make-cases OUT_DIR [NAME...]: writes the generated reference cases (one LoRA training step, expected values
-// from the float64 CPU reference) to OUT_DIR/<name>/. The repository keeps them in src/engine/testdata/generated.
+// from the float64 CPU reference) to OUT_DIR/<name>/. The repository keeps them in src/testdata/generated.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GENERATED_CASES, makeReferenceCase } from '../engine/cpu/make-case';
+import { GENERATED_CASES, makeReferenceCase } from '../reference/make-case';
 
 async function main(): Promise<number> {
   const [outDir, ...names] = process.argv.slice(2);

@@ -1,12 +1,12 @@
-// make-gguf-cases OUT_DIR [NAME... | --all]: writes the GGUF reference cases (src/engine/testdata/gguf/README.md)
-// to OUT_DIR/<name>/, converted from the case folders under src/engine/testdata (run from the repository root,
+// make-gguf-cases OUT_DIR [NAME... | --all]: writes the GGUF reference cases (src/testdata/gguf/README.md)
+// to OUT_DIR/<name>/, converted from the case folders under src/testdata (run from the repository root,
 // or pass --testdata DIR). Without names: the cases the repository keeps; --all adds the F32 ones.
 // make-gguf-cases --case DIR --type TYPE OUT_DIR: converts any case folder with a safetensors base model.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GGUF_CASES, makeGgufCase } from '../engine/cpu/make-gguf-case';
-import { loadReferenceCase } from '../engine/reference-case';
-import { GGML_TYPES, type GgmlType } from '../model/gguf/quants';
+import { GGUF_CASES, makeGgufCase } from '../reference/make-gguf-case';
+import { loadReferenceCase } from '../reference/case';
+import { GGML_TYPES, type GgmlType } from '../engine/ggml';
 
 const USAGE = `usage: make-gguf-cases OUT_DIR [NAME... | --all] [--testdata DIR]
        make-gguf-cases --case CASE_DIR --type TYPE OUT_DIR

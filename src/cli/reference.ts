@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
-import { REFERENCE_TOLERANCES, runReferenceCase, withinTolerances } from '../engine/reference';
-import { loadReferenceCase } from '../engine/reference-case';
+import { REFERENCE_TOLERANCES, runReferenceCase, withinTolerances } from '../reference/run';
+import { loadReferenceCase } from '../reference/case';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

@@ -3,14 +3,14 @@
 //   PyTorch's LoRA gradients: dB = s G A^T and dA = s B^T G;
 // - norms, embedding and LM head: central differences of the float64 CPU reference loss.
 import { describe, expect, it } from 'vitest';
-import { maxRelError, testGpu } from '../gpu/testing';
-import { cpuReferenceStep, stepInputOfCase } from './cpu/reference-step';
+import { maxRelError, testGpu } from '../gpu/gpu.testing';
+import { cpuReferenceStep, stepInputOfCase } from '../reference/cpu-step';
 import { FullParameters } from './full';
 import { Model } from './model';
 import { loraScaling, peftKey } from './peft';
-import { loadReferenceCase } from './reference-case';
+import { loadReferenceCase } from '../reference/case';
 import { LORA_TARGETS, linearShape } from './spec';
-import { caseReader } from './testdata/fixtures';
+import { caseReader } from '../testdata/cases.testing';
 import { Trainer } from './trainer';
 
 function matmulRows(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false, transB = false): Float64Array {

@@ -1,7 +1,7 @@
 // The Llama/Mistral decoder on the GPU, forward and backward written out layer by layer (after llm.c).
 // Base weights are frozen; LoRA pairs adapt the linear layers. Every saved activation has a name.
 import type { Gpu } from '../gpu/gpu';
-import { type GgmlType, blockSize, tensorBytes } from '../model/gguf/quants';
+import { type GgmlType, blockSize, tensorBytes } from './ggml';
 import { type BaseWeight, type LinearCall, type LinearGradients, loraLinearBackward, loraLinearForward } from './linear';
 import type { LoraAdapter } from './lora';
 import { attentionBackward, attentionForward } from './ops/attention';

@@ -10,7 +10,7 @@ import {
   peftKey,
 } from './peft';
 import { LORA_TARGETS } from './spec';
-import { readFixtureBytes, readFixtureJson, REFERENCE_CASES } from './testdata/fixtures';
+import { readFixtureBytes, readFixtureJson, REFERENCE_CASES } from '../testdata/cases.testing';
 
 /** The essentials of what PEFT 0.21 writes for a plain LoRA. */
 const plainAdapter = {

@@ -1,11 +1,11 @@
 // The memory plan against what a real training step allocates on the GPU, buffer bytes counted by the Gpu class.
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../gpu/testing';
-import { syntheticManyShotBatch } from './bench';
+import { testGpu } from '../gpu/gpu.testing';
+import { syntheticManyShotBatch } from '../bench/train-step';
 import { LoraAdapter } from './lora';
 import { Model } from './model';
 import { planTraining } from './plan';
-import { MODEL_SHAPES } from './shapes';
+import { MODEL_SHAPES } from '../bench/shapes';
 import { LORA_TARGETS, type LoraTarget } from './spec';
 import { Trainer, collectTargets } from './trainer';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes } from '../gpu/gpu';
-import type { GgmlType } from '../model/gguf/quants';
+import type { GgmlType } from './ggml';
 import { GpuTooSmallError, checkPlanFits, describePlan, planTraining } from './plan';
-import { MODEL_SHAPES } from './shapes';
+import { MODEL_SHAPES } from '../bench/shapes';
 import { LORA_TARGETS } from './spec';
 
 const GiB = 1024 ** 3;

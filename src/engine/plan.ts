@@ -2,7 +2,7 @@
 // download or allocation): what the model, the adapter, the activations and the loss allocate, how the
 // embedding and the LM head split under the binding limit, and whether it all fits this GPU.
 import { formatBytes } from '../gpu/gpu';
-import { type GgmlType, tensorBytes } from '../model/gguf/quants';
+import { type GgmlType, tensorBytes } from './ggml';
 import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearModulePath, linearShape } from './spec';
 import { crossEntropyChunkColumns } from './ops/cross_entropy';
 import { gradNormScratchSize } from './ops/grad_norm';

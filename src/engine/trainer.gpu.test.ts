@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { maxRelError, testGpu } from '../gpu/testing';
+import { maxRelError, testGpu } from '../gpu/gpu.testing';
 import { readSafetensors, tensorsOf } from '../model/safetensors';
 import { LoraAdapter } from './lora';
 import { Model } from './model';
 import { parseAdapterConfig } from './peft';
-import { loadReferenceCase } from './reference-case';
-import { caseReader } from './testdata/fixtures';
+import { loadReferenceCase } from '../reference/case';
+import { caseReader } from '../testdata/cases.testing';
 import { Trainer, type SequenceBatch } from './trainer';
 
 const adamw = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };

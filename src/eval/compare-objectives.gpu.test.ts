@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../gpu/testing';
+import { testGpu } from '../gpu/gpu.testing';
 import { defaultRunConfig } from '../train/client';
-import { smallEmbeddedModel } from '../train/test-model';
+import { smallEmbeddedModel } from '../train/model.testing';
 import { compareObjectives } from './compare-objectives';
 
 describe('ManyICL against last-answer-only fine-tuning', () => {

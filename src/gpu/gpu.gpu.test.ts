@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { onRealGpu, testGpu } from './testing';
+import { onRealGpu, testGpu } from './gpu.testing';
 
 describe('Gpu.create', () => {
   it('opens an adapter, reports it and takes its optional features', async () => {

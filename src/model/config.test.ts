@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../engine/spec';
-import { readFixtureJson } from '../engine/testdata/fixtures';
+import { readFixtureJson } from '../testdata/cases.testing';
 import { specFromHfConfig } from './config';
 
 // Hub configs as older transformers versions wrote them (top-level rope_theta, rope_scaling).

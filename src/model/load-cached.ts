@@ -11,7 +11,7 @@ import { unpermuteQkRows } from '../engine/ops/unpermute_rows';
 import { type ModelSpec, baseWeightShapes } from '../engine/spec';
 import type { QuantizeOnLoad } from '../train/protocol';
 import { specFromHfConfig } from './config';
-import { type GgmlType, dequantize, tensorBytes } from './gguf/quants';
+import { type GgmlType, dequantize, tensorBytes } from '../engine/ggml';
 import { type GgufHeader, type GgufMetadata, type GgufRangeSource, type GgufTensorInfo, parseGgufHeader } from './gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf } from './gguf/spec';
 import { tokenizerJsonFromGguf } from './gguf/tokenizer';

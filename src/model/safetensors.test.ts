@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFixtureBytes, REFERENCE_CASES } from '../engine/testdata/fixtures';
+import { readFixtureBytes, REFERENCE_CASES } from '../testdata/cases.testing';
 import { randomArray } from '../util/random';
 import {
   decodeToFloat32,

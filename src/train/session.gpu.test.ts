@@ -1,12 +1,12 @@
 // A training run end to end: real data, real engine, a small model of the embedded kind; checkpoints resume
 // exactly.
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../gpu/testing';
+import { testGpu } from '../gpu/gpu.testing';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import { defaultRunConfig } from './client';
 import type { RunConfig, StepMetrics, TrainEvent } from './protocol';
 import { RunControl, runTraining } from './session';
-import { smallEmbeddedModel } from './test-model';
+import { smallEmbeddedModel } from './model.testing';
 
 /** Checkpoints kept in memory: the session code is the same; IndexedDB itself is covered by the e2e test. */
 function memoryCheckpoints(): CheckpointStore & { saved: Map<string, Checkpoint> } {

@@ -8,7 +8,7 @@ import { LoraAdapter } from '../engine/lora';
 import { Model, type TensorLookup } from '../engine/model';
 import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planTraining } from '../engine/plan';
 import type { ModelSpec } from '../engine/spec';
-import type { GgmlType } from '../model/gguf/quants';
+import type { GgmlType } from '../engine/ggml';
 import { type Objective, type StepResult, Trainer, type TrainerOptions } from '../engine/trainer';
 import { type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';

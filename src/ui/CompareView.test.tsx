@@ -2,7 +2,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { runSummary } from '../store/charts';
 import { CompareRuns } from './CompareView';
-import { fixtureMetrics, fixtureRun } from './fixtures.test-helpers';
+import { fixtureMetrics, fixtureRun } from './runs.testing';
 
 describe('CompareRuns', () => {
   test('asks for two runs', () => {

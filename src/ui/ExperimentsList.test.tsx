@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { ExperimentsTable, type ExperimentsTableProps } from './ExperimentsList';
-import { fixtureRun } from './fixtures.test-helpers';
+import { fixtureRun } from './runs.testing';
 
 function render(props: Partial<ExperimentsTableProps>): string {
   return renderToStaticMarkup(

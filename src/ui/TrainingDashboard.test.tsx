@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import type { RunRecord } from '../train/protocol';
-import { fixtureRun } from './fixtures.test-helpers';
+import { fixtureRun } from './runs.testing';
 import { RunDashboard, type RunDashboardProps } from './TrainingDashboard';
 
 const noop = () => {};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../gpu/gpu';
-import { maxRelError, onRealGpu, testGpu } from '../../gpu/testing';
+import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
 import { attentionBackward, attentionForward, type AttentionShape } from './attention';
 

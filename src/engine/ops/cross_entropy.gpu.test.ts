@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../gpu/gpu';
-import { maxRelError, testGpu } from '../../gpu/testing';
+import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
 import { type VocabTable, tableRowRanges, wholeTable } from '../vocab-table';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../../gpu/testing';
-import { GGML_TYPES, type GgmlType, blockSize, dequantize, f32ToF16Bits, quantize } from '../../model/gguf/quants';
+import { testGpu } from '../../gpu/gpu.testing';
+import { GGML_TYPES, type GgmlType, blockSize, dequantize, f32ToF16Bits, quantize } from '../ggml';
 import { mulberry32 } from '../../util/random';
 import { dequantizeRows, f32RowsOf } from './dequantize';
 

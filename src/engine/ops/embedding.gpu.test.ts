@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maxRelError, testGpu } from '../../gpu/testing';
+import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
 import { type VocabTable, tableRowRanges } from '../vocab-table';
 import { embeddingBackward, embeddingForward, groupRowsByToken } from './embedding';

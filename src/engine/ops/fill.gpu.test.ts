@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../../gpu/testing';
+import { testGpu } from '../../gpu/gpu.testing';
 import { fillUniform } from './fill';
 
 describe('fillUniform', () => {

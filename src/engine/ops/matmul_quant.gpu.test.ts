@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { maxRelError, testGpu } from '../../gpu/testing';
-import { GGML_TYPES, type GgmlType, dequantize, f32ToF16Bits, quantize } from '../../model/gguf/quants';
+import { maxRelError, testGpu } from '../../gpu/gpu.testing';
+import { GGML_TYPES, type GgmlType, dequantize, f32ToF16Bits, quantize } from '../ggml';
 import { mulberry32, randomArray } from '../../util/random';
 import { baseBackward, baseForward } from '../linear';
 import { type QuantWeight, quantMatmulBackward, quantMatmulForward, uploadQuantWeight } from './matmul_quant';

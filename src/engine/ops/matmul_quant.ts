@@ -1,5 +1,5 @@
 import type { Gpu } from '../../gpu/gpu';
-import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from '../../model/gguf/quants';
+import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from '../ggml';
 import blocks from '../../../kernels/ggml_blocks.wgsl?raw';
 import kernel from '../../../kernels/matmul_quant.wgsl?raw';
 

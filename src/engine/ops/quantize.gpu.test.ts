@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../gpu/gpu';
-import { maxRelError, testGpu } from '../../gpu/testing';
-import { blockBytes, dequantize, f16BitsToF32, quantize, tensorBytes } from '../../model/gguf/quants';
+import { maxRelError, testGpu } from '../../gpu/gpu.testing';
+import { blockBytes, dequantize, f16BitsToF32, quantize, tensorBytes } from '../ggml';
 import { mulberry32, randomArray } from '../../util/random';
 import { quantMatmulForward } from './matmul_quant';
 import { type GpuQuantType, quantizeOnGpu, quantizedBytes } from './quantize';

@@ -1,5 +1,5 @@
 import type { Gpu } from '../../gpu/gpu';
-import { GGML_TYPE_ID, tensorBytes } from '../../model/gguf/quants';
+import { GGML_TYPE_ID, tensorBytes } from '../ggml';
 import source from '../../../kernels/quantize.wgsl?raw';
 import { workgroupsFor } from './dispatch';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../gpu/gpu';
-import { maxRelError, onRealGpu, testGpu } from '../../gpu/testing';
+import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from './rmsnorm';
 

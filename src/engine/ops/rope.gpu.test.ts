@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maxRelError, onRealGpu, testGpu } from '../../gpu/testing';
+import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { ropeInverseFrequencies } from '../rope';
 import { ropeBackward, ropeForward } from './rope';

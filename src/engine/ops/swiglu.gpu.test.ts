@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maxRelError, testGpu } from '../../gpu/testing';
+import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { swigluBackward, swigluForward } from './swiglu';
 

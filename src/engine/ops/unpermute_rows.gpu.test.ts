@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../../gpu/testing';
+import { testGpu } from '../../gpu/gpu.testing';
 import { unpermuteQkRowBytes } from '../../model/gguf/spec';
 import { mulberry32 } from '../../util/random';
 import { unpermuteQkRows } from './unpermute_rows';

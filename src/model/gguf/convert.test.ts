@@ -5,7 +5,7 @@ import { EMBEDDED_MODEL_PATH } from '../embedded';
 import { readSafetensors } from '../safetensors';
 import { loadTokenizer } from '../tokenizer';
 import { ggufFromHfModel, matrixType } from './convert';
-import { dequantize, quantize } from './quants';
+import { dequantize, quantize } from '../../engine/ggml';
 import { readGguf } from './reader';
 import { ROPE_FREQS_TENSOR, hfNameOfGgufTensor, specFromGguf, unpermuteQkRowBytes, unpermuteQkRows } from './spec';
 import { tokenizerJsonFromGguf } from './tokenizer';
@@ -13,7 +13,7 @@ import { tokenizerJsonFromGguf } from './tokenizer';
 const json = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes));
 // Plain Uint8Arrays: a Node Buffer's slice() is a view, which readSafetensors does not expect.
 const fixture = async (name: string, file: string) =>
-  new Uint8Array(await readFile(new URL(`../../engine/testdata/reference/${name}/${file}`, import.meta.url)));
+  new Uint8Array(await readFile(new URL(`../../testdata/reference/${name}/${file}`, import.meta.url)));
 const shipped = async (file: string) =>
   new Uint8Array(await readFile(new URL(`../../../public/${EMBEDDED_MODEL_PATH}/${file}`, import.meta.url)));
 

@@ -7,7 +7,7 @@
 // right for Meta's models only), and Mistral's sliding window is kept as llama.attention.sliding_window.
 import type { ModelSpec } from '../../engine/spec';
 import type { TokenizerFiles } from '../tokenizer';
-import { type GgmlType, blockSize, quantize } from './quants';
+import { type GgmlType, blockSize, quantize } from '../../engine/ggml';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, llama3RopeFreqFactors, permuteQkRows } from './spec';
 import { ggufTokenizerMetadata } from './tokenizer';
 import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';

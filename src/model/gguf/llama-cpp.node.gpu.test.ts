@@ -6,16 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Llama, LlamaLogLevel, LlamaVocabularyType, type Token, getLlama } from 'node-llama-cpp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomCase } from '../../engine/cpu/make-case';
+import { randomCase } from '../../reference/make-case';
 import { Activations, Model, forward } from '../../engine/model';
 import { lmHeadLogits } from '../../engine/ops/cross_entropy';
-import { readGgufBaseModel } from '../../engine/reference-case';
+import { readGgufBaseModel } from '../../reference/case';
 import type { ModelSpec } from '../../engine/spec';
-import { testGpu } from '../../gpu/testing';
+import { testGpu } from '../../gpu/gpu.testing';
 import { mulberry32 } from '../../util/random';
 import type { TokenizerFiles } from '../tokenizer';
 import { ggufFromHfModel } from './convert';
-import { GGML_TYPE_ID } from './quants';
+import { GGML_TYPE_ID } from '../../engine/ggml';
 
 // K-quant rows hold 256 values: hidden 256, ffn 512 and 4 heads of 64 make every matrix whole blocks.
 const SPEC: ModelSpec = {

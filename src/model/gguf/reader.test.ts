@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../util/random';
-import { GGML_TYPES, blockSize, dequantize, quantize } from './quants';
+import { GGML_TYPES, blockSize, dequantize, quantize } from '../../engine/ggml';
 import { type GgufRangeSource, blobRangeSource, parseGgufHeader, readGguf, readGgufTensor } from './reader';
 import { type GgufTensorInput, ggufValue, writeGguf } from './writer';
 

@@ -1,7 +1,7 @@
 // Reads GGUF headers (v2/v3, little-endian) with @huggingface/gguf, from bytes in memory or from any source
 // that serves byte ranges (a File, an HTTP range reader). No Node APIs: this runs in the browser.
 import { GGMLQuantizationType, gguf } from '@huggingface/gguf';
-import { type GgmlType, GGML_TYPES, blockSize, dequantize, ggmlTypeFromId, tensorBytes } from './quants';
+import { type GgmlType, GGML_TYPES, blockSize, dequantize, ggmlTypeFromId, tensorBytes } from '../../engine/ggml';
 
 /** Metadata values as @huggingface/gguf returns them: uint64/int64 as bigint, arrays as JS arrays. */
 export type GgufMetadataValue = string | number | bigint | boolean | GgufMetadataValue[];

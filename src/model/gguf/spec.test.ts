@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ropeInverseFrequencies } from '../../engine/rope';
 import type { ModelSpec, RopeScaling } from '../../engine/spec';
 import { mulberry32 } from '../../util/random';
-import { dequantize, quantize } from './quants';
+import { dequantize, quantize } from '../../engine/ggml';
 import type { GgufMetadata } from './reader';
 import {
   ggufNameOfHfTensor,

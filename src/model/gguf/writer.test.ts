@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GGUFValueType, gguf } from '@huggingface/gguf';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../util/random';
-import { GGML_TYPES, GGML_TYPE_ID, type GgmlType, blockSize, quantize } from './quants';
+import { GGML_TYPES, GGML_TYPE_ID, type GgmlType, blockSize, quantize } from '../../engine/ggml';
 import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';
 
 // Reads back through @huggingface/gguf's own local-file path, independent of our reader.

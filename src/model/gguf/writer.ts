@@ -6,7 +6,7 @@
 //   a multiple of `alignment`), each tensor's bytes padded with zeros to `alignment`.
 // An array value is item_type u32 | count u64 | the items. v2 and v3 share this layout; v3 only added
 // big-endian files, which this writer does not produce.
-import { type GgmlType, GGML_TYPE_ID, blockSize, tensorBytes } from './quants';
+import { type GgmlType, GGML_TYPE_ID, blockSize, tensorBytes } from '../../engine/ggml';
 
 export type GgufNumberType =
   | 'uint8'

@@ -2,12 +2,12 @@
 // downloads from the local test server (e2e/file-server.ts) into the cache and GPU buffers at once, then
 // loading the cached copy with the network off. In Node (the `unit` project also matches this file) they skip.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { testGpu } from '../../gpu/testing';
+import { testGpu } from '../../gpu/gpu.testing';
 import { type CacheBackend, ModelCache, checkQuota, streamFileCached } from './cache';
 import { isCancelled, streamFile } from './download';
 import { resolveHubFiles } from './hub';
 import type { TransferProgress } from './progress';
-import { fixtureBytes, fixtureSafetensors } from './test-fixtures';
+import { fixtureBytes, fixtureSafetensors } from './files.testing';
 import { SafetensorsToGpu, TensorUploader } from './to-gpu';
 
 const inBrowser = typeof window !== 'undefined' && typeof navigator.storage?.getDirectory === 'function';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileServer, startFileServer } from '../../../e2e/file-server';
 import { DownloadError, type StreamFileOptions, isCancelled, streamFile } from './download';
 import type { TransferProgress } from './progress';
-import { fixtureBytes } from './test-fixtures';
+import { fixtureBytes } from './files.testing';
 
 const FILE = fixtureBytes(300_001, 11);
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileServer, fakeHubRoutes, startFileServer } from '../../../e2e/file-server';
 import { streamFile } from './download';
 import { HubError, hubFileUrl, resolveHubFiles, splitGgufParts } from './hub';
-import { fixtureBytes } from './test-fixtures';
+import { fixtureBytes } from './files.testing';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 

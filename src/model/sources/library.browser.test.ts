@@ -12,7 +12,7 @@ import {
   fixtureSafetensorsFolder,
   fixtureShardedFolder,
   fixtureSplitGguf,
-} from './library-fixtures';
+} from './library.testing';
 
 const inBrowser = typeof window !== 'undefined' && typeof navigator.storage?.getDirectory === 'function';
 

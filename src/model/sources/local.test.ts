@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isCancelled } from './download';
 import { readBlobRange, streamBlob, streamReadable } from './local';
 import type { TransferProgress } from './progress';
-import { fixtureBytes } from './test-fixtures';
+import { fixtureBytes } from './files.testing';
 
 const BYTES = fixtureBytes(200_003, 9);
 const blob = new Blob([BYTES]);

@@ -1,9 +1,9 @@
 // TensorUploader and SafetensorsToGpu on real WebGPU: tensors of odd sizes at unaligned file offsets,
 // fed in chunks of awkward sizes, read back from the GPU byte for byte.
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../../gpu/testing';
+import { testGpu } from '../../gpu/gpu.testing';
 import { mulberry32 } from '../../util/random';
-import { FIXTURE_TENSORS, fixtureSafetensors } from './test-fixtures';
+import { FIXTURE_TENSORS, fixtureSafetensors } from './files.testing';
 import { SafetensorsToGpu, TensorUploader } from './to-gpu';
 
 function* randomChunks(file: Uint8Array, seed: number, maxChunk: number): Generator<[Uint8Array, number]> {

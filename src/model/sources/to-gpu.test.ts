@@ -2,7 +2,7 @@
 // within the buffer). The same code runs on real WebGPU in to-gpu.gpu.test.ts.
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../util/random';
-import { FIXTURE_TENSORS, fixtureSafetensors } from './test-fixtures';
+import { FIXTURE_TENSORS, fixtureSafetensors } from './files.testing';
 import { SafetensorsToGpu, type TensorPlacement, TensorUploader } from './to-gpu';
 
 interface FakeBuffer {
