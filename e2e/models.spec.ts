@@ -2,7 +2,7 @@
 // a local server, with the progress bar; then the model in the cached list with its size, still there after
 // a reload, picked as the base model, and deleted.
 import { expect, test } from '@playwright/test';
-import { formatBytes } from '../src/gpu/gpu';
+import { formatBytes } from '../src/util/format';
 import { fixtureGguf } from '../src/model/sources/library.testing';
 import { type FileServer, startFileServer } from './file-server';
 

@@ -2,6 +2,7 @@
 // `npm run bench:load` opens it in headless Chromium and prints window.benchResult.
 import { Gpu } from '../gpu/gpu';
 import { type LoadBenchOptions, benchmarkCacheToGpu, liveHeapReader, performanceMemoryReader } from './load-bench';
+import { errorMessage } from '../util/errors';
 
 declare global {
   interface Window {
@@ -52,6 +53,6 @@ try {
   log.textContent = JSON.stringify(result, null, 2);
   window.benchResult = result;
 } catch (error) {
-  window.benchError = error instanceof Error ? error.message : String(error);
+  window.benchError = errorMessage(error);
   log.textContent = window.benchError;
 }

@@ -2,6 +2,7 @@
 // opens it in headless Chromium and prints window.benchResult.
 import { runBench } from './train-step';
 import { Gpu } from '../gpu/gpu';
+import { errorMessage } from '../util/errors';
 
 declare global {
   interface Window {
@@ -30,6 +31,6 @@ try {
   log.textContent = JSON.stringify(result, null, 2);
   window.benchResult = result;
 } catch (error) {
-  window.benchError = error instanceof Error ? error.message : String(error);
+  window.benchError = errorMessage(error);
   log.textContent = window.benchError;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes } from '../gpu/gpu';
+import { formatBytes } from '../util/format';
 import type { GgmlType } from './ggml';
 import { GpuTooSmallError, checkPlanFits, describePlan, planTraining } from './plan';
 import { MODEL_SHAPES } from '../bench/shapes';
@@ -62,7 +62,7 @@ describe('memory plan', () => {
     const planSmall = planTraining(spec, { ...options, limits: small });
     expect(planSmall.tableParts).toBe(16); // 2 GiB in 128 MiB parts
     expect(() => checkPlanFits(planSmall, small)).toThrow(
-      /binds at most 128\.0 MiB per buffer, and these need more: layer: gate, up, act \(224\.0 MiB\), d: gate, up, act \(224\.0 MiB\), lora.params\/grads\/adam_m\/adam_v \(160\.0 MiB\)\. Shorten the context.*; Lower the LoRA rank/,
+      /binds at most 128 MiB per buffer, and these need more: layer: gate, up, act \(224 MiB\), d: gate, up, act \(224 MiB\), lora.params\/grads\/adam_m\/adam_v \(160 MiB\)\. Shorten the context.*; Lower the LoRA rank/,
     );
   });
 

@@ -1,7 +1,7 @@
 // The GPU memory a LoRA training run needs, buffer by buffer, computed from the shapes alone (before any
 // download or allocation): what the model, the adapter, the activations and the loss allocate, how the
 // embedding and the LM head split under the binding limit, and whether it all fits this GPU.
-import { formatBytes } from '../gpu/gpu';
+import { formatBytes } from '../util/format';
 import { type GgmlType, tensorBytes } from './ggml';
 import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearModulePath, linearShape } from './spec';
 import { crossEntropyChunkColumns } from './ops/cross_entropy';

@@ -1,5 +1,7 @@
 // The small GPU layer: device setup, buffers with byte accounting, a pipeline cache, one-call dispatch
 // and optional per-kernel timing. It knows nothing about models.
+import { formatBytes } from '../util/format';
+
 
 export interface AdapterReport {
   vendor: string;
@@ -339,13 +341,3 @@ function padTo4(bytes: Uint8Array): Uint8Array {
   return padded;
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}

@@ -20,6 +20,7 @@ import { type ModelCache, modelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
 import { type TensorPlacement, TensorUploader, type UploadGpu } from './sources/to-gpu';
 import { type TokenizerFiles, loadTokenizer } from './tokenizer';
+import { errorMessage } from '../util/errors';
 
 export interface LoadCachedOptions {
   /** Default: the app's cache. */
@@ -181,7 +182,7 @@ class Loading {
 
   named(file: string, error: unknown): unknown {
     if (isAbort(error) || error instanceof ModelLoadError) return error;
-    const message = `${this.manifest.name}: ${file}: ${error instanceof Error ? error.message : String(error)}`;
+    const message = `${this.manifest.name}: ${file}: ${errorMessage(error)}`;
     if (error instanceof GpuOutOfMemoryError) return new GpuOutOfMemoryError(message);
     return new ModelLoadError(message, file, { cause: error });
   }

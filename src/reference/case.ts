@@ -8,6 +8,7 @@ import { type GgufHeader, readGguf } from '../model/gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
 import { type LoraConfig, loraTensorShapes, parseAdapterConfig } from '../engine/peft';
 import { type ModelSpec, baseWeightShapes } from '../engine/spec';
+import { errorMessage } from '../util/errors';
 
 export interface ReferenceBatch {
   /** [B][T] */
@@ -320,10 +321,9 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
         // Only a model.gguf that is not one: its reader says why.
         await readGguf(ggufFile.bytes).catch((e: Error) => fail('model.gguf', e.message));
       }
-      const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
       throw new Error(
         'reference case: the folder has neither model.safetensors (with config.json) nor model.gguf ' +
-          `(model.safetensors: ${reason(safetensors.error)}; model.gguf: ${'error' in ggufFile ? reason(ggufFile.error) : 'not a GGUF file'})`,
+          `(model.safetensors: ${errorMessage(safetensors.error)}; model.gguf: ${'error' in ggufFile ? errorMessage(ggufFile.error) : 'not a GGUF file'})`,
       );
     }
     config = await readJson('config.json');

@@ -18,7 +18,7 @@ import {
   viridis,
   windowLabel,
 } from './charts';
-import { formatBytes, formatLoss, formatLr, formatRate } from './format';
+import { formatBytes, formatLoss, formatLr, formatRate } from '../util/format';
 
 function m(step: number, shotLoss: number[], taskLoss: Record<string, number> = {}, loss = shotLoss[0] ?? 1): StepMetrics {
   return { step, loss, lr: 1e-3, gradNorm: 1, tokensPerSecond: 500 * step, stepMs: 20, gpuBytes: 1024 * step, shotLoss, taskLoss };
@@ -164,7 +164,7 @@ describe('summaries and comparison', () => {
 
 describe('format', () => {
   test('numbers read well', () => {
-    expect(formatBytes(3 * 1024 * 1024)).toBe('3.0 MiB');
+    expect(formatBytes(3 * 1024 * 1024)).toBe('3 MiB');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(null)).toBe('–');
     expect(formatLoss(2.302585)).toBe('2.303');

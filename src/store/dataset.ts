@@ -10,6 +10,7 @@ import { EMBEDDED_MODEL_PATH, EMBEDDED_SPEC } from '../model/embedded';
 import { defaultRunConfig } from '../train/client';
 import { runSources } from '../train/session';
 import type { RunConfig } from '../train/protocol';
+import { errorMessage } from '../util/errors';
 
 export { LORA_TARGETS, TASK_FAMILIES };
 export type { LoraTarget, TaskFamily };
@@ -439,7 +440,7 @@ export function createDatasetStore(deps: DatasetDeps) {
             },
           });
         } catch (error) {
-          set({ hfStatus: 'error', hfError: error instanceof Error ? error.message : String(error) });
+          set({ hfStatus: 'error', hfError: errorMessage(error) });
         }
       },
 
@@ -476,7 +477,7 @@ export function createDatasetStore(deps: DatasetDeps) {
             origin = `${draft.dataset} · ${draft.config} · ${draft.split}`;
           }
         } catch (error) {
-          return setDraftError(error instanceof Error ? error.message : String(error));
+          return setDraftError(errorMessage(error));
         }
         const dataset: ImportedDataset = {
           id: `import-${++importCounter}`, name, family: draft.family, origin,
@@ -507,7 +508,7 @@ export function createDatasetStore(deps: DatasetDeps) {
           const tokenizer = model.source === 'cached' ? await deps.cachedTokenizer(model.id) : await deps.fetchTokenizer(deps.embeddedModelUrl());
           if (stillWanted()) set({ tokenizer, tokenizerStatus: 'ready' });
         } catch (error) {
-          if (stillWanted()) set({ tokenizerStatus: 'error', tokenizerError: error instanceof Error ? error.message : String(error) });
+          if (stillWanted()) set({ tokenizerStatus: 'error', tokenizerError: errorMessage(error) });
         }
       },
 

@@ -1,6 +1,7 @@
 // The WebGPU probe: opens the adapter once and keeps what the UI shows about it.
 import { create } from 'zustand';
 import { Gpu, WebGpuMissingError, type AdapterReport } from '../gpu/gpu';
+import { errorMessage } from '../util/errors';
 
 export type { AdapterReport };
 
@@ -49,7 +50,7 @@ export const useGpuStore = create<GpuState>()((set) => ({
     } catch (error) {
       if (probeId !== latestProbe) return;
       if (error instanceof WebGpuMissingError) set({ status: 'missing', error: error.message });
-      else set({ status: 'error', error: error instanceof Error ? error.message : String(error) });
+      else set({ status: 'error', error: errorMessage(error) });
     }
   },
 }));

@@ -5,6 +5,7 @@ import { create } from 'zustand';
 import { isCancelled } from '../model/sources/download';
 import { requestPersistentStorage } from '../model/sources/cache';
 import { type AddModelOptions, type CachedModel, type HubModelSource, type ModelLibrary, modelLibrary } from '../model/sources/library';
+import { errorMessage } from '../util/errors';
 
 export type LibraryApi = Pick<ModelLibrary, 'list' | 'delete' | 'addHubModel' | 'addUrlModel' | 'addLocalFiles'>;
 
@@ -72,8 +73,6 @@ export interface ModelsState {
 
 export const HUB_TOKEN_KEY = 'manyicl-hub-token';
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
 export function createModelsStore(deps: ModelsDeps) {
   const readToken = () => {
     try {
@@ -127,7 +126,7 @@ export function createModelsStore(deps: ModelsDeps) {
         return model;
       } catch (error) {
         if (isCancelled(error)) set({ transfer: null, notice: `Cancelled: ${label} was not added.` });
-        else set({ transfer: null, error: `Could not add ${label}: ${messageOf(error)}` });
+        else set({ transfer: null, error: `Could not add ${label}: ${errorMessage(error)}` });
         await get().refresh();
         return null;
       }
@@ -147,7 +146,7 @@ export function createModelsStore(deps: ModelsDeps) {
           const [models, storage] = await Promise.all([deps.library.list(), deps.estimateStorage().catch(() => null)]);
           set({ models, storage, loaded: true });
         } catch (error) {
-          set({ loaded: true, error: `Could not read the cached models: ${messageOf(error)}` });
+          set({ loaded: true, error: `Could not read the cached models: ${errorMessage(error)}` });
         }
       },
 
@@ -192,7 +191,7 @@ export function createModelsStore(deps: ModelsDeps) {
           await deps.library.delete(id);
           set({ error: null, notice: model ? `Deleted ${model.name}.` : null });
         } catch (error) {
-          set({ error: `Could not delete ${model?.name ?? 'the model'}: ${messageOf(error)}`, notice: null });
+          set({ error: `Could not delete ${model?.name ?? 'the model'}: ${errorMessage(error)}`, notice: null });
         }
         await get().refresh();
       },

@@ -5,6 +5,7 @@ import { create } from 'zustand';
 import { createTrainingClient, type TrainingClient } from '../train/client';
 import { deleteCheckpoint } from '../train/checkpoints';
 import type { RunConfig, RunRecord, RunStatus, TrainEvent } from '../train/protocol';
+import { errorMessage } from '../util/errors';
 
 // ---- pure reducers ----------------------------------------------------------------------------------------
 
@@ -228,8 +229,6 @@ export interface RunsState {
   flush(): Promise<void>;
 }
 
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
 export function createRunsStore(deps: RunsDeps) {
   let client: TrainingClient | null = null;
   let running: Promise<void> | null = null;
@@ -255,7 +254,7 @@ export function createRunsStore(deps: RunsDeps) {
         try {
           await deps.storage.save(record);
         } catch (error) {
-          set({ notice: `Could not save run ${record.name}: ${errorText(error)}` });
+          set({ notice: `Could not save run ${record.name}: ${errorMessage(error)}` });
         }
       });
       return writes;
@@ -325,7 +324,7 @@ export function createRunsStore(deps: RunsDeps) {
         await client.start({ id, config: record.config }, (event) => onEvent(id, event));
       } catch (error) {
         applyQueued();
-        update(id, (r) => applyEvent(r, { type: 'status', status: 'error', message: errorText(error) }));
+        update(id, (r) => applyEvent(r, { type: 'status', status: 'error', message: errorMessage(error) }));
         // A client that failed may be broken (a crashed worker): the next run gets a fresh one.
         client?.dispose();
         client = null;
@@ -353,7 +352,7 @@ export function createRunsStore(deps: RunsDeps) {
         try {
           stored = await deps.storage.loadAll();
         } catch (error) {
-          set({ loaded: true, loadError: `Could not read the saved runs: ${errorText(error)}` });
+          set({ loaded: true, loadError: `Could not read the saved runs: ${errorMessage(error)}` });
           return;
         }
         const recovered = stored.map(recoverRun);
@@ -438,12 +437,12 @@ export function createRunsStore(deps: RunsDeps) {
           const selectedId = state.selectedId === id ? (runs[0]?.id ?? null) : state.selectedId;
           return { runs, selectedId, compareIds: state.compareIds.filter((c) => c !== id) };
         });
-        writes = writes.then(() => deps.storage.remove(id)).catch((error) => set({ notice: `Could not delete the saved run: ${errorText(error)}` }));
+        writes = writes.then(() => deps.storage.remove(id)).catch((error) => set({ notice: `Could not delete the saved run: ${errorMessage(error)}` }));
         await writes;
         try {
           await deps.deleteCheckpoint(id);
         } catch (error) {
-          set({ notice: `The run is deleted, but its checkpoint could not be: ${errorText(error)}` });
+          set({ notice: `The run is deleted, but its checkpoint could not be: ${errorMessage(error)}` });
         }
       },
 

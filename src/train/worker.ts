@@ -9,6 +9,7 @@ import { tensorsOf } from '../model/safetensors';
 import { indexedDbCheckpoints, loadCheckpoint } from './checkpoints';
 import type { RunConfig, TrainEvent } from './protocol';
 import { type BaseModel, RunControl, runTraining } from './session';
+import { errorMessage } from '../util/errors';
 
 let gpu: Promise<Gpu> | null = null;
 let control: RunControl | null = null;
@@ -51,7 +52,7 @@ const api = {
         emit: onEvent,
       }, control);
     } catch (error) {
-      onEvent({ type: 'status', status: 'error', message: error instanceof Error ? error.message : String(error) });
+      onEvent({ type: 'status', status: 'error', message: errorMessage(error) });
     } finally {
       control = null;
     }

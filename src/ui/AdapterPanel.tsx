@@ -1,3 +1,4 @@
+import { formatBytes } from '../util/format';
 import { isSoftwareAdapter, useGpuStore, WORKBENCH_FEATURES, type AdapterReport, type GpuStatus } from '../store/gpu';
 
 /** The WebGPU adapter as the GPU store sees it. */
@@ -230,18 +231,9 @@ function RetryButton({ onClick }: { onClick: () => void }) {
   );
 }
 
-const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
 /** Byte-sized limits also get a readable size: 2147483648 (2 GiB). */
 function formatLimit(name: string, value: number): string {
   const plain = value.toLocaleString('en-US');
   if (!/Size$/.test(name) || value < 1024) return plain;
-  let scaled = value;
-  let unit = 0;
-  while (scaled >= 1024 && unit < BYTE_UNITS.length - 1) {
-    scaled /= 1024;
-    unit++;
-  }
-  const digits = Number.isInteger(scaled) ? 0 : 1;
-  return `${plain} (${scaled.toFixed(digits)} ${BYTE_UNITS[unit]})`;
+  return `${plain} (${formatBytes(value)})`;
 }

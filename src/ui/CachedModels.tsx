@@ -1,7 +1,7 @@
 import { useId, useState } from 'react';
-import { formatBytes } from '../gpu/gpu';
+import { formatBytes } from '../util/format';
 import type { CachedModel, ModelOrigin } from '../model/sources/library';
-import { formatTime } from '../store/format';
+import { formatTime } from '../util/format';
 import type { StorageUse } from '../store/models';
 import type { QuantizeOnLoad, RunConfig } from '../train/protocol';
 import './models.css';

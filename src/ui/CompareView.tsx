@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { compareLossSeries, compareShotSeries, runSummary, seriesColor } from '../store/charts';
-import { formatLoss } from '../store/format';
+import { formatLoss } from '../util/format';
 import { comparedRuns, useRunsStore } from '../store/runs';
 import type { RunRecord } from '../train/protocol';
 import { UPlotChart } from './UPlotChart';

@@ -1,6 +1,7 @@
 import { useEffect, useMemo } from 'react';
 import { buildPreview, type ContextPreview as Preview, tokenizerKey, useDatasetStore } from '../store/dataset';
-import { showBreaks } from '../store/format';
+import { showBreaks } from '../util/format';
+import { errorMessage } from '../util/errors';
 
 /** One packed training context of the current setup, wired to the dataset store. */
 export function ContextPreview() {
@@ -22,7 +23,7 @@ export function ContextPreview() {
     try {
       return { preview: buildPreview(config, imports, tokenizer, index) };
     } catch (error) {
-      return { error: error instanceof Error ? error.message : String(error) };
+      return { error: errorMessage(error) };
     }
   }, [config, imports, tokenizer, index]);
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { runSummary } from '../store/charts';
-import { formatLoss, formatTime } from '../store/format';
+import { formatLoss, formatTime } from '../util/format';
 import { stepsDone, useRunsStore } from '../store/runs';
 import type { RunRecord } from '../train/protocol';
 

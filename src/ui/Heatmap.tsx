@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import { type HeatmapCell, type HeatmapMatrix, heatmapCellAt, viridis } from '../store/charts';
-import { formatLoss } from '../store/format';
+import { formatLoss } from '../util/format';
 
 const MARGIN = { left: 48, right: 76, top: 10, bottom: 36 };
 const HEIGHT = 240;

@@ -89,7 +89,7 @@ describe.runIf(inBrowser)('CachedModelList', () => {
       }),
     );
     await click(page.querySelector('[aria-label="Delete tiny.gguf"]'));
-    expect(page.textContent).toContain('Delete it and free 3.0 MiB?');
+    expect(page.textContent).toContain('Delete it and free 3 MiB?');
     await click([...page.querySelectorAll('button')].find((b) => b.textContent === 'Keep') ?? null);
     expect(page.querySelector('[data-testid="confirm-delete"]')).toBeNull();
     expect(deleted).toEqual([]);

@@ -84,7 +84,7 @@ describe('CachedModelList', () => {
     expect(html).toContain('data-testid="storage-estimate">2.7 GiB used of 55.9 GiB<');
     expect(html.indexOf('storage-estimate')).toBeLessThan(html.indexOf('tiny.Q4_K_M.gguf'));
     expect(html).toMatch(/tiny\.Q4_K_M\.gguf<\/span> <span class="tag">GGUF<\/span>/);
-    expect(html).toContain('<span data-testid="cached-model-size">637.8 MiB</span> · URL: models.example.org · added 2026-02-03 14:05');
+    expect(html).toContain('<span data-testid="cached-model-size">638 MiB</span> · URL: models.example.org · added 2026-02-03 14:05');
     expect(html).toMatch(/TinyLlama\/TinyLlama-1\.1B-Chat-v1\.0<\/span> <span class="tag">safetensors<\/span>/);
     expect(html).toContain('<span data-testid="cached-model-size">2.0 GiB</span> · Hub: TinyLlama/TinyLlama-1.1B-Chat-v1.0 · added 2026-02-02 09:00');
     expect(html).toContain('aria-label="Delete tiny.Q4_K_M.gguf"');
@@ -130,7 +130,7 @@ describe('ModelSources', () => {
     const html = renderSources({ transfer });
     expect(html).toContain('<progress aria-label="Adding TinyLlama/TinyLlama-1.1B-Chat-v1.0" value="536870912" max="2147483648">');
     expect(html).toContain('model.safetensors (3 of 3)');
-    expect(html).toMatch(/data-testid="transfer-facts"[^>]*>512\.0 MiB of 2\.0 GiB · 25\.0 MiB\/s · 1 min 2 s left</);
+    expect(html).toMatch(/data-testid="transfer-facts"[^>]*>512 MiB of 2 GiB · 25 MiB\/s · 1 min 2 s left</);
     expect(html).toContain('data-testid="cancel-transfer">Cancel</button>');
     // The download buttons wait while one runs.
     expect(html).toMatch(/disabled="" data-testid="hub-download"/);

@@ -1,5 +1,5 @@
 import { type DragEvent, type FormEvent, useId, useState } from 'react';
-import { formatBytes } from '../gpu/gpu';
+import { formatBytes } from '../util/format';
 import type { HubForm, ModelTransfer, ModelsState } from '../store/models';
 import { TextField } from './fields';
 import './models.css';

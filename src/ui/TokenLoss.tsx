@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { tokenLossColor, tokenLossView } from '../store/charts';
-import { formatLoss, showBreaks } from '../store/format';
+import { formatLoss, showBreaks } from '../util/format';
 import type { TokenLossSample } from '../train/protocol';
 
 /** One training context with each answer token coloured by its loss; prompt tokens stay grey. */

@@ -32,7 +32,7 @@ describe('RunDashboard', () => {
     expect(html).toContain('data-testid="run-status"');
     expect(html).toMatch(/data-testid="run-status"[^>]*>.*running · step 12\/100/);
     expect(html).toContain(`data-testid="last-loss">${run.metrics[11].loss.toPrecision(4)}<`);
-    expect(html).toMatch(/data-testid="throughput".*4,200 tok\/s.*48\.0 MiB/);
+    expect(html).toMatch(/data-testid="throughput".*4,200 tok\/s.*48 MiB/);
     expect(html).toContain('data-testid="run-pause"');
     expect(html).toContain('data-testid="run-stop"');
     expect(html).not.toContain('data-testid="run-start"');
@@ -72,7 +72,7 @@ describe('RunDashboard', () => {
 
   test('shows loading progress, errors and notices', () => {
     const loading = render(fixtureRun({ status: 'loading' }), { activeId: 'run-a', progress: { runId: 'run-a', label: 'model', done: 1024, total: 4096 } });
-    expect(loading).toContain('Loading the model · 1.0 KiB of 4.0 KiB');
+    expect(loading).toContain('Loading the model · 1 KiB of 4 KiB');
     const failed = render(fixtureRun({ status: 'error', error: 'GPU device lost' }), { notice: 'Another run is training.' });
     expect(failed).toContain('data-testid="run-error">GPU device lost<');
     expect(failed).toContain('Another run is training.');

@@ -1,6 +1,6 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { heatmapMatrix, lossSeries, runSummary, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
-import { formatBytes, formatLoss, formatLr, formatRate } from '../store/format';
+import { formatBytes, formatLoss, formatLr, formatRate } from '../util/format';
 import { type RunProgress, runControls, selectedRun, statusLine, useRunsStore } from '../store/runs';
 import { type RunRecord, describeModel } from '../train/protocol';
 import { Heatmap } from './Heatmap';

@@ -16,6 +16,7 @@ import { mulberry32 } from '../../util/random';
 import type { TokenizerFiles } from '../tokenizer';
 import { ggufFromHfModel } from './convert';
 import { GGML_TYPE_ID } from '../../engine/ggml';
+import { errorMessage } from '../../util/errors';
 
 // K-quant rows hold 256 values: hidden 256, ffn 512 and 4 heads of 64 make every matrix whole blocks.
 const SPEC: ModelSpec = {
@@ -222,7 +223,7 @@ async function loadLlamaCpp(): Promise<Llama | string> {
   try {
     return await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: THREADS });
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }
 

@@ -3,7 +3,7 @@
 // each complete file has a metadata record in IndexedDB. The record is written last, after the bytes are
 // committed and their size checked, so a download that did not complete is never listed as cached.
 import { type UseStore, createStore, del, entries, get, set } from 'idb-keyval';
-import { formatBytes } from '../../gpu/gpu';
+import { formatBytes } from '../../util/format';
 import { type StreamFileOptions, createSha256, hexOfDigest, sha256Hex, streamFile } from './download';
 import { streamReadable } from './local';
 

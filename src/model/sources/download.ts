@@ -2,6 +2,7 @@
 // The whole file is never held in memory; the SHA-256, when asked for, is computed as the chunks arrive.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ProgressMeter, type ProgressCallback } from './progress';
+import { errorMessage } from '../../util/errors';
 
 export interface StreamFileOptions {
   url: string;
@@ -214,7 +215,7 @@ export async function streamFile(options: StreamFileOptions): Promise<StreamFile
       lastError = error;
       failures += 1;
       if (failures > maxRetries) {
-        throw new DownloadError(`${url}: ${lastError instanceof Error ? lastError.message : String(lastError)} (gave up after ${maxRetries} retries)`, url);
+        throw new DownloadError(`${url}: ${errorMessage(lastError)} (gave up after ${maxRetries} retries)`, url);
       }
       await sleep(Math.min(firstDelay * 2 ** (failures - 1), 10_000), signal);
     }

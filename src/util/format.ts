@@ -1,4 +1,4 @@
-// How numbers, sizes and times read in the UI.
+// How numbers, sizes and times read, in the UI and in messages.
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -10,7 +10,7 @@ export function formatBytes(bytes: number | null | undefined): string {
     scaled /= 1024;
     unit++;
   }
-  return `${scaled.toFixed(unit === 0 || scaled >= 100 ? 0 : 1)} ${BYTE_UNITS[unit]}`;
+  return `${scaled.toFixed(Number.isInteger(scaled) || scaled >= 100 ? 0 : 1)} ${BYTE_UNITS[unit]}`;
 }
 
 /** A loss with four significant digits: 2.303, 0.04512. */
