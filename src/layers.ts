@@ -16,7 +16,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   gpu: ['util'],
   util: [],
   // Tools around the app: checks, benchmarks and command-line entry points.
-  reference: ['data', 'model', 'engine', 'gpu', 'util'],
+  reference: ['train', 'data', 'model', 'engine', 'gpu', 'util'],
   bench: ['reference', 'train', 'data', 'model', 'engine', 'gpu', 'util', 'e2e'],
   cli: ['bench', 'reference', 'eval', 'export', 'train', 'data', 'model', 'engine', 'gpu', 'util', 'e2e'],
   testdata: [],

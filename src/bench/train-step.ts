@@ -1,12 +1,12 @@
 // The training-step benchmark: a model of a named shape with random weights, a synthetic many-shot batch,
 // and full ManyICL steps (forward, masked multi-answer cross-entropy, backward, AdamW), timed.
-import type { Gpu } from '../gpu/gpu';
-import { mulberry32 } from '../util/random';
-import { LoraAdapter } from '../engine/lora';
 import { Model } from '../engine/model';
-import { MODEL_SHAPES } from './shapes';
 import { LORA_TARGETS } from '../engine/spec';
-import { Trainer, type SequenceBatch } from '../engine/trainer';
+import type { SequenceBatch } from '../engine/trainer';
+import type { Gpu } from '../gpu/gpu';
+import { createTrainer } from '../train/trainer';
+import { mulberry32 } from '../util/random';
+import { MODEL_SHAPES } from './shapes';
 
 export interface BenchOptions {
   shape: string;
@@ -60,15 +60,16 @@ export function syntheticManyShotBatch(batch: number, seq: number, vocab: number
 export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string) => void = () => {}): Promise<BenchResult> {
   const spec = MODEL_SHAPES[opts.shape];
   if (!spec) throw new Error(`unknown shape ${opts.shape}; known: ${Object.keys(MODEL_SHAPES).join(', ')}`);
-  const model = Model.random(gpu, spec, 1);
-  const lora = new LoraAdapter(gpu, spec, { rank: opts.rank, alpha: 2 * opts.rank, targets: [...LORA_TARGETS] });
-  lora.initialize(2);
-  const trainer = new Trainer(model, lora, {
-    objective: 'all-answers',
+  const training = createTrainer(gpu, Model.random(gpu, spec, 1), {
+    mode: 'lora',
+    lora: { rank: opts.rank, alpha: 2 * opts.rank, targets: [...LORA_TARGETS] },
+    objective: 'manyicl',
     adamw: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
     maxGradNorm: 1,
     recompute: opts.recompute,
+    seed: 2,
   });
+  const { trainer } = training;
   const batch = syntheticManyShotBatch(opts.batch, opts.seq, spec.vocabSize, 3);
   const result: BenchResult = {
     shape: opts.shape, seq: opts.seq, batch: opts.batch, rank: opts.rank, recompute: opts.recompute,
@@ -110,8 +111,6 @@ export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string)
     result.largest_buffer = gpu.largestBuffer;
     return result;
   } finally {
-    trainer.destroy();
-    lora.destroy();
-    model.destroy();
+    training.destroy();
   }
 }

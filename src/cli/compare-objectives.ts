@@ -10,7 +10,7 @@ import { installNodeWebGpu } from '../gpu/node';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { loadModelFolder } from '../model/load';
 import { tensorsOf } from '../model/safetensors';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -5,13 +5,13 @@
 //   manyicl      as many shots as fit; every answer is labelled.
 //   last-answer  packed the same way and labelled the same way: every answer stays in `labels` and `answers`,
 //                so the losses of all shots can be watched. The engine's 'last-answer' objective (trainer.ts)
-//                restricts the loss to the final answer span; `engineObjective` gives the one to train with.
+//                restricts the loss to the final answer span (train/objectives.ts maps run objectives to both).
 //   zero-shot    exactly one example per context.
-// Dedicated adapters (one per task) are a training plan, not a packing mode: see `dedicatedPlans`.
+// Dedicated adapters (one per task) are a set of runs, not a packing mode: see train/run-config.ts `plannedRuns`.
 //
 // Context i of a stream is a pure function of (options, seed, i): shots are drawn without replacement inside a
 // context (never the same example, nor the same input text of a task, twice), independently between contexts.
-import type { Objective, SequenceBatch } from '../engine/trainer';
+import type { SequenceBatch } from '../engine/trainer';
 import { DrawWithoutReplacement, Rng, hashSeed } from './seeds';
 import { type LabelMap, type TaskSource, applyLabelMap, contextLabelMap } from './tasks';
 import { type PromptTemplate, renderShot } from './templates';
@@ -74,16 +74,6 @@ export interface StreamCursor {
   position: number;
   /** Hash of the options that shape the stream; resuming with other options is refused. */
   fingerprint: string;
-}
-
-/** The engine objective that trains a packing objective. */
-export function engineObjective(objective: PackObjective): Objective {
-  return objective === 'last-answer' ? 'last-answer' : 'all-answers';
-}
-
-/** One single-task training plan per task (the dedicated-adapter baseline). */
-export function dedicatedPlans(tasks: TaskSource[]): { name: string; sources: WeightedSource[] }[] {
-  return tasks.map((task) => ({ name: task.name, sources: [{ task, weight: 1 }] }));
 }
 
 /** Rows of a micro-batch for Trainer.step; all contexts must share one length. */

@@ -49,7 +49,7 @@ describe('full-parameter training', () => {
       const model = Model.fromTensors(gpu, c.spec, (n) => ({ shape: c.weights.info(n).shape, data: merged.get(n) ?? c.weights.tensor(n) }));
       const full = new FullParameters(gpu, model);
       const trainer = new Trainer(model, full, {
-        objective: 'all-answers', adamw: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 0, recompute: false,
+        objective: 'manyicl', adamw: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 0, recompute: false,
       });
       try {
         const result = await trainer.step([c.batch], { captureGradients: true });

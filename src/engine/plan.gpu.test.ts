@@ -24,7 +24,7 @@ describe('memory plan vs allocation', () => {
       const sample = syntheticManyShotBatch(batch, seqLen, spec.vocabSize, 5);
       const plan = planTraining(spec, {
         batch, seqLen, recompute, lora: { rank, targets }, linearType: () => 'F32', limits,
-        targets: collectTargets(sample, 'all-answers', spec.vocabSize).rows.length,
+        targets: collectTargets(sample, 'manyicl', spec.vocabSize).rows.length,
       });
       if (tablePartRows) expect(plan.tableParts).toBe(spec.vocabSize / tablePartRows);
 
@@ -33,7 +33,7 @@ describe('memory plan vs allocation', () => {
       const model = Model.random(gpu, spec, 1, { maxTablePartBytes: maxPart });
       const lora = new LoraAdapter(gpu, spec, { rank, alpha: 2 * rank, targets });
       const trainer = new Trainer(model, lora, {
-        objective: 'all-answers', adamw: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 1, recompute,
+        objective: 'manyicl', adamw: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 1, recompute,
       });
       try {
         const { loss } = await trainer.step([sample]);

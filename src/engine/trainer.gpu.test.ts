@@ -29,7 +29,7 @@ describe('Trainer', () => {
   it('accumulates micro-batch gradients normalised by the step total, as one big batch', async () => {
     const { c, model, gpu, loraTensors } = await llamaTiny();
     const lora = new LoraAdapter(gpu, c.spec, c.lora.config);
-    const trainer = new Trainer(model, lora, { objective: 'all-answers', adamw, maxGradNorm: 0, recompute: false });
+    const trainer = new Trainer(model, lora, { objective: 'manyicl', adamw, maxGradNorm: 0, recompute: false });
     try {
       lora.load(loraTensors);
       const whole = await trainer.step([c.batch], { captureGradients: true });
@@ -54,7 +54,7 @@ describe('Trainer', () => {
     const { c, model, gpu, loraTensors } = await llamaTiny();
     const lora = new LoraAdapter(gpu, c.spec, c.lora.config);
     const sgdLike = { ...adamw, weightDecay: 0 };
-    const trainer = new Trainer(model, lora, { objective: 'all-answers', adamw: sgdLike, maxGradNorm: 1e-3, recompute: false });
+    const trainer = new Trainer(model, lora, { objective: 'manyicl', adamw: sgdLike, maxGradNorm: 1e-3, recompute: false });
     try {
       lora.load(loraTensors);
       const r = await trainer.step([c.batch], { captureGradients: true });

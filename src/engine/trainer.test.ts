@@ -10,7 +10,7 @@ const batch: SequenceBatch = {
 
 describe('collectTargets', () => {
   it('takes every labelled token, predicted by the row before it', () => {
-    const t = collectTargets(batch, 'all-answers', 16);
+    const t = collectTargets(batch, 'manyicl', 16);
     expect(Array.from(t.rows)).toEqual([0, 3, 4, 7, 8]);
     expect(Array.from(t.labels)).toEqual([6, 9, 10, 7, 8]);
     expect(Array.from(t.inObjective)).toEqual([1, 1, 1, 1, 1]);
@@ -23,6 +23,6 @@ describe('collectTargets', () => {
   });
 
   it('rejects labels outside the vocabulary', () => {
-    expect(() => collectTargets(batch, 'all-answers', 9)).toThrow(/outside the vocabulary/);
+    expect(() => collectTargets(batch, 'manyicl', 9)).toThrow(/outside the vocabulary/);
   });
 });

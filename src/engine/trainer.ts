@@ -20,7 +20,7 @@ export interface SequenceBatch {
 }
 
 /** Which answer tokens carry the loss: every answer (ManyICL) or only the final one (few-shot fine-tuning). */
-export type Objective = 'all-answers' | 'last-answer';
+export type Objective = 'manyicl' | 'last-answer';
 
 export interface TrainerOptions {
   objective: Objective;
@@ -69,7 +69,7 @@ export function collectTargets(batch: SequenceBatch, objective: Objective, vocab
       if (!Number.isInteger(label) || label < 0 || label >= vocab) throw new Error(`label ${label} at [${b}, ${t}] is outside the vocabulary (${vocab})`);
       rows.push(b * T + t - 1);
       labels.push(label);
-      inObjective.push(objective === 'all-answers' || (last !== undefined && t >= last[0] && t < last[1]) ? 1 : 0);
+      inObjective.push(objective === 'manyicl' || (last !== undefined && t >= last[0] && t < last[1]) ? 1 : 0);
       positions.push([b, t]);
     }
   });
@@ -256,7 +256,7 @@ export class Trainer {
     const { gpu, model, lora } = this;
     const { hiddenSize: D, vocabSize: V } = model.spec;
     const { B, T } = checkBatch(batch, V);
-    const targets = collectTargets(batch, 'all-answers', V);
+    const targets = collectTargets(batch, 'manyicl', V);
     const P = targets.rows.length;
     const acts = this.activationsFor(B, T, false);
     const inputs = this.uploadInputs(batch);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/gpu.testing';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 import { smallEmbeddedModel } from '../train/model.testing';
 import { compareObjectives } from './compare-objectives';
 

@@ -1,14 +1,13 @@
 // ManyICL against last-answer-only fine-tuning from the same start, for the same steps on the same contexts:
 // the mean loss of the k-th in-context answer, before and after, on held-out contexts.
-import { ContextStream, type PackedContext, engineObjective, toSequenceBatch } from '../data/packer';
-import { FullParameters } from '../engine/full';
-import { LoraAdapter } from '../engine/lora';
+import { ContextStream, type PackedContext, toSequenceBatch } from '../data/packer';
 import { Model } from '../engine/model';
-import { Trainer } from '../engine/trainer';
+import type { Trainer } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
-import type { RunConfig } from '../train/protocol';
+import { type RunConfig, streamOptions } from '../train/run-config';
 import { learningRate } from '../train/schedule';
-import { type HostBaseModel, streamOptions, trainerOptions } from '../train/session';
+import type { HostBaseModel } from '../train/session';
+import { createTrainer, trainerConfig } from '../train/trainer';
 
 export interface ShotCurve {
   /** Mean loss of answer k (k = 0, 1, ...) over the evaluation contexts. */
@@ -51,10 +50,8 @@ export async function compareObjectives(
   const held = new ContextStream({ ...train, seed: config.seed + 1_000_003 }).next(evalContexts);
   const result = { steps: config.steps, evalContexts } as ObjectiveComparison;
   for (const objective of ['manyicl', 'last-answer'] as const) {
-    const model = Model.fromTensors(gpu, base.spec, base.tensors);
-    const trainable = config.mode === 'full' ? new FullParameters(gpu, model) : new LoraAdapter(gpu, base.spec, config.lora);
-    if (trainable instanceof LoraAdapter) trainable.initialize(config.seed);
-    const trainer = new Trainer(model, trainable, trainerOptions(config, engineObjective(objective)));
+    const training = createTrainer(gpu, Model.fromTensors(gpu, base.spec, base.tensors), trainerConfig({ ...config, objective }));
+    const { trainer } = training;
     try {
       result.before ??= await shotCurve(trainer, held, config.batchSize);
       const stream = new ContextStream(train);
@@ -65,9 +62,7 @@ export async function compareObjectives(
       }
       result.after = { ...result.after, [objective]: await shotCurve(trainer, held, config.batchSize) };
     } finally {
-      trainer.destroy();
-      trainable.destroy();
-      model.destroy();
+      training.destroy();
     }
   }
   return result;

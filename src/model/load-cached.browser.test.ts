@@ -138,7 +138,7 @@ const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
 async function logitsOf(gpu: Gpu, model: Model): Promise<Float32Array> {
   const lora = new LoraAdapter(gpu, model.spec, { rank: 1, alpha: 1, targets: ['q_proj'] });
   const adamw = { lr: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-  const trainer = new Trainer(model, lora, { objective: 'all-answers', adamw, maxGradNorm: 0, recompute: false });
+  const trainer = new Trainer(model, lora, { objective: 'manyicl', adamw, maxGradNorm: 0, recompute: false });
   try {
     return await trainer.logits(BATCH);
   } finally {

@@ -9,7 +9,7 @@ import { f32RowsOf } from '../engine/ops/dequantize';
 import { quantizeOnGpu, quantizedBytes } from '../engine/ops/quantize';
 import { unpermuteQkRows } from '../engine/ops/unpermute_rows';
 import { type ModelSpec, baseWeightShapes } from '../engine/spec';
-import type { QuantizeOnLoad } from '../train/protocol';
+import type { QuantizeOnLoad } from '../train/run-config';
 import { specFromHfConfig } from './config';
 import { type GgmlType, dequantize, tensorBytes } from '../engine/ggml';
 import { type GgufHeader, type GgufMetadata, type GgufRangeSource, type GgufTensorInfo, parseGgufHeader } from './gguf/reader';

@@ -1,11 +1,11 @@
 // Checks one LoRA training step against a reference case computed by HF transformers + PEFT
 // (format: src/testdata/reference/README.md).
+import { Model } from '../engine/model';
+import type { Objective } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import { tensorsOf } from '../model/safetensors';
-import { LoraAdapter } from '../engine/lora';
-import { Model } from '../engine/model';
+import { createTrainer } from '../train/trainer';
 import type { ReferenceCase } from './case';
-import { type Objective, Trainer } from '../engine/trainer';
 
 export interface ReferenceErrors {
   logits: number;
@@ -58,13 +58,15 @@ export async function runReferenceCase(
   const model = gguf
     ? Model.fromEncoded(gpu, spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined), options)
     : Model.fromTensors(gpu, spec, weights, options);
-  const lora = new LoraAdapter(gpu, spec, c.lora.config);
-  const trainer = new Trainer(model, lora, {
-    objective: 'all-answers',
+  const training = createTrainer(gpu, model, {
+    mode: 'lora',
+    lora: c.lora.config,
+    objective: 'manyicl',
     adamw: { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
     maxGradNorm: 0,
     recompute: options.recompute ?? false,
   });
+  const { trainer, trainable: lora } = training;
   try {
     const batch = c.batch;
     const [B, T, V] = [batch.inputIds.length, batch.inputIds[0].length, spec.vocabSize];
@@ -78,7 +80,7 @@ export async function runReferenceCase(
       return trainer.step([batch], { objective, captureGradients });
     };
     const last = await step('last-answer', false);
-    const all = await step('all-answers', true);
+    const all = await step('manyicl', true);
     const after = await lora.read('params');
     const grads = lora.split(all.gradients!);
     let gradsError = 0;
@@ -104,8 +106,6 @@ export async function runReferenceCase(
       after: afterError,
     };
   } finally {
-    trainer.destroy();
-    lora.destroy();
-    model.destroy();
+    training.destroy();
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 import type { RunRecord, StepMetrics } from '../train/protocol';
 import {
   compareLossSeries,

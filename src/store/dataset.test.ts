@@ -2,9 +2,9 @@ import { describe, expect, test } from 'vitest';
 import type { HfRows, HfRowsOptions } from '../data/importers';
 import { BUILTIN_TASKS } from '../data/tasks';
 import { charTokenizer } from '../data/tokenizer';
-import { defaultRunConfig } from '../train/client';
-import type { RunConfig } from '../train/protocol';
-import { streamOptions } from '../train/session';
+import { defaultRunConfig } from '../train/run-config';
+import type { RunConfig } from '../train/run-config';
+import { streamOptions } from '../train/run-config';
 import {
   BUILTIN_TASK_INFO,
   buildPreview,

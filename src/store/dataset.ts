@@ -2,14 +2,14 @@
 // tokenizer that the context preview packs with.
 import { create } from 'zustand';
 import { fetchHfRows as fetchHfRowsFromServer, type FieldMapping, type HfRows, type ImportError, classLabelNames, csvColumns, hfRecords, importRows, mapRecords } from '../data/importers';
-import { ContextStream, type PackObjective, type PreviewToken, type WeightedSource, previewTokens } from '../data/packer';
 import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import { LORA_TARGETS, type LoraTarget } from '../engine/spec';
-import { EMBEDDED_MODEL_PATH, EMBEDDED_SPEC } from '../model/embedded';
-import { defaultRunConfig } from '../train/client';
-import { runSources } from '../train/session';
-import type { RunConfig } from '../train/protocol';
+import { EMBEDDED_MODEL_PATH } from '../model/embedded';
+import {
+  type ContextPreview, type RunConfig, type SetupCheck, buildPreview as previewOf, defaultRunConfig, plannedRuns as plannedRunConfigs,
+  validateConfig as validateRunConfig,
+} from '../train/run-config';
 import { errorMessage } from '../util/errors';
 
 export { LORA_TARGETS, TASK_FAMILIES };
@@ -145,117 +145,29 @@ function datasetName(fileName: string): string {
 
 // ---- preview ----------------------------------------------------------------------------------------------
 
-export interface ContextPreview {
-  tokens: PreviewToken[];
-  shots: number;
-  /** Real (unpadded) tokens and how many of them are targets. */
-  length: number;
-  targetTokens: number;
-  contextLength: number;
-  /** Tasks of the context's shots, in order of first appearance. */
-  tasks: string[];
-  /** The one shot whose answer is trained (the last-answer objective), or null when every answer is. */
-  trainedShot: number | null;
-}
-
-/** The packing objective a run objective uses: a dedicated run packs many-shot contexts of its one task. */
-export function packObjective(objective: RunConfig['objective']): PackObjective {
-  return objective === 'dedicated' ? 'manyicl' : objective;
-}
-
 /** The config a run is created with: the form's settings plus the enabled imported datasets. */
 export function runConfigWithImports(config: RunConfig, imports: readonly ImportedDataset[]): RunConfig {
   const datasets = imports.filter((d) => d.enabled).map(({ name, family, examples, weight }) => ({ name, family, examples, weight }));
   return { ...config, datasets };
 }
 
-/**
- * The runs "Create" makes: one, or for the dedicated baseline one per chosen task (built-in or imported),
- * each training its own adapter on its task alone.
- */
+export type { ContextPreview, SetupCheck };
+
+export function validateConfig(config: RunConfig, imports: readonly ImportedDataset[] = []): SetupCheck {
+  return validateRunConfig(runConfigWithImports(config, imports));
+}
+
 export function plannedRuns(config: RunConfig, imports: readonly ImportedDataset[]): { config: RunConfig; suffix: string }[] {
-  const full = runConfigWithImports(config, imports);
-  if (config.objective !== 'dedicated') return [{ config: full, suffix: '' }];
-  return [
-    ...full.tasks.map((t) => ({ config: { ...full, tasks: [{ ...t, weight: 1 }], datasets: [] }, suffix: t.task })),
-    ...(full.datasets ?? []).map((d) => ({ config: { ...full, tasks: [], datasets: [{ ...d, weight: 1 }] }, suffix: d.name })),
-  ];
+  return plannedRunConfigs(runConfigWithImports(config, imports));
 }
 
-/** The weighted sources of a config's mixture: built-in tasks made with the run's seed, plus enabled imports. */
-export function mixtureSources(config: RunConfig, imports: readonly ImportedDataset[]): WeightedSource[] {
-  return runSources(runConfigWithImports(config, imports));
-}
-
-/** Context `index` of the stream the config describes, as the packer would train on it. */
 export function buildPreview(config: RunConfig, imports: readonly ImportedDataset[], tokenizer: Tokenizer, index: number): ContextPreview {
-  const stream = new ContextStream({
-    tokenizer,
-    sources: mixtureSources(config, imports),
-    contextLength: config.contextLength,
-    objective: packObjective(config.objective),
-    maxShots: config.maxShots,
-    seed: config.seed,
-  });
-  const ctx = stream.contextAt(index);
-  const tokens = previewTokens(ctx, tokenizer);
-  return {
-    tokens,
-    shots: ctx.answers.length,
-    length: tokens.length,
-    targetTokens: tokens.filter((t) => t.isTarget).length,
-    contextLength: config.contextLength,
-    tasks: [...new Set(ctx.answers.map((a) => a.task))],
-    trainedShot: config.objective === 'last-answer' ? ctx.answers.length - 1 : null,
-  };
+  return previewOf(runConfigWithImports(config, imports), tokenizer, index);
 }
+
 
 // ---- validation -------------------------------------------------------------------------------------------
 
-export interface SetupCheck {
-  errors: string[];
-  warnings: string[];
-}
-
-const isPositiveInt = (n: number) => Number.isInteger(n) && n >= 1;
-
-export function validateConfig(config: RunConfig, imports: readonly ImportedDataset[] = []): SetupCheck {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  const importedOn = imports.filter((d) => d.enabled);
-  const taskCount = config.tasks.length + importedOn.length;
-  if (taskCount === 0) errors.push('Choose at least one task: a built-in one or an imported dataset.');
-  if ([...config.tasks, ...importedOn].some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
-  if (config.objective === 'dedicated' && taskCount > 1) {
-    warnings.push(`Dedicated: ${taskCount} runs will be made, one adapter per task.`);
-  }
-  // The embedded architecture's limit; a cached model's own limit is checked when the worker loads it.
-  const maxContext = config.model.source === 'cached' ? Infinity : EMBEDDED_SPEC.maxPositionEmbeddings;
-  if (!isPositiveInt(config.contextLength) || config.contextLength < 16) errors.push('The context length must be a whole number of at least 16 tokens.');
-  else if (config.contextLength > maxContext) errors.push(`The model takes at most ${maxContext} tokens of context.`);
-  if (config.maxShots !== undefined && !isPositiveInt(config.maxShots)) errors.push('Max shots must be a whole number of at least 1, or empty.');
-  for (const [label, value] of [
-    ['Batch size', config.batchSize],
-    ['Gradient accumulation', config.gradAccumulation],
-    ['Steps', config.steps],
-    ['Checkpoint interval', config.checkpointEvery],
-  ] as const) {
-    if (!isPositiveInt(value)) errors.push(`${label} must be a whole number of at least 1.`);
-  }
-  if (!(config.lr > 0 && config.lr < 1)) errors.push('The learning rate must be between 0 and 1.');
-  if (!(Number.isInteger(config.warmupSteps) && config.warmupSteps >= 0)) errors.push('Warmup must be a whole number of steps.');
-  else if (config.warmupSteps >= config.steps) warnings.push('Warmup lasts the whole run.');
-  if (!Number.isInteger(config.seed)) errors.push('The seed must be a whole number.');
-  if (config.mode === 'lora') {
-    if (!isPositiveInt(config.lora.rank)) errors.push('The LoRA rank must be a whole number of at least 1.');
-    if (!(config.lora.alpha > 0)) errors.push('LoRA alpha must be above 0.');
-    if (config.lora.targets.length === 0) errors.push('Choose at least one layer for LoRA.');
-    if (config.model.source === 'embedded') {
-      warnings.push('The embedded model is randomly initialised: train it in full-parameter mode first, then fine-tune that run with LoRA.');
-    }
-  }
-  return { errors, warnings };
-}
 
 // ---- the store --------------------------------------------------------------------------------------------
 

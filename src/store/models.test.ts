@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { cancelledError } from '../model/sources/download';
 import type { AddModelOptions, CachedModel } from '../model/sources/library';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 import { createDatasetStore, validateConfig } from './dataset';
 import { HUB_TOKEN_KEY, type LibraryApi, type TokenStorage, createModelsStore } from './models';
 

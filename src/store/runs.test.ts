@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from 'vitest';
 import type { TrainingClient } from '../train/client';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 import type { RunRecord, StepMetrics, TrainEvent } from '../train/protocol';
 import {
   applyEvent,

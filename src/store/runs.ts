@@ -4,7 +4,8 @@ import { createStore as createIdbStore, del, set as idbSet, values as idbValues 
 import { create } from 'zustand';
 import { createTrainingClient, type TrainingClient } from '../train/client';
 import { deleteCheckpoint } from '../train/checkpoints';
-import type { RunConfig, RunRecord, RunStatus, TrainEvent } from '../train/protocol';
+import type { RunRecord, RunStatus, TrainEvent } from '../train/protocol';
+import type { RunConfig } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 
 // ---- pure reducers ----------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/gpu.testing';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
-import { defaultRunConfig } from './client';
-import type { RunConfig, StepMetrics, TrainEvent } from './protocol';
+import { defaultRunConfig } from './run-config';
+import type { StepMetrics, TrainEvent } from './protocol';
+import type { RunConfig } from './run-config';
 import { RunControl, runTraining } from './session';
 import { smallEmbeddedModel } from './model.testing';
 

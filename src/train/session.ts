@@ -1,19 +1,19 @@
 // One training run: loads the model, streams many-shot contexts, steps the trainer, reports every step and
 // checkpoints. Runs in the training worker, and in Node for tests and the CLI.
-import { ContextStream, engineObjective, type PackedContext, type StreamOptions, type WeightedSource, toSequenceBatch } from '../data/packer';
-import { BUILTIN_TASKS, listSource } from '../data/tasks';
+import { ContextStream, type PackedContext, toSequenceBatch } from '../data/packer';
 import type { Tokenizer } from '../data/tokenizer';
-import { FullParameters } from '../engine/full';
 import { LoraAdapter } from '../engine/lora';
 import { Model, type TensorLookup } from '../engine/model';
 import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planTraining } from '../engine/plan';
 import type { ModelSpec } from '../engine/spec';
 import type { GgmlType } from '../engine/ggml';
-import { type Objective, type StepResult, Trainer, type TrainerOptions } from '../engine/trainer';
+import type { StepResult } from '../engine/trainer';
 import { type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
-import type { RunConfig, StepMetrics, TokenLossSample, TrainEvent } from './protocol';
+import type { StepMetrics, TokenLossSample, TrainEvent } from './protocol';
+import { type RunConfig, streamOptions } from './run-config';
 import { learningRate } from './schedule';
+import { createTrainer, trainerConfig } from './trainer';
 
 /** A base model as f32 weights in memory (the embedded model, full-parameter checkpoints of this app). */
 export interface HostBaseModel {
@@ -69,27 +69,6 @@ export class RunControl {
 /** Shown in the token-loss view every this many steps. */
 const SAMPLE_EVERY = 5;
 
-/** The run's task mixture: built-in generators made with the run's seed, and imported datasets. */
-export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'>): WeightedSource[] {
-  const builtin = config.tasks.map(({ task, weight }) => {
-    const make = BUILTIN_TASKS[task];
-    if (!make) throw new Error(`unknown task ${task}; built-in tasks: ${Object.keys(BUILTIN_TASKS).join(', ')}`);
-    return { task: make({ seed: config.seed }), weight };
-  });
-  const imported = (config.datasets ?? []).map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
-  return [...builtin, ...imported];
-}
-
-export function streamOptions(config: RunConfig, tokenizer: Tokenizer): StreamOptions {
-  const sources = runSources(config);
-  if (sources.length === 0) throw new Error('choose at least one task');
-  if (config.objective === 'dedicated' && sources.length !== 1) {
-    throw new Error('a dedicated run trains one adapter on one task: make one run per task');
-  }
-  const objective = config.objective === 'dedicated' ? 'manyicl' : config.objective;
-  return { tokenizer, sources, contextLength: config.contextLength, objective, maxShots: config.maxShots, seed: config.seed };
-}
-
 /** Per-shot and per-task mean answer losses of one step. */
 export function stepLosses(contexts: PackedContext[], result: StepResult, batchSize: number): { shotLoss: number[]; taskLoss: Record<string, number> } {
   const shotSum: number[] = [];
@@ -135,7 +114,6 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
   const opts = streamOptions(config, base.tokenizer);
   const model = 'model' in base ? base.model : Model.fromTensors(gpu, base.spec, restoredWeights(base.tensors, checkpoint));
   let plan: TrainingPlan | null = null;
-  let trainable: FullParameters | LoraAdapter;
   try {
     if ('model' in base && config.mode === 'full') {
       throw new Error('full-parameter training is for the embedded model; train a LoRA adapter on this model');
@@ -148,12 +126,12 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
       checkPlanFits(plan, gpu.limits);
       emit({ type: 'status', status: 'loading', message: `GPU memory plan: ${describePlan(plan)}` });
     }
-    trainable = config.mode === 'full' ? new FullParameters(gpu, model) : new LoraAdapter(gpu, base.spec, config.lora);
   } catch (error) {
     model.destroy();
     throw error;
   }
-  const trainer = new Trainer(model, trainable, trainerOptions(config, engineObjective(opts.objective)));
+  const training = createTrainer(gpu, model, { ...trainerConfig(config), seed: checkpoint ? undefined : config.seed });
+  const { trainable, trainer } = training;
   try {
     let stream: ContextStream;
     let step = 0;
@@ -165,7 +143,6 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
       stream = ContextStream.resume(opts, checkpoint.cursor);
       step = checkpoint.step;
     } else {
-      if (trainable instanceof LoraAdapter) trainable.initialize(config.seed);
       stream = new ContextStream(opts);
     }
 
@@ -211,20 +188,8 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
     if (control.stopRequested && step % config.checkpointEvery !== 0) await save();
     emit({ type: 'status', status: step >= config.steps ? 'done' : 'stopped' });
   } finally {
-    trainer.destroy();
-    trainable.destroy();
-    model.destroy();
+    training.destroy();
   }
-}
-
-/** A run's trainer settings: the objective, AdamW with PyTorch's default betas and eps, clipping, recomputation. */
-export function trainerOptions(config: RunConfig, objective: Objective): TrainerOptions {
-  return {
-    objective,
-    adamw: { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay },
-    maxGradNorm: config.maxGradNorm,
-    recompute: config.recompute,
-  };
 }
 
 /** A full-parameter checkpoint's weights in place of the base model's. */

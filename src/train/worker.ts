@@ -7,7 +7,8 @@ import { httpReader, loadModelFolder } from '../model/load';
 import { getModel } from '../model/sources/library';
 import { tensorsOf } from '../model/safetensors';
 import { indexedDbCheckpoints, loadCheckpoint } from './checkpoints';
-import type { RunConfig, TrainEvent } from './protocol';
+import type { TrainEvent } from './protocol';
+import type { RunConfig } from './run-config';
 import { type BaseModel, RunControl, runTraining } from './session';
 import { errorMessage } from '../util/errors';
 

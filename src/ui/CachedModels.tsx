@@ -3,7 +3,7 @@ import { formatBytes } from '../util/format';
 import type { CachedModel, ModelOrigin } from '../model/sources/library';
 import { formatTime } from '../util/format';
 import type { StorageUse } from '../store/models';
-import type { QuantizeOnLoad, RunConfig } from '../train/protocol';
+import type { QuantizeOnLoad, RunConfig } from '../train/run-config';
 import './models.css';
 
 export interface CachedModelListProps {

@@ -2,7 +2,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { charTokenizer } from '../data/tokenizer';
 import { buildPreview } from '../store/dataset';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 import { ContextPreviewView } from './ContextPreview';
 
 const tokenizer = charTokenizer();

@@ -5,7 +5,7 @@ import { type Root, createRoot } from 'react-dom/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CachedModel } from '../model/sources/library';
 import { type ModelsState, createModelsStore } from '../store/models';
-import type { RunConfig } from '../train/protocol';
+import type { RunConfig } from '../train/run-config';
 import { CachedModelList } from './CachedModels';
 import { ModelSources, type ModelSourceActions } from './ModelSources';
 

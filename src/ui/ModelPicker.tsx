@@ -2,7 +2,7 @@ import { type ReactNode, useEffect, useId, useMemo } from 'react';
 import { useDatasetStore } from '../store/dataset';
 import { useModelsStore } from '../store/models';
 import { checkpointModels, useRunsStore } from '../store/runs';
-import type { RunConfig } from '../train/protocol';
+import type { RunConfig } from '../train/run-config';
 import { CachedModelList } from './CachedModels';
 import { ModelSources } from './ModelSources';
 

@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { BUILTIN_TASKS } from '../data/tasks';
-import { defaultRunConfig } from '../train/client';
+import { defaultRunConfig } from '../train/run-config';
 import { TaskBuilderForm } from './TaskBuilder';
 
 const actions = { setConfig() {}, setLora() {}, toggleLoraTarget() {}, toggleTask() {}, setTaskWeight() {} };

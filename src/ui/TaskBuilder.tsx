@@ -2,7 +2,8 @@ import { useMemo, useState } from 'react';
 import { LORA_TARGETS, plannedRuns, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
 import { useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
-import type { RunConfig, RunObjective } from '../train/protocol';
+import type { RunConfig } from '../train/run-config';
+import type { RunObjective } from '../train/objectives';
 import { NumberField, TextField } from './fields';
 
 const FAMILY_NAMES: Record<string, string> = {

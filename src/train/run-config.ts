@@ -1,0 +1,202 @@
+// What a run is: its config (persisted with the run), the defaults, validation, the task mixture it trains on,
+// the contexts it packs, and the runs one "Create" makes.
+import { ContextStream, type PreviewToken, type StreamOptions, type WeightedSource, previewTokens } from '../data/packer';
+import { BUILTIN_TASKS, type Example, type TaskFamily, listSource } from '../data/tasks';
+import type { Tokenizer } from '../data/tokenizer';
+import type { LoraTarget } from '../engine/spec';
+import { EMBEDDED_SPEC } from '../model/embedded';
+import { type RunObjective, packObjective } from './objectives';
+
+/** Quantize f32/f16/bf16 linear weights on the GPU while loading. */
+export type QuantizeOnLoad = 'Q8_0' | 'Q4_0';
+
+export interface RunConfig {
+  /**
+   * Which model: the embedded one, a full-parameter run's checkpoint, or a model in the browser's model cache
+   * (src/model/sources/library.ts: downloaded from the Hub or a URL, or copied from a local file).
+   */
+  model:
+    | { source: 'embedded'; id: string }
+    | { source: 'checkpoint'; runId: string }
+    | { source: 'cached'; id: string; name: string; quantize?: QuantizeOnLoad };
+  /** 'full' trains every weight (for the small embedded model, starting from random); 'lora' trains an adapter. */
+  mode: 'full' | 'lora';
+  objective: RunObjective;
+  /** Built-in task names (src/data/tasks.ts) with mixture weights. */
+  tasks: { task: string; weight: number }[];
+  /** Imported datasets (JSONL/CSV uploads, Hugging Face datasets) in the mixture, stored with the run. */
+  datasets?: ImportedTask[];
+  contextLength: number;
+  /** At most this many shots per context (all that fit when absent). */
+  maxShots?: number;
+  batchSize: number;
+  gradAccumulation: number;
+  lora: { rank: number; alpha: number; targets: LoraTarget[] };
+  lr: number;
+  warmupSteps: number;
+  /** Cosine decay to lr * minLrRatio at the last step. */
+  minLrRatio: number;
+  steps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  checkpointEvery: number;
+  recompute: boolean;
+}
+
+
+/** An imported dataset (JSONL/CSV upload or Hugging Face rows) as a run stores it. */
+export interface ImportedTask {
+  name: string;
+  family: TaskFamily;
+  examples: Example[];
+  weight: number;
+}
+
+/** A run that shows in-context learning on the embedded model in a few minutes on a laptop GPU. */
+export function defaultRunConfig(): RunConfig {
+  return {
+    model: { source: 'embedded', id: 'manyicl-tiny' },
+    mode: 'full',
+    objective: 'manyicl',
+    tasks: [
+      { task: 'sentiment', weight: 1 },
+      { task: 'arithmetic', weight: 1 },
+    ],
+    contextLength: 256,
+    batchSize: 4,
+    gradAccumulation: 1,
+    lora: { rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
+    lr: 1e-3,
+    warmupSteps: 20,
+    minLrRatio: 0.1,
+    steps: 500,
+    weightDecay: 0.01,
+    maxGradNorm: 1,
+    seed: 1,
+    checkpointEvery: 10,
+    recompute: false,
+  };
+}
+
+/** The base model in a few words, for run headers and lists. */
+export function describeModel(model: RunConfig['model']): string {
+  if (model.source === 'embedded') return model.id;
+  if (model.source === 'checkpoint') return `from run ${model.runId}`;
+  return model.quantize ? `${model.name} (${model.quantize} on load)` : model.name;
+}
+
+/** The run's task mixture: built-in generators made with the run's seed, and imported datasets. */
+export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'>): WeightedSource[] {
+  const builtin = config.tasks.map(({ task, weight }) => {
+    const make = BUILTIN_TASKS[task];
+    if (!make) throw new Error(`unknown task ${task}; built-in tasks: ${Object.keys(BUILTIN_TASKS).join(', ')}`);
+    return { task: make({ seed: config.seed }), weight };
+  });
+  const imported = (config.datasets ?? []).map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
+  return [...builtin, ...imported];
+}
+
+/** The packer's options for a run: its mixture, context length, shots and seed. */
+export function streamOptions(config: RunConfig, tokenizer: Tokenizer): StreamOptions {
+  const sources = runSources(config);
+  if (sources.length === 0) throw new Error('choose at least one task');
+  if (config.objective === 'dedicated' && sources.length !== 1) {
+    throw new Error('a dedicated run trains one adapter on one task: make one run per task');
+  }
+  return { tokenizer, sources, contextLength: config.contextLength, objective: packObjective(config.objective), maxShots: config.maxShots, seed: config.seed };
+}
+
+/**
+ * The runs "Create" makes: one, or for the dedicated baseline one per chosen task (built-in or imported),
+ * each training its own adapter on its task alone.
+ */
+export function plannedRuns(config: RunConfig): { config: RunConfig; suffix: string }[] {
+  if (config.objective !== 'dedicated') return [{ config, suffix: '' }];
+  return [
+    ...config.tasks.map((t) => ({ config: { ...config, tasks: [{ ...t, weight: 1 }], datasets: [] }, suffix: t.task })),
+    ...(config.datasets ?? []).map((d) => ({ config: { ...config, tasks: [], datasets: [{ ...d, weight: 1 }] }, suffix: d.name })),
+  ];
+}
+
+export interface ContextPreview {
+  tokens: PreviewToken[];
+  shots: number;
+  /** Real (unpadded) tokens and how many of them are targets. */
+  length: number;
+  targetTokens: number;
+  contextLength: number;
+  /** Tasks of the context's shots, in order of first appearance. */
+  tasks: string[];
+  /** The one shot whose answer is trained (the last-answer objective), or null when every answer is. */
+  trainedShot: number | null;
+}
+
+/** Context `index` of the stream the config describes, as the packer would train on it. */
+export function buildPreview(config: RunConfig, tokenizer: Tokenizer, index: number): ContextPreview {
+  const stream = new ContextStream({
+    tokenizer,
+    sources: runSources(config),
+    contextLength: config.contextLength,
+    objective: packObjective(config.objective),
+    maxShots: config.maxShots,
+    seed: config.seed,
+  });
+  const ctx = stream.contextAt(index);
+  const tokens = previewTokens(ctx, tokenizer);
+  return {
+    tokens,
+    shots: ctx.answers.length,
+    length: tokens.length,
+    targetTokens: tokens.filter((t) => t.isTarget).length,
+    contextLength: config.contextLength,
+    tasks: [...new Set(ctx.answers.map((a) => a.task))],
+    trainedShot: config.objective === 'last-answer' ? ctx.answers.length - 1 : null,
+  };
+}
+
+export interface SetupCheck {
+  errors: string[];
+  warnings: string[];
+}
+
+const isPositiveInt = (n: number) => Number.isInteger(n) && n >= 1;
+
+/** Errors stop a run from being created; warnings are shown beside the Create button. */
+export function validateConfig(config: RunConfig): SetupCheck {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const datasets = config.datasets ?? [];
+  const taskCount = config.tasks.length + datasets.length;
+  if (taskCount === 0) errors.push('Choose at least one task: a built-in one or an imported dataset.');
+  if ([...config.tasks, ...datasets].some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
+  if (config.objective === 'dedicated' && taskCount > 1) {
+    warnings.push(`Dedicated: ${taskCount} runs will be made, one adapter per task.`);
+  }
+  // The embedded architecture's limit; a cached model's own limit is checked when the worker loads it.
+  const maxContext = config.model.source === 'cached' ? Infinity : EMBEDDED_SPEC.maxPositionEmbeddings;
+  if (!isPositiveInt(config.contextLength) || config.contextLength < 16) errors.push('The context length must be a whole number of at least 16 tokens.');
+  else if (config.contextLength > maxContext) errors.push(`The model takes at most ${maxContext} tokens of context.`);
+  if (config.maxShots !== undefined && !isPositiveInt(config.maxShots)) errors.push('Max shots must be a whole number of at least 1, or empty.');
+  for (const [label, value] of [
+    ['Batch size', config.batchSize],
+    ['Gradient accumulation', config.gradAccumulation],
+    ['Steps', config.steps],
+    ['Checkpoint interval', config.checkpointEvery],
+  ] as const) {
+    if (!isPositiveInt(value)) errors.push(`${label} must be a whole number of at least 1.`);
+  }
+  if (!(config.lr > 0 && config.lr < 1)) errors.push('The learning rate must be between 0 and 1.');
+  if (!(Number.isInteger(config.warmupSteps) && config.warmupSteps >= 0)) errors.push('Warmup must be a whole number of steps.');
+  else if (config.warmupSteps >= config.steps) warnings.push('Warmup lasts the whole run.');
+  if (!Number.isInteger(config.seed)) errors.push('The seed must be a whole number.');
+  if (config.mode === 'lora') {
+    if (!isPositiveInt(config.lora.rank)) errors.push('The LoRA rank must be a whole number of at least 1.');
+    if (!(config.lora.alpha > 0)) errors.push('LoRA alpha must be above 0.');
+    if (config.lora.targets.length === 0) errors.push('Choose at least one layer for LoRA.');
+    if (config.model.source === 'embedded') {
+      warnings.push('The embedded model is randomly initialised: train it in full-parameter mode first, then fine-tune that run with LoRA.');
+    }
+  }
+  return { errors, warnings };
+}
