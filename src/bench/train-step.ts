@@ -1,6 +1,6 @@
 // The training-step benchmark: a model of a named shape with random weights, a synthetic many-shot batch,
 // and full ManyICL steps (forward, masked multi-answer cross-entropy, backward, AdamW), timed.
-import { Model } from '../engine/model';
+import { Model } from '../engine/weights';
 import { LORA_TARGETS } from '../engine/spec';
 import type { SequenceBatch } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';

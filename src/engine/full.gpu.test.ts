@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { maxRelError, testGpu } from '../gpu/gpu.testing';
 import { cpuReferenceStep, stepInputOfCase } from '../reference/cpu-step';
 import { FullParameters } from './full';
-import { Model } from './model';
+import { Model } from './weights';
 import { loraScaling, peftKey } from './peft';
 import { loadReferenceCase } from '../reference/case';
 import { LORA_TARGETS, linearShape } from './spec';

@@ -3,7 +3,7 @@
 // updated weights are copied back into the tensors the kernels read. Meant for small models, like the
 // embedded one, which starts from random weights.
 import type { Gpu } from '../gpu/gpu';
-import type { LayerWeights, Model, ModelGradients } from './model';
+import type { LayerWeights, Model, ModelGradients } from './weights';
 import { singleBuffer } from './vocab-table';
 
 interface Slot {

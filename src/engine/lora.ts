@@ -3,8 +3,7 @@
 import type { Gpu } from '../gpu/gpu';
 import { mulberry32 } from '../util/random';
 import type { LoraSlot } from './linear';
-import { writeSafetensors } from '../model/safetensors';
-import { type LoraConfig, adapterConfigJson, loraScaling, loraTensorShapes } from './peft';
+import { type LoraConfig, loraScaling, loraTensorShapes } from './peft';
 import type { LoraTarget, ModelSpec } from './spec';
 
 export interface LoraTensorEntry {
@@ -126,17 +125,6 @@ export class LoraAdapter {
     const out = new Map<string, Float32Array>();
     for (const e of this.entries) out.set(e.key, flat.slice(e.offset, e.offset + e.shape[0] * e.shape[1]));
     return out;
-  }
-
-  /** The adapter as PEFT saves it, loadable with PeftModel.from_pretrained. */
-  async toPeftFiles(baseModel?: string): Promise<{ 'adapter_model.safetensors': Uint8Array; 'adapter_config.json': string }> {
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const params = await this.read('params');
-    for (const e of this.entries) tensors[e.key] = { shape: e.shape, data: params.get(e.key)! };
-    return {
-      'adapter_model.safetensors': writeSafetensors(tensors, { format: 'pt' }),
-      'adapter_config.json': JSON.stringify(adapterConfigJson(this.config, baseModel), null, 2),
-    };
   }
 
   destroy(): void {

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { specFromHfConfig } from '../model/config';
-import { readSafetensors } from '../model/safetensors';
 import {
   adapterConfigJson,
   type LoraConfig,
@@ -10,7 +8,8 @@ import {
   peftKey,
 } from './peft';
 import { LORA_TARGETS } from './spec';
-import { readFixtureBytes, readFixtureJson, REFERENCE_CASES } from '../testdata/cases.testing';
+import { loadReferenceCase } from '../reference/case';
+import { REFERENCE_CASES, caseReader, readFixtureJson } from '../testdata/cases.testing';
 
 /** The essentials of what PEFT 0.21 writes for a plain LoRA. */
 const plainAdapter = {
@@ -104,12 +103,12 @@ describe('parseAdapterConfig', () => {
 describe('fixture adapters', () => {
   for (const name of REFERENCE_CASES) {
     it(`${name}: loraTensorShapes matches adapter_model.safetensors exactly`, async () => {
-      const spec = specFromHfConfig(await readFixtureJson(`reference/${name}/config.json`));
+      const { spec, lora } = await loadReferenceCase(caseReader(`reference/${name}`));
       const cfg = parseAdapterConfig(await readFixtureJson(`reference/${name}/adapter_config.json`));
       expect(cfg).toEqual({ rank: 4, alpha: 8, targets: [...LORA_TARGETS], useRslora: false });
       expect(loraScaling(cfg)).toBe(2);
 
-      const adapter = readSafetensors(await readFixtureBytes(`reference/${name}/adapter_model.safetensors`));
+      const adapter = lora.tensors;
       const shapes = loraTensorShapes(spec, cfg);
       expect(shapes.length).toBe(spec.numLayers * LORA_TARGETS.length * 2);
       for (const { key, shape } of shapes) {
@@ -121,7 +120,7 @@ describe('fixture adapters', () => {
   }
 
   it('orders tensors by layer, then target, A before B', async () => {
-    const spec = specFromHfConfig(await readFixtureJson('reference/llama3-tiny/config.json'));
+    const { spec } = await loadReferenceCase(caseReader('reference/llama3-tiny'));
     const shapes = loraTensorShapes(spec, { rank: 2, alpha: 4, targets: ['k_proj', 'down_proj'] });
     expect(shapes.map((s) => [s.layer, s.target, s.which, s.shape])).toEqual([
       [0, 'k_proj', 'A', [2, 96]],

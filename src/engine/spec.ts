@@ -45,18 +45,51 @@ export function linearModulePath(layer: number, target: LoraTarget): string {
   return `model.layers.${layer}.${linearBlock(target)}.${target}`;
 }
 
+/** The HF names of the base weights: the one place they are spelled out. */
+export const WEIGHT_NAMES = {
+  embedding: 'model.embed_tokens.weight',
+  attnNorm: (layer: number) => `model.layers.${layer}.input_layernorm.weight`,
+  mlpNorm: (layer: number) => `model.layers.${layer}.post_attention_layernorm.weight`,
+  linear: (layer: number, target: LoraTarget) => `${linearModulePath(layer, target)}.weight`,
+  finalNorm: 'model.norm.weight',
+  lmHead: 'lm_head.weight',
+} as const;
+
+export interface BaseWeightInfo {
+  name: string;
+  /** HF shape: [out, in] for a matrix. */
+  shape: number[];
+  role: 'embedding' | 'norm' | 'linear' | 'lm_head';
+  /** The linear layer's name, for role 'linear'. */
+  target?: LoraTarget;
+}
+
+/** Every base weight the spec needs, in the order of an HF checkpoint, with its HF shape. */
+export function baseWeights(spec: ModelSpec): BaseWeightInfo[] {
+  const d = spec.hiddenSize;
+  const linear = (layer: number, target: LoraTarget): BaseWeightInfo =>
+    ({ name: WEIGHT_NAMES.linear(layer, target), shape: linearShape(spec, target), role: 'linear', target });
+  const weights: BaseWeightInfo[] = [{ name: WEIGHT_NAMES.embedding, shape: [spec.vocabSize, d], role: 'embedding' }];
+  for (let l = 0; l < spec.numLayers; l++) {
+    weights.push({ name: WEIGHT_NAMES.attnNorm(l), shape: [d], role: 'norm' });
+    weights.push(linear(l, 'q_proj'), linear(l, 'k_proj'), linear(l, 'v_proj'), linear(l, 'o_proj'));
+    weights.push({ name: WEIGHT_NAMES.mlpNorm(l), shape: [d], role: 'norm' });
+    weights.push(linear(l, 'gate_proj'), linear(l, 'up_proj'), linear(l, 'down_proj'));
+  }
+  weights.push({ name: WEIGHT_NAMES.finalNorm, shape: [d], role: 'norm' });
+  if (!spec.tieWordEmbeddings) weights.push({ name: WEIGHT_NAMES.lmHead, shape: [spec.vocabSize, d], role: 'lm_head' });
+  return weights;
+}
+
 /** Every base weight the spec needs, by HF name, with its HF shape. */
 export function baseWeightShapes(spec: ModelSpec): Map<string, number[]> {
-  const d = spec.hiddenSize;
-  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [spec.vocabSize, d]]]);
-  for (let l = 0; l < spec.numLayers; l++) {
-    shapes.set(`model.layers.${l}.input_layernorm.weight`, [d]);
-    shapes.set(`model.layers.${l}.post_attention_layernorm.weight`, [d]);
-    for (const target of LORA_TARGETS) shapes.set(`${linearModulePath(l, target)}.weight`, linearShape(spec, target));
-  }
-  shapes.set('model.norm.weight', [d]);
-  if (!spec.tieWordEmbeddings) shapes.set('lm_head.weight', [spec.vocabSize, d]);
-  return shapes;
+  return new Map(baseWeights(spec).map((w) => [w.name, w.shape]));
+}
+
+/** Whether an HF weight name is one of the linear layers (those LoRA adapts and quantization packs). */
+export function isLinearWeight(name: string): boolean {
+  const match = /^model\.layers\.(\d+)\.(self_attn|mlp)\.([a-z_]+)\.weight$/.exec(name);
+  return match !== null && (LORA_TARGETS as readonly string[]).includes(match[3]) && linearBlock(match[3] as LoraTarget) === match[2];
 }
 
 /** [out, in] of each adaptable linear layer. */

@@ -3,7 +3,9 @@
 import type { Gpu } from '../gpu/gpu';
 import type { FullParameters } from './full';
 import { LoraAdapter } from './lora';
-import { Activations, type InputBuffers, type Model, backward, forward } from './model';
+import { backward, forward } from './model';
+import { Activations, type InputBuffers } from './activations';
+import type { Model } from './weights';
 import { type AdamWSettings, adamwStep } from './ops/adamw';
 import { createCrossEntropyScratch, crossEntropyBackward, crossEntropyForward, lmHeadLogits } from './ops/cross_entropy';
 import { groupRowsByToken } from './ops/embedding';

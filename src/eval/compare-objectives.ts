@@ -1,7 +1,7 @@
 // ManyICL against last-answer-only fine-tuning from the same start, for the same steps on the same contexts:
 // the mean loss of the k-th in-context answer, before and after, on held-out contexts.
 import { ContextStream, type PackedContext, toSequenceBatch } from '../data/packer';
-import { Model } from '../engine/model';
+import { Model } from '../engine/weights';
 import type { Trainer } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import { type RunConfig, streamOptions } from '../train/run-config';

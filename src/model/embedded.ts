@@ -2,7 +2,7 @@
 // public/models/ so the workbench works offline out of the box. `makeEmbeddedModel` writes its files
 // (npm run make-embedded-model); the app loads them through the same code as any HF model folder.
 import { DEFAULT_ALPHABET } from '../data/tokenizer';
-import type { ModelSpec } from '../engine/spec';
+import { type ModelSpec, baseWeights } from '../engine/spec';
 import { mulberry32 } from '../util/random';
 import { writeSafetensors } from './safetensors';
 
@@ -51,26 +51,15 @@ export function makeEmbeddedModel(seed = 20261122, spec: ModelSpec = EMBEDDED_SP
   };
   const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: V } = spec;
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  const linear = (name: string, out: number, inF: number) => (tensors[name] = { shape: [out, inF], data: normal(out * inF, 0.02) });
-  tensors['model.embed_tokens.weight'] = { shape: [V, d], data: normal(V * d, 0.02) };
-  for (let l = 0; l < spec.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    tensors[`${p}.input_layernorm.weight`] = { shape: [d], data: new Float32Array(d).fill(1) };
-    linear(`${p}.self_attn.q_proj.weight`, h * hd, d);
-    linear(`${p}.self_attn.k_proj.weight`, kv * hd, d);
-    linear(`${p}.self_attn.v_proj.weight`, kv * hd, d);
-    linear(`${p}.self_attn.o_proj.weight`, d, h * hd);
-    tensors[`${p}.post_attention_layernorm.weight`] = { shape: [d], data: new Float32Array(d).fill(1) };
-    linear(`${p}.mlp.gate_proj.weight`, f, d);
-    linear(`${p}.mlp.up_proj.weight`, f, d);
-    linear(`${p}.mlp.down_proj.weight`, d, f);
+  for (const { name, shape, role } of baseWeights(spec)) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { shape, data: role === 'norm' ? new Float32Array(count).fill(1) : normal(count, 0.02) };
   }
-  tensors['model.norm.weight'] = { shape: [d], data: new Float32Array(d).fill(1) };
   const config = {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: V, hidden_size: d, intermediate_size: f,
     num_hidden_layers: spec.numLayers, num_attention_heads: h, num_key_value_heads: kv, head_dim: hd, hidden_act: 'silu',
     rms_norm_eps: spec.rmsNormEps, rope_theta: spec.ropeTheta, max_position_embeddings: spec.maxPositionEmbeddings,
-    tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 0, torch_dtype: 'float32',
+    tie_word_embeddings: spec.tieWordEmbeddings, bos_token_id: 1, eos_token_id: 2, pad_token_id: 0, torch_dtype: 'float32',
     attention_bias: false, mlp_bias: false,
   };
   const tokenizerConfig = {

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ALPHABET } from '../data/tokenizer';
 import { LoraAdapter } from '../engine/lora';
-import { type GpuTensor, Model, type TensorLookup } from '../engine/model';
+import { type GpuTensor, Model, type TensorLookup } from '../engine/weights';
 import { readGgufBaseModel } from '../reference/case';
 import { type ModelSpec, baseWeightShapes } from '../engine/spec';
 import { Trainer } from '../engine/trainer';

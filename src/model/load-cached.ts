@@ -4,11 +4,11 @@
 // with config.json). On any error every GPU buffer made so far is destroyed, and the message names the file.
 import type { Tokenizer } from '../data/tokenizer';
 import { GpuError, GpuOutOfMemoryError, type Gpu } from '../gpu/gpu';
-import { type GpuTensor, Model } from '../engine/model';
+import { type GpuTensor, Model } from '../engine/weights';
 import { f32RowsOf } from '../engine/ops/dequantize';
 import { quantizeOnGpu, quantizedBytes } from '../engine/ops/quantize';
 import { unpermuteQkRows } from '../engine/ops/unpermute_rows';
-import { type ModelSpec, baseWeightShapes } from '../engine/spec';
+import { type ModelSpec, baseWeightShapes, isLinearWeight } from '../engine/spec';
 import type { QuantizeOnLoad } from '../train/run-config';
 import { specFromHfConfig } from './config';
 import { type GgmlType, dequantize, tensorBytes } from '../engine/ggml';
@@ -312,7 +312,6 @@ function concat(chunks: readonly Uint8Array[], begin: number, end: number): Uint
   return out;
 }
 
-const isLinear = (hfName: string) => /\.(self_attn|mlp)\.[a-z_]+_proj\.weight$/.test(hfName);
 
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -508,7 +507,7 @@ async function loadGguf(load: Loading, files: WeightFile[]): Promise<LoadedModel
         let tensor = t;
         const heads = permutedQkHeads(spec, hfName);
         if (heads !== null) tensor = await unpermute(load, hfName, tensor, heads);
-        if (load.options.quantize && isLinear(hfName)) tensor = await quantizeLinear(load, hfName, tensor, load.options.quantize);
+        if (load.options.quantize && isLinearWeight(hfName)) tensor = await quantizeLinear(load, hfName, tensor, load.options.quantize);
         tensors.set(hfName, tensor);
       }
     });
@@ -596,7 +595,7 @@ async function loadSafetensors(load: Loading, files: WeightFile[]): Promise<Load
         for (const info of wanted) {
           load.checkAborted();
           let tensor: GpuTensor = { type: SAFETENSORS_TYPES[info.dtype] as GgmlType, shape: info.shape, buffer: buffers.get(info.name) as GPUBuffer };
-          if (load.options.quantize && isLinear(info.name)) tensor = await quantizeLinear(load, info.name, tensor, load.options.quantize);
+          if (load.options.quantize && isLinearWeight(info.name)) tensor = await quantizeLinear(load, info.name, tensor, load.options.quantize);
           tensors.set(info.name, tensor);
         }
       });

@@ -1,13 +1,14 @@
 // A reference case folder (one LoRA training step computed by HF transformers + PEFT), parsed and checked.
 // Format: src/testdata/reference/README.md. The base model is either config.json + model.safetensors
 // or a model.gguf alone (src/testdata/gguf/README.md).
-import { type SafetensorsFile, type SafetensorsTensorInfo, readSafetensors } from '../model/safetensors';
+import { type SafetensorsFile, type SafetensorsTensorInfo, readSafetensors, tensorsOf } from '../model/safetensors';
 import { specFromHfConfig } from '../model/config';
 import { type GgmlType, dequantize } from '../engine/ggml';
 import { type GgufHeader, readGguf } from '../model/gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
 import { type LoraConfig, loraTensorShapes, parseAdapterConfig } from '../engine/peft';
 import { type ModelSpec, baseWeightShapes } from '../engine/spec';
+import type { TensorLookup } from '../engine/weights';
 import { errorMessage } from '../util/errors';
 
 export interface ReferenceBatch {
@@ -66,6 +67,11 @@ export interface ReferenceCase {
   batch: ReferenceBatch;
   /** expected.json, and expected.safetensors: logits, token_loss, grad.<key>, after.<key>. */
   expected: { json: ReferenceExpectedJson; tensors: SafetensorsFile };
+}
+
+/** A case's base weights and adapter as the engine's tensor lookups, by HF / PEFT name. */
+export function caseTensors(c: ReferenceCase): { base: TensorLookup; lora: TensorLookup } {
+  return { base: tensorsOf(c.weights), lora: tensorsOf(c.lora.tensors) };
 }
 
 function fail(file: string, message: string): never {

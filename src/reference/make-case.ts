@@ -4,7 +4,7 @@ import { specFromHfConfig } from '../model/config';
 import { writeSafetensors } from '../model/safetensors';
 import { mulberry32 } from '../util/random';
 import { type LoraConfig, adapterConfigJson, loraScaling, loraTensorShapes } from '../engine/peft';
-import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearShape } from '../engine/spec';
+import { LORA_TARGETS, type LoraTarget, type ModelSpec, WEIGHT_NAMES, linearShape } from '../engine/spec';
 import { type CpuStepInput, cpuReferenceStep } from './cpu-step';
 
 export interface MakeCaseOptions {
@@ -46,21 +46,17 @@ interface NamedTensor {
   data: Float32Array;
 }
 
-/** Every base weight by HF name, in model order. */
+/** Every base weight by HF name, in the order that fixes the random streams of the committed cases. */
 function baseWeightShapes(spec: ModelSpec): { name: string; shape: number[] }[] {
   const d = spec.hiddenSize;
-  const shapes: { name: string; shape: number[] }[] = [{ name: 'model.embed_tokens.weight', shape: [spec.vocabSize, d] }];
+  const shapes: { name: string; shape: number[] }[] = [{ name: WEIGHT_NAMES.embedding, shape: [spec.vocabSize, d] }];
   for (let l = 0; l < spec.numLayers; l++) {
-    const prefix = `model.layers.${l}`;
-    for (const target of LORA_TARGETS) {
-      const block = target === 'gate_proj' || target === 'up_proj' || target === 'down_proj' ? 'mlp' : 'self_attn';
-      shapes.push({ name: `${prefix}.${block}.${target}.weight`, shape: linearShape(spec, target) });
-    }
-    shapes.push({ name: `${prefix}.input_layernorm.weight`, shape: [d] });
-    shapes.push({ name: `${prefix}.post_attention_layernorm.weight`, shape: [d] });
+    for (const target of LORA_TARGETS) shapes.push({ name: WEIGHT_NAMES.linear(l, target), shape: linearShape(spec, target) });
+    shapes.push({ name: WEIGHT_NAMES.attnNorm(l), shape: [d] });
+    shapes.push({ name: WEIGHT_NAMES.mlpNorm(l), shape: [d] });
   }
-  shapes.push({ name: 'model.norm.weight', shape: [d] });
-  if (!spec.tieWordEmbeddings) shapes.push({ name: 'lm_head.weight', shape: [spec.vocabSize, d] });
+  shapes.push({ name: WEIGHT_NAMES.finalNorm, shape: [d] });
+  if (!spec.tieWordEmbeddings) shapes.push({ name: WEIGHT_NAMES.lmHead, shape: [spec.vocabSize, d] });
   return shapes;
 }
 

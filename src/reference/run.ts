@@ -1,11 +1,10 @@
 // Checks one LoRA training step against a reference case computed by HF transformers + PEFT
 // (format: src/testdata/reference/README.md).
-import { Model } from '../engine/model';
+import { Model } from '../engine/weights';
 import type { Objective } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
-import { tensorsOf } from '../model/safetensors';
 import { createTrainer } from '../train/trainer';
-import type { ReferenceCase } from './case';
+import { type ReferenceCase, caseTensors } from './case';
 
 export interface ReferenceErrors {
   logits: number;
@@ -49,8 +48,7 @@ export async function runReferenceCase(
   gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean; maxTablePartBytes?: number } = {},
 ): Promise<ReferenceErrors> {
   const { spec } = c;
-  const weights = tensorsOf(c.weights);
-  const loraTensors = tensorsOf(c.lora.tensors);
+  const { base: weights, lora: loraTensors } = caseTensors(c);
   const expected = (name: string) => c.expected.tensors.tensor(name);
   const opt = c.expected.json.optimizer;
   // A GGUF case keeps its linear layers in their GGML blocks: the training step runs on quantized weights.

@@ -3,7 +3,7 @@
 import { ContextStream, type PackedContext, toSequenceBatch } from '../data/packer';
 import type { Tokenizer } from '../data/tokenizer';
 import { LoraAdapter } from '../engine/lora';
-import { Model, type TensorLookup } from '../engine/model';
+import { Model, type TensorLookup } from '../engine/weights';
 import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planTraining } from '../engine/plan';
 import type { ModelSpec } from '../engine/spec';
 import type { GgmlType } from '../engine/ggml';

@@ -2,7 +2,7 @@
 // runner all build Model + LoRA adapter or full parameters + Trainer through it.
 import { FullParameters } from '../engine/full';
 import { LoraAdapter } from '../engine/lora';
-import type { Model } from '../engine/model';
+import type { Model } from '../engine/weights';
 import type { AdamWSettings } from '../engine/ops/adamw';
 import type { LoraConfig } from '../engine/peft';
 import { type Objective, type Trainable, Trainer } from '../engine/trainer';

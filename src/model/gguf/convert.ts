@@ -5,7 +5,7 @@
 // Two deliberate differences from llama.cpp: the Llama 3 factors use original_max_position_embeddings from
 // the rope scaling parameters (llama.cpp reads a top-level key and falls back to 8192, which happens to be
 // right for Meta's models only), and Mistral's sliding window is kept as llama.attention.sliding_window.
-import type { ModelSpec } from '../../engine/spec';
+import { type ModelSpec, baseWeights } from '../../engine/spec';
 import type { TokenizerFiles } from '../tokenizer';
 import { type GgmlType, blockSize, quantize } from '../../engine/ggml';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, llama3RopeFreqFactors, permuteQkRows } from './spec';
@@ -90,7 +90,7 @@ function modelMetadata(spec: ModelSpec, opts: GgufFromHfOptions): Record<string,
 /** Converts an HF checkpoint to a GGUF file. */
 export function ggufFromHfModel(opts: GgufFromHfOptions): Uint8Array {
   const { spec } = opts;
-  const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: V } = spec;
+  const { numHeads: h, numKvHeads: kv, headDim: hd } = spec;
   const tensors: GgufTensorInput[] = [];
 
   const read = (hfName: string, elements: number): Float32Array => {
@@ -113,21 +113,10 @@ export function ggufFromHfModel(opts: GgufFromHfOptions): Uint8Array {
     const factors = llama3RopeFreqFactors(spec.ropeScaling, hd, spec.ropeTheta);
     tensors.push({ name: ROPE_FREQS_TENSOR, type: 'F32', shape: [factors.length], data: quantize('F32', factors) });
   }
-  matrix('model.embed_tokens.weight', V, d);
-  for (let l = 0; l < spec.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    vector(`${p}.input_layernorm.weight`, d);
-    matrix(`${p}.self_attn.q_proj.weight`, h * hd, d, h);
-    matrix(`${p}.self_attn.k_proj.weight`, kv * hd, d, kv);
-    matrix(`${p}.self_attn.v_proj.weight`, kv * hd, d);
-    matrix(`${p}.self_attn.o_proj.weight`, d, h * hd);
-    vector(`${p}.post_attention_layernorm.weight`, d);
-    matrix(`${p}.mlp.gate_proj.weight`, f, d);
-    matrix(`${p}.mlp.up_proj.weight`, f, d);
-    matrix(`${p}.mlp.down_proj.weight`, d, f);
+  for (const { name, shape, role, target } of baseWeights(spec)) {
+    if (role === 'norm') vector(name, shape[0]);
+    else matrix(name, shape[0], shape[1], target === 'q_proj' ? h : target === 'k_proj' ? kv : undefined);
   }
-  vector('model.norm.weight', d);
-  if (!spec.tieWordEmbeddings) matrix('lm_head.weight', V, d);
 
   return writeGguf({ version: opts.version ?? 3, metadata: modelMetadata(spec, opts), tensors });
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes } from '../util/format';
-import type { GgmlType } from './ggml';
-import { GpuTooSmallError, checkPlanFits, describePlan, planTraining } from './plan';
-import { MODEL_SHAPES } from '../bench/shapes';
-import { LORA_TARGETS } from './spec';
+import type { GgmlType } from '../engine/ggml';
+import { GpuTooSmallError, checkPlanFits, describePlan, planTraining } from '../engine/plan';
+import { MODEL_SHAPES } from './shapes';
+import { LORA_TARGETS } from '../engine/spec';
 
 const GiB = 1024 ** 3;
 

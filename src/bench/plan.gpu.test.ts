@@ -1,13 +1,13 @@
 // The memory plan against what a real training step allocates on the GPU, buffer bytes counted by the Gpu class.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/gpu.testing';
-import { syntheticManyShotBatch } from '../bench/train-step';
-import { LoraAdapter } from './lora';
-import { Model } from './model';
-import { planTraining } from './plan';
-import { MODEL_SHAPES } from '../bench/shapes';
-import { LORA_TARGETS, type LoraTarget } from './spec';
-import { Trainer, collectTargets } from './trainer';
+import { syntheticManyShotBatch } from './train-step';
+import { LoraAdapter } from '../engine/lora';
+import { Model } from '../engine/weights';
+import { planTraining } from '../engine/plan';
+import { MODEL_SHAPES } from './shapes';
+import { LORA_TARGETS, type LoraTarget } from '../engine/spec';
+import { Trainer, collectTargets } from '../engine/trainer';
 
 describe('memory plan vs allocation', () => {
   const cases: { name: string; recompute: boolean; targets: LoraTarget[]; tablePartRows?: number }[] = [
