@@ -5,13 +5,10 @@
 import type { Tokenizer } from '../data/tokenizer';
 import { GpuError, GpuOutOfMemoryError, type Gpu } from '../gpu/gpu';
 import { type GpuTensor, Model } from '../engine/weights';
-import { f32RowsOf } from '../engine/ops/dequantize';
-import { quantizeOnGpu, quantizedBytes } from '../engine/ops/quantize';
-import { unpermuteQkRows } from '../engine/ops/unpermute_rows';
+import { type QuantizeOnLoad, quantizeLinear, unpermuteQk } from '../engine/load';
 import { type ModelSpec, baseWeightShapes, isLinearWeight } from '../engine/spec';
-import type { QuantizeOnLoad } from '../train/run-config';
 import { specFromHfConfig } from './config';
-import { type GgmlType, dequantize, tensorBytes } from '../engine/ggml';
+import { type GgmlType, dequantize } from '../engine/ggml';
 import { type GgufHeader, type GgufMetadata, type GgufRangeSource, type GgufTensorInfo, parseGgufHeader } from './gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf } from './gguf/spec';
 import { tokenizerJsonFromGguf } from './gguf/tokenizer';
@@ -316,22 +313,14 @@ function concat(chunks: readonly Uint8Array[], begin: number, end: number): Uint
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/**
- * Replaces an F32/F16/BF16 linear weight by its quantization, made on the GPU, and frees the original. Rows that
- * are not whole blocks of 32 stay as they are.
- */
-async function quantizeLinear(load: Loading, name: string, t: GpuTensor, type: QuantizeOnLoad): Promise<GpuTensor> {
-  const [rows, cols] = t.shape;
-  if (!(t.type === 'F32' || t.type === 'F16' || t.type === 'BF16') || cols % 32 !== 0) return t;
-  const { gpu } = load;
-  const values = t.type === 'F32' ? t.buffer : load.adopt(f32RowsOf(gpu, `${name}.f32`, { type: t.type, encoded: t.buffer, cols }, 0, rows));
-  const out = load.alloc(name, quantizedBytes(type, rows, cols));
-  const encoder = gpu.device.createCommandEncoder();
-  quantizeOnGpu(gpu, encoder, { source: values, type, out, rows, cols, label: `quantize ${name}` });
-  gpu.device.queue.submit([encoder.finish()]);
-  load.release(t.buffer, values);
-  await load.abortable(gpu.device.queue.onSubmittedWorkDone()); // frees the temporaries before the next one
-  return { type, shape: t.shape, buffer: out };
+/** Replaces an F32/F16/BF16 linear weight by its quantization, made on the GPU, and frees the original. */
+async function quantizeOnLoad(load: Loading, name: string, t: GpuTensor, type: QuantizeOnLoad): Promise<GpuTensor> {
+  const quantized = quantizeLinear(load.gpu, name, t, type);
+  if (!quantized) return t;
+  load.adopt(quantized.buffer);
+  load.release(t.buffer);
+  await load.abortable(load.gpu.device.queue.onSubmittedWorkDone()); // frees the temporaries before the next one
+  return quantized;
 }
 
 /** Builds the Model on the loaded buffers; from then on the Model owns them. */
@@ -507,7 +496,7 @@ async function loadGguf(load: Loading, files: WeightFile[]): Promise<LoadedModel
         let tensor = t;
         const heads = permutedQkHeads(spec, hfName);
         if (heads !== null) tensor = await unpermute(load, hfName, tensor, heads);
-        if (load.options.quantize && isLinearWeight(hfName)) tensor = await quantizeLinear(load, hfName, tensor, load.options.quantize);
+        if (load.options.quantize && isLinearWeight(hfName)) tensor = await quantizeOnLoad(load, hfName, tensor, load.options.quantize);
         tensors.set(hfName, tensor);
       }
     });
@@ -518,15 +507,11 @@ async function loadGguf(load: Loading, files: WeightFile[]): Promise<LoadedModel
 
 /** The q/k weight with its rows in HF order, in a new buffer; the old one is freed. */
 async function unpermute(load: Loading, name: string, t: GpuTensor, heads: number): Promise<GpuTensor> {
-  const [rows, cols] = t.shape;
-  const rowBytes = tensorBytes(t.type, cols);
-  const out = load.alloc(name, rows * rowBytes);
-  const encoder = load.gpu.device.createCommandEncoder();
-  unpermuteQkRows(load.gpu, encoder, { source: t.buffer, out, rows, rowBytes, heads, label: `unpermute ${name}` });
-  load.gpu.device.queue.submit([encoder.finish()]);
+  const unpermuted = unpermuteQk(load.gpu, name, t, heads);
+  load.adopt(unpermuted.buffer);
   load.release(t.buffer);
   await load.abortable(load.gpu.device.queue.onSubmittedWorkDone());
-  return { ...t, buffer: out };
+  return unpermuted;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -595,7 +580,7 @@ async function loadSafetensors(load: Loading, files: WeightFile[]): Promise<Load
         for (const info of wanted) {
           load.checkAborted();
           let tensor: GpuTensor = { type: SAFETENSORS_TYPES[info.dtype] as GgmlType, shape: info.shape, buffer: buffers.get(info.name) as GPUBuffer };
-          if (load.options.quantize && isLinearWeight(info.name)) tensor = await quantizeLinear(load, info.name, tensor, load.options.quantize);
+          if (load.options.quantize && isLinearWeight(info.name)) tensor = await quantizeOnLoad(load, info.name, tensor, load.options.quantize);
           tensors.set(info.name, tensor);
         }
       });

@@ -3,12 +3,12 @@
 import { ContextStream, type PreviewToken, type StreamOptions, type WeightedSource, previewTokens } from '../data/packer';
 import { BUILTIN_TASKS, type Example, type TaskFamily, listSource } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
+import type { QuantizeOnLoad } from '../engine/load';
 import type { LoraTarget } from '../engine/spec';
 import { EMBEDDED_SPEC } from '../model/embedded';
 import { type RunObjective, packObjective } from './objectives';
 
-/** Quantize f32/f16/bf16 linear weights on the GPU while loading. */
-export type QuantizeOnLoad = 'Q8_0' | 'Q4_0';
+export type { QuantizeOnLoad };
 
 export interface RunConfig {
   /**
@@ -18,7 +18,7 @@ export interface RunConfig {
   model:
     | { source: 'embedded'; id: string }
     | { source: 'checkpoint'; runId: string }
-    | { source: 'cached'; id: string; name: string; quantize?: QuantizeOnLoad };
+    | { source: 'cached'; id: string; name: string; /** Quantize F32/F16/BF16 linear weights on the GPU while loading. */ quantize?: QuantizeOnLoad };
   /** 'full' trains every weight (for the small embedded model, starting from random); 'lora' trains an adapter. */
   mode: 'full' | 'lora';
   objective: RunObjective;
