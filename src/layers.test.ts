@@ -51,3 +51,17 @@ describe('layers', () => {
     expect(valueImports('x.ts', source)).toEqual(['./a', './c', './e', './g']);
   });
 });
+
+describe('README', () => {
+  test("the Layout section's table is the rule table", () => {
+    const readme = readFileSync(`${root}/README.md`, 'utf8');
+    const block = /<!-- layers:begin -->\n([\s\S]*?)<!-- layers:end -->/.exec(readme);
+    expect(block, 'README.md has a <!-- layers:begin --> ... <!-- layers:end --> table').not.toBeNull();
+    const rows = block![1].split('\n').slice(2).filter((line) => line.startsWith('|'));
+    const table = Object.fromEntries(rows.map((row) => {
+      const [folder, allowed] = row.split('|').slice(1, 3).map((cell) => cell.trim());
+      return [folder.replace(/^src\/|\/$/g, '').replace(/^\(src\)$/, '.'), allowed === '–' ? [] : allowed.split(', ')];
+    }));
+    expect(table).toEqual(LAYERS);
+  });
+});
