@@ -2,7 +2,7 @@
 // GGUF <-> HF tensor names, the Q/K row permutation llama.cpp's converter applies, and Llama 3 RoPE
 // frequency factors (the rope_freqs.weight tensor) <-> RopeScaling.
 import { ropeInverseFrequencies } from '../../engine/rope';
-import type { ModelSpec, RopeScaling } from '../../engine/spec';
+import { type ModelSpec, type RopeScaling, WEIGHT_NAMES } from '../../engine/spec';
 import type { GgufMetadata, GgufMetadataValue } from './reader';
 
 function fail(message: string): never {
@@ -12,22 +12,22 @@ function fail(message: string): never {
 // ---------------------------------------------------------------------------------------------------------
 // Tensor names
 
-/** Per-layer tensors: GGUF suffix after "blk.N." -> HF suffix after "model.layers.N.". */
-const LAYER_TENSORS: Record<string, string> = {
-  'attn_norm.weight': 'input_layernorm.weight',
-  'attn_q.weight': 'self_attn.q_proj.weight',
-  'attn_k.weight': 'self_attn.k_proj.weight',
-  'attn_v.weight': 'self_attn.v_proj.weight',
-  'attn_output.weight': 'self_attn.o_proj.weight',
-  'ffn_norm.weight': 'post_attention_layernorm.weight',
-  'ffn_gate.weight': 'mlp.gate_proj.weight',
-  'ffn_up.weight': 'mlp.up_proj.weight',
-  'ffn_down.weight': 'mlp.down_proj.weight',
+/** Per-layer tensors: GGUF suffix after "blk.N." -> the HF weight of layer N. */
+const LAYER_TENSORS: Record<string, (layer: number) => string> = {
+  'attn_norm.weight': WEIGHT_NAMES.attnNorm,
+  'attn_q.weight': (l) => WEIGHT_NAMES.linear(l, 'q_proj'),
+  'attn_k.weight': (l) => WEIGHT_NAMES.linear(l, 'k_proj'),
+  'attn_v.weight': (l) => WEIGHT_NAMES.linear(l, 'v_proj'),
+  'attn_output.weight': (l) => WEIGHT_NAMES.linear(l, 'o_proj'),
+  'ffn_norm.weight': WEIGHT_NAMES.mlpNorm,
+  'ffn_gate.weight': (l) => WEIGHT_NAMES.linear(l, 'gate_proj'),
+  'ffn_up.weight': (l) => WEIGHT_NAMES.linear(l, 'up_proj'),
+  'ffn_down.weight': (l) => WEIGHT_NAMES.linear(l, 'down_proj'),
 };
 const GLOBAL_TENSORS: Record<string, string> = {
-  'token_embd.weight': 'model.embed_tokens.weight',
-  'output_norm.weight': 'model.norm.weight',
-  'output.weight': 'lm_head.weight',
+  'token_embd.weight': WEIGHT_NAMES.embedding,
+  'output_norm.weight': WEIGHT_NAMES.finalNorm,
+  'output.weight': WEIGHT_NAMES.lmHead,
 };
 /** llama.cpp's Llama 3 RoPE frequency factors; no HF counterpart (HF keeps them in config.json). */
 export const ROPE_FREQS_TENSOR = 'rope_freqs.weight';
@@ -36,16 +36,17 @@ export const ROPE_FREQS_TENSOR = 'rope_freqs.weight';
 export function hfNameOfGgufTensor(name: string): string | null {
   if (name in GLOBAL_TENSORS) return GLOBAL_TENSORS[name];
   const match = /^blk\.(\d+)\.(.+)$/.exec(name);
-  if (match && match[2] in LAYER_TENSORS) return `model.layers.${match[1]}.${LAYER_TENSORS[match[2]]}`;
+  if (match && match[2] in LAYER_TENSORS) return LAYER_TENSORS[match[2]](Number(match[1]));
   return null;
 }
 
 /** GGUF name of an HF tensor, or null for names this mapping does not know. */
 export function ggufNameOfHfTensor(name: string): string | null {
   for (const [gguf, hf] of Object.entries(GLOBAL_TENSORS)) if (hf === name) return gguf;
-  const match = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
+  const match = /^model\.layers\.(\d+)\./.exec(name);
   if (match) {
-    for (const [gguf, hf] of Object.entries(LAYER_TENSORS)) if (hf === match[2]) return `blk.${match[1]}.${gguf}`;
+    const layer = Number(match[1]);
+    for (const [gguf, hfOf] of Object.entries(LAYER_TENSORS)) if (hfOf(layer) === name) return `blk.${layer}.${gguf}`;
   }
   return null;
 }
@@ -67,8 +68,9 @@ function checkQkShape(rows: number, heads: number): number {
 
 /** Heads whose rows llama.cpp permutes in an HF tensor: q_proj over the query heads, k_proj over the kv heads. */
 export function permutedQkHeads(spec: ModelSpec, hfName: string): number | null {
-  if (hfName.endsWith('.self_attn.q_proj.weight')) return spec.numHeads;
-  if (hfName.endsWith('.self_attn.k_proj.weight')) return spec.numKvHeads;
+  const layer = Number(/^model\.layers\.(\d+)\./.exec(hfName)?.[1]);
+  if (hfName === WEIGHT_NAMES.linear(layer, 'q_proj')) return spec.numHeads;
+  if (hfName === WEIGHT_NAMES.linear(layer, 'k_proj')) return spec.numKvHeads;
   return null;
 }
 
