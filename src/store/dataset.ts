@@ -4,11 +4,10 @@ import { create } from 'zustand';
 import { fetchHfRows as fetchHfRowsFromServer, type FieldMapping, type HfRows, type ImportError, classLabelNames, csvColumns, hfRecords, importRows, mapRecords } from '../data/importers';
 import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
-import { LORA_TARGETS, type LoraTarget } from '../engine/spec';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import {
-  type ContextPreview, type RunConfig, type SetupCheck, buildPreview as previewOf, defaultRunConfig, plannedRuns as plannedRunConfigs,
-  validateConfig as validateRunConfig,
+  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview as previewOf, defaultRunConfig,
+  plannedRuns as plannedRunConfigs, validateConfig as validateRunConfig,
 } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 

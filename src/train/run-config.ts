@@ -10,6 +10,9 @@ import { type RunObjective, packObjective } from './objectives';
 
 export type { QuantizeOnLoad };
 
+/** The linear layers a run's LoRA adapter can target, in layer order. */
+export { LORA_TARGETS, type LoraTarget } from '../engine/spec';
+
 export interface RunConfig {
   /**
    * Which model: the embedded one, a full-parameter run's checkpoint, or a model in the browser's model cache
