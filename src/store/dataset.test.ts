@@ -9,9 +9,7 @@ import {
   BUILTIN_TASK_INFO,
   buildPreview,
   createDatasetStore,
-  detectColumns,
   embeddedModelUrl,
-  guessMapping,
   type ImportedDataset,
   plannedRuns,
   runConfigWithImports,
@@ -121,15 +119,6 @@ describe('imports', () => {
     for (const r of dedicated) expect(streamOptions(r.config, charTokenizer()).sources.map((s) => s.task.name)).toEqual([r.suffix]);
     store.getState().toggleImport(dataset.id);
     expect(runConfigWithImports(config(), store.getState().imports).datasets).toEqual([]);
-  });
-
-  test('finds the fields of JSONL and CSV data and guesses a mapping', () => {
-    expect(detectColumns('{"text": "a", "label": 1, "meta": {"src": "x"}}\nnot json\n{"text": "b", "extra": true}', 'jsonl')).toEqual([
-      'text', 'label', 'meta.src', 'extra',
-    ]);
-    expect(detectColumns('question,answer\n"q, 1",a\n', 'csv')).toEqual(['question', 'answer']);
-    expect(guessMapping(['id', 'sentence', 'label'])).toEqual({ input: ['sentence'], answer: 'label', id: '' });
-    expect(guessMapping(['a', 'b'])).toEqual({ input: ['a'], answer: 'b', id: '' });
   });
 
   test('a JSONL upload becomes a dataset; bad rows are listed', () => {

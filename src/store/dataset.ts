@@ -1,7 +1,8 @@
 // The run being set up: model, task mixture, objective and hyperparameters, imported datasets, and the
 // tokenizer that the context preview packs with.
 import { create } from 'zustand';
-import { fetchHfRows as fetchHfRowsFromServer, type FieldMapping, type HfRows, type ImportError, classLabelNames, csvColumns, hfRecords, importRows, mapRecords } from '../data/importers';
+import { type ImportDraft, type ImportDraftFields, type ImportMapping, draftExamples, fileDraft, hfDraft } from '../data/import-draft';
+import { fetchHfRows as fetchHfRowsFromServer, type ImportError } from '../data/importers';
 import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
@@ -12,7 +13,7 @@ import {
 import { errorMessage } from '../util/errors';
 
 export { LORA_TARGETS, TASK_FAMILIES };
-export type { LoraTarget, TaskFamily };
+export type { ImportDraft, ImportMapping, LoraTarget, TaskFamily };
 
 // ---- built-in tasks ---------------------------------------------------------------------------------------
 
@@ -49,26 +50,6 @@ export interface ImportedDataset {
   weight: number;
 }
 
-export interface ImportMapping {
-  input: string[];
-  answer: string;
-  /** '' for none: ids are then <name>-<row>. */
-  id: string;
-}
-
-interface DraftCommon {
-  /** Fields found in the data, for the mapping selects. */
-  columns: string[];
-  mapping: ImportMapping;
-  name: string;
-  family: TaskFamily;
-  error: string | null;
-}
-
-export type ImportDraft =
-  | (DraftCommon & { kind: 'file'; fileName: string; format: 'jsonl' | 'csv'; text: string })
-  | (DraftCommon & { kind: 'hf'; dataset: string; config: string; split: string; offset: number; rows: HfRows });
-
 export interface HfForm {
   dataset: string;
   config: string;
@@ -76,70 +57,6 @@ export interface HfForm {
   offset: number;
   length: number;
   token: string;
-}
-
-const INPUT_FIELD_GUESSES = ['input', 'text', 'sentence', 'question', 'premise', 'content', 'document', 'prompt', 'x'];
-const ANSWER_FIELD_GUESSES = ['answer', 'label', 'output', 'target', 'summary', 'completion', 'y'];
-
-export function formatOfFile(fileName: string): 'jsonl' | 'csv' {
-  return /\.csv$/i.test(fileName) ? 'csv' : 'jsonl';
-}
-
-/** Field names of the data: the CSV header, or the keys of the first JSON objects (nested objects as 'a.b'). */
-export function detectColumns(text: string, format: 'jsonl' | 'csv'): string[] {
-  if (format === 'csv') {
-    return csvColumns(text.slice(0, 64 * 1024)).filter((f) => f !== '');
-  }
-  const columns = new Set<string>();
-  let objects = 0;
-  for (const line of text.split('\n')) {
-    if (objects >= 50) break;
-    const trimmed = line.trim();
-    if (!trimmed) continue;
-    try {
-      const value: unknown = JSON.parse(trimmed);
-      if (value && typeof value === 'object' && !Array.isArray(value)) {
-        objectColumns(value as Record<string, unknown>).forEach((c) => columns.add(c));
-        objects++;
-      }
-    } catch {
-      // bad lines are reported by the import itself
-    }
-  }
-  return [...columns];
-}
-
-function objectColumns(record: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(record)) {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      for (const inner of Object.keys(value)) out.push(`${key}.${inner}`);
-    } else {
-      out.push(key);
-    }
-  }
-  return out;
-}
-
-/** A first mapping: the usual names of input and answer fields, else the first and last columns. */
-export function guessMapping(columns: string[]): ImportMapping {
-  const find = (guesses: string[]) => guesses.map((g) => columns.find((c) => c.toLowerCase() === g)).find((c) => c !== undefined);
-  const answer = find(ANSWER_FIELD_GUESSES) ?? columns[columns.length - 1] ?? '';
-  const input = find(INPUT_FIELD_GUESSES) ?? columns.find((c) => c !== answer) ?? '';
-  return { input: input ? [input] : [], answer, id: '' };
-}
-
-function fieldMapping(mapping: ImportMapping, answerNames?: string[] | null): FieldMapping {
-  return {
-    input: mapping.input,
-    answer: mapping.answer,
-    ...(mapping.id ? { id: mapping.id } : {}),
-    ...(answerNames ? { answerNames } : {}),
-  };
-}
-
-function datasetName(fileName: string): string {
-  return fileName.replace(/\.[^.]+$/, '').replace(/[^a-zA-Z0-9_-]+/g, '-').toLowerCase() || 'imported';
 }
 
 // ---- preview ----------------------------------------------------------------------------------------------
@@ -214,7 +131,7 @@ export interface DatasetState {
   openFile(fileName: string, text: string): void;
   setHfForm(patch: Partial<HfForm>): void;
   fetchHf(): Promise<void>;
-  updateDraft(patch: Partial<Pick<DraftCommon, 'mapping' | 'name' | 'family'>>): void;
+  updateDraft(patch: Partial<Pick<ImportDraftFields, 'mapping' | 'name' | 'family'>>): void;
   cancelDraft(): void;
   /** Maps the draft's rows to examples; on success it becomes an imported dataset. */
   commitDraft(): void;
@@ -312,15 +229,7 @@ export function createDatasetStore(deps: DatasetDeps) {
       },
 
       openFile(fileName, text) {
-        const format = formatOfFile(fileName);
-        const columns = detectColumns(text, format);
-        set({
-          draft: {
-            kind: 'file', fileName, format, text, columns, mapping: guessMapping(columns),
-            name: datasetName(fileName), family: 'classification',
-            error: columns.length === 0 ? `No fields found in ${fileName}: is it ${format === 'csv' ? 'a CSV file with a header row' : 'JSON Lines (one object per line)'}?` : null,
-          },
-        });
+        set({ draft: fileDraft(fileName, text) });
       },
 
       setHfForm(patch) {
@@ -340,16 +249,8 @@ export function createDatasetStore(deps: DatasetDeps) {
             dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train',
             offset: form.offset, length: form.length, token: form.token.trim() || undefined,
           });
-          if (rows.rows.length === 0) throw new Error(`the split has no rows from offset ${form.offset}`);
-          const columns = rows.features.length > 0 ? rows.features.map((f) => f.name) : objectColumns(rows.rows[0]);
-          set({
-            hfStatus: 'idle',
-            draft: {
-              kind: 'hf', dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train', offset: form.offset, rows,
-              columns, mapping: guessMapping(columns), name: datasetName(dataset.split('/').pop() ?? dataset),
-              family: 'classification', error: null,
-            },
-          });
+          const draft = hfDraft({ dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train', offset: form.offset }, rows);
+          set({ hfStatus: 'idle', draft });
         } catch (error) {
           set({ hfStatus: 'error', hfError: errorMessage(error) });
         }
@@ -371,27 +272,14 @@ export function createDatasetStore(deps: DatasetDeps) {
         if (!name) return setDraftError('Give the dataset a name.');
         if (BUILTIN_TASKS[name] || get().imports.some((d) => d.name === name)) return setDraftError(`There is already a task named ${name}.`);
         if (draft.mapping.input.length === 0 || !draft.mapping.answer) return setDraftError('Choose the input and the answer fields.');
-        const task = { name, family: draft.family };
-        let result: { examples: Example[]; errors: ImportError[] };
-        let origin: string;
+        let result: { examples: Example[]; errors: ImportError[]; origin: string };
         try {
-          if (draft.kind === 'file') {
-            result = importRows(draft.text, draft.format, fieldMapping(draft.mapping), task);
-            origin = draft.fileName;
-          } else {
-            const names = classLabelNames(draft.rows.features, draft.mapping.answer);
-            result = mapRecords(hfRecords(draft.rows.rows, draft.offset), fieldMapping(draft.mapping, names), task);
-            if (result.examples.length === 0) {
-              const first = result.errors[0];
-              throw new Error(`no valid examples in ${draft.rows.rows.length} rows${first ? ` (row ${first.row}: ${first.message})` : ''}`);
-            }
-            origin = `${draft.dataset} · ${draft.config} · ${draft.split}`;
-          }
+          result = draftExamples(draft, name);
         } catch (error) {
           return setDraftError(errorMessage(error));
         }
         const dataset: ImportedDataset = {
-          id: `import-${++importCounter}`, name, family: draft.family, origin,
+          id: `import-${++importCounter}`, name, family: draft.family, origin: result.origin,
           examples: result.examples, errors: result.errors, enabled: true, weight: 1,
         };
         set((state) => ({ imports: [...state.imports, dataset], draft: null }));
