@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { cancelledError } from '../model/sources/download';
 import type { AddModelOptions, CachedModel } from '../model/sources/library';
 import { defaultRunConfig } from '../train/run-config';
-import { createDatasetStore, validateConfig } from './dataset';
+import { createRunSetupStore, validateConfig } from './run-setup';
 import { HUB_TOKEN_KEY, type LibraryApi, type TokenStorage, createModelsStore } from './models';
 
 const MODEL: CachedModel = {
@@ -177,7 +177,7 @@ describe('models store', () => {
 
 describe('a cached model as the base model', () => {
   test('is fine-tuned with LoRA, without the embedded-model warning or its context limit', () => {
-    const store = createDatasetStore({
+    const store = createRunSetupStore({
       fetchTokenizer: async () => {
         throw new Error('unused');
       },

@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { charTokenizer } from '../data/tokenizer';
-import { buildPreview } from '../store/dataset';
+import { buildPreview } from '../store/run-setup';
 import { defaultRunConfig } from '../train/run-config';
 import { ContextPreviewView } from './ContextPreview';
 

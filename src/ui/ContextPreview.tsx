@@ -1,21 +1,21 @@
 import { useEffect, useMemo } from 'react';
-import { buildPreview, type ContextPreview as Preview, tokenizerKey, useDatasetStore } from '../store/dataset';
+import { buildPreview, type ContextPreview as Preview, tokenizerKey, useRunSetupStore } from '../store/run-setup';
 import { showBreaks } from '../util/format';
 import { errorMessage } from '../util/errors';
 
-/** One packed training context of the current setup, wired to the dataset store. */
+/** One packed training context of the current setup, wired to the run-setup store. */
 export function ContextPreview() {
-  const config = useDatasetStore((s) => s.config);
-  const imports = useDatasetStore((s) => s.imports);
-  const tokenizer = useDatasetStore((s) => s.tokenizer);
-  const status = useDatasetStore((s) => s.tokenizerStatus);
-  const tokenizerError = useDatasetStore((s) => s.tokenizerError);
-  const index = useDatasetStore((s) => s.previewIndex);
+  const config = useRunSetupStore((s) => s.config);
+  const imports = useRunSetupStore((s) => s.imports);
+  const tokenizer = useRunSetupStore((s) => s.tokenizer);
+  const status = useRunSetupStore((s) => s.tokenizerStatus);
+  const tokenizerError = useRunSetupStore((s) => s.tokenizerError);
+  const index = useRunSetupStore((s) => s.previewIndex);
   const modelKey = tokenizerKey(config.model);
 
   // The chosen model's tokenizer, loaded again when the model changes.
   useEffect(() => {
-    void useDatasetStore.getState().loadTokenizer();
+    void useRunSetupStore.getState().loadTokenizer();
   }, [modelKey]);
 
   const result = useMemo((): { preview: Preview } | { error: string } | null => {
@@ -34,7 +34,7 @@ export function ContextPreview() {
       preview={result && 'preview' in result ? result.preview : null}
       message={message}
       index={index}
-      onIndex={(i) => useDatasetStore.getState().setPreviewIndex(i)}
+      onIndex={(i) => useRunSetupStore.getState().setPreviewIndex(i)}
     />
   );
 }

@@ -1,10 +1,10 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
-import { createDatasetStore } from '../store/dataset';
+import { createRunSetupStore } from '../store/run-setup';
 import { ImportView, type ImportViewProps } from './ImportPanel';
 
 function storeWith(text: string) {
-  const store = createDatasetStore({
+  const store = createRunSetupStore({
     fetchTokenizer: async () => {
       throw new Error('unused');
     },

@@ -1,27 +1,27 @@
 import { useId, type FormEvent } from 'react';
-import { TASK_FAMILIES, useDatasetStore, type DatasetState, type HfForm, type ImportDraft, type ImportedDataset, type TaskFamily } from '../store/dataset';
+import { TASK_FAMILIES, useRunSetupStore, type RunSetupState, type HfForm, type ImportDraft, type ImportedDataset, type TaskFamily } from '../store/run-setup';
 import { NumberField, TextField } from './fields';
 
 type Actions = Pick<
-  DatasetState,
+  RunSetupState,
   'openFile' | 'setHfForm' | 'fetchHf' | 'updateDraft' | 'cancelDraft' | 'commitDraft' | 'toggleImport' | 'setImportWeight' | 'removeImport'
 >;
 
-/** Imports of user data (JSONL/CSV files, Hugging Face datasets), wired to the dataset store. */
+/** Imports of user data (JSONL/CSV files, Hugging Face datasets), wired to the run-setup store. */
 export function ImportPanel() {
-  const imports = useDatasetStore((s) => s.imports);
-  const draft = useDatasetStore((s) => s.draft);
-  const hfForm = useDatasetStore((s) => s.hfForm);
-  const hfStatus = useDatasetStore((s) => s.hfStatus);
-  const hfError = useDatasetStore((s) => s.hfError);
-  return <ImportView imports={imports} draft={draft} hfForm={hfForm} hfStatus={hfStatus} hfError={hfError} actions={useDatasetStore.getState()} />;
+  const imports = useRunSetupStore((s) => s.imports);
+  const draft = useRunSetupStore((s) => s.draft);
+  const hfForm = useRunSetupStore((s) => s.hfForm);
+  const hfStatus = useRunSetupStore((s) => s.hfStatus);
+  const hfError = useRunSetupStore((s) => s.hfError);
+  return <ImportView imports={imports} draft={draft} hfForm={hfForm} hfStatus={hfStatus} hfError={hfError} actions={useRunSetupStore.getState()} />;
 }
 
 export interface ImportViewProps {
   imports: ImportedDataset[];
   draft: ImportDraft | null;
   hfForm: HfForm;
-  hfStatus: DatasetState['hfStatus'];
+  hfStatus: RunSetupState['hfStatus'];
   hfError: string | null;
   actions: Actions;
 }

@@ -1,5 +1,5 @@
 import { type ReactNode, useEffect, useId, useMemo } from 'react';
-import { useDatasetStore } from '../store/dataset';
+import { useRunSetupStore } from '../store/run-setup';
 import { useModelsStore } from '../store/models';
 import { checkpointModels, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/run-config';
@@ -10,7 +10,7 @@ const EMBEDDED_MODEL: RunConfig['model'] = { source: 'embedded', id: 'manyicl-ti
 
 /** The base model of the run being set up, wired to the stores. */
 export function ModelPicker() {
-  const model = useDatasetStore((s) => s.config.model);
+  const model = useRunSetupStore((s) => s.config.model);
   const runs = useRunsStore((s) => s.runs);
   const checkpoints = useMemo(() => checkpointModels(runs), [runs]);
   const models = useModelsStore((s) => s.models);
@@ -24,10 +24,10 @@ export function ModelPicker() {
     void useModelsStore.getState().refresh();
   }, []);
 
-  const choose = (m: RunConfig['model']) => useDatasetStore.getState().chooseModel(m);
+  const choose = (m: RunConfig['model']) => useRunSetupStore.getState().chooseModel(m);
   const remove = async (id: string) => {
     await useModelsStore.getState().deleteModel(id);
-    const current = useDatasetStore.getState().config.model;
+    const current = useRunSetupStore.getState().config.model;
     const gone = !useModelsStore.getState().models.some((m) => m.id === id);
     if (gone && current.source === 'cached' && current.id === id) choose(EMBEDDED_MODEL);
   };

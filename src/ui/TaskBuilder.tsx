@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { LORA_TARGETS, plannedRuns, tasksByFamily, useDatasetStore, validateConfig, type DatasetState } from '../store/dataset';
+import { LORA_TARGETS, plannedRuns, tasksByFamily, useRunSetupStore, validateConfig, type RunSetupState } from '../store/run-setup';
 import { useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/run-config';
@@ -21,13 +21,13 @@ const OBJECTIVES: { value: RunObjective; label: string; hint: string }[] = [
   { value: 'dedicated', label: 'Dedicated', hint: 'One adapter per task: Create makes one run per chosen task.' },
 ];
 
-type Actions = Pick<DatasetState, 'setConfig' | 'setLora' | 'toggleLoraTarget' | 'toggleTask' | 'setTaskWeight'>;
+type Actions = Pick<RunSetupState, 'setConfig' | 'setLora' | 'toggleLoraTarget' | 'toggleTask' | 'setTaskWeight'>;
 
-/** Tasks, objective and hyperparameters of the run being set up, wired to the dataset store. */
+/** Tasks, objective and hyperparameters of the run being set up, wired to the run-setup store. */
 export function TaskBuilder() {
-  const config = useDatasetStore((s) => s.config);
-  const weights = useDatasetStore((s) => s.weights);
-  return <TaskBuilderForm config={config} weights={weights} actions={useDatasetStore.getState()} />;
+  const config = useRunSetupStore((s) => s.config);
+  const weights = useRunSetupStore((s) => s.weights);
+  return <TaskBuilderForm config={config} weights={weights} actions={useRunSetupStore.getState()} />;
 }
 
 export interface TaskBuilderFormProps {
@@ -186,8 +186,8 @@ export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormPro
 
 /** Checks the setup and creates the run, wired to both stores. */
 export function CreateRun() {
-  const config = useDatasetStore((s) => s.config);
-  const imports = useDatasetStore((s) => s.imports);
+  const config = useRunSetupStore((s) => s.config);
+  const imports = useRunSetupStore((s) => s.imports);
   const runs = useRunsStore((s) => s.runs);
   const activeId = useRunsStore((s) => s.activeId);
   const gpuStatus = useGpuStore((s) => s.status);

@@ -89,7 +89,7 @@ export function buildPreview(config: RunConfig, imports: readonly ImportedDatase
 
 export type TokenizerStatus = 'idle' | 'loading' | 'ready' | 'error';
 
-export interface DatasetDeps {
+export interface RunSetupDeps {
   fetchTokenizer(modelUrl: string): Promise<Tokenizer>;
   /** The tokenizer of a model in the model cache, by its id. */
   cachedTokenizer(id: string): Promise<Tokenizer>;
@@ -98,7 +98,7 @@ export interface DatasetDeps {
   embeddedModelUrl(): string;
 }
 
-export interface DatasetState {
+export interface RunSetupState {
   /** The run being set up; config.tasks holds the chosen built-in tasks. */
   config: RunConfig;
   /** The weight of every built-in task, chosen or not, so unticking and ticking again keeps it. */
@@ -151,9 +151,9 @@ function weightsOf(config: RunConfig): Record<string, number> {
 
 const DEFAULT_HF_FORM: HfForm = { dataset: '', config: 'default', split: 'train', offset: 0, length: 200, token: '' };
 
-export function createDatasetStore(deps: DatasetDeps) {
+export function createRunSetupStore(deps: RunSetupDeps) {
   let importCounter = 0;
-  return create<DatasetState>()((set, get) => {
+  return create<RunSetupState>()((set, get) => {
     const withTasks = (chosen: Set<string>, weights: Record<string, number>): RunConfig['tasks'] =>
       BUILTIN_TASK_INFO.filter((t) => chosen.has(t.name)).map((t) => ({ task: t.name, weight: weights[t.name] ?? 1 }));
 
@@ -318,7 +318,7 @@ export function createDatasetStore(deps: DatasetDeps) {
   });
 }
 
-export type DatasetStore = ReturnType<typeof createDatasetStore>;
+export type RunSetupStore = ReturnType<typeof createRunSetupStore>;
 
 /** Models that share a tokenizer share a key: the embedded model and the checkpoints trained from it. */
 export function tokenizerKey(model: RunConfig['model']): string {
@@ -331,7 +331,7 @@ export function embeddedModelUrl(): string {
   return new URL(`${import.meta.env.BASE_URL}${EMBEDDED_MODEL_PATH}/`, origin).href;
 }
 
-export const useDatasetStore = createDatasetStore({
+export const useRunSetupStore = createRunSetupStore({
   // Loaded when first needed: the tokenizer code (transformers.js) stays out of the first page load.
   fetchTokenizer: async (url) => (await import('../model/load')).fetchTokenizer(url),
   cachedTokenizer: async (id) => {

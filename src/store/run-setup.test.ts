@@ -8,18 +8,18 @@ import { streamOptions } from '../train/run-config';
 import {
   BUILTIN_TASK_INFO,
   buildPreview,
-  createDatasetStore,
+  createRunSetupStore,
   embeddedModelUrl,
   type ImportedDataset,
   plannedRuns,
   runConfigWithImports,
   tasksByFamily,
   validateConfig,
-} from './dataset';
+} from './run-setup';
 
 function setup(hfRows?: (opts: HfRowsOptions) => Promise<HfRows>) {
   const requested: string[] = [];
-  const store = createDatasetStore({
+  const store = createRunSetupStore({
     fetchTokenizer: async (url) => {
       requested.push(url);
       if (url.includes('broken')) throw new Error('HTTP 404');
@@ -222,7 +222,7 @@ describe('tokenizer and preview', () => {
   });
 
   test('a tokenizer that cannot be fetched is reported', async () => {
-    const store = createDatasetStore({
+    const store = createRunSetupStore({
       fetchTokenizer: async () => {
         throw new Error('HTTP 404');
       },
