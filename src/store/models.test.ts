@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { cancelledError } from '../model/sources/download';
 import type { AddModelOptions, CachedModel } from '../model/sources/library';
-import { defaultRunConfig } from '../train/run-config';
-import { createRunSetupStore, validateConfig } from './run-setup';
+import { defaultRunConfig, validateConfig } from '../train/run-config';
+import { createRunSetupStore } from './run-setup';
 import { HUB_TOKEN_KEY, type LibraryApi, type TokenStorage, createModelsStore } from './models';
 
 const MODEL: CachedModel = {

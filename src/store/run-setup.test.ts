@@ -4,36 +4,12 @@ import { BUILTIN_TASKS } from '../data/tasks';
 import { charTokenizer } from '../data/tokenizer';
 import { defaultRunConfig } from '../train/run-config';
 import type { RunConfig } from '../train/run-config';
-import { streamOptions } from '../train/run-config';
-import {
-  BUILTIN_TASK_INFO,
-  buildPreview,
-  createRunSetupStore,
-  embeddedModelUrl,
-  type ImportedDataset,
-  plannedRuns,
-  runConfigWithImports,
-  tasksByFamily,
-  validateConfig,
-} from './run-setup';
+import { plannedRuns, streamOptions, validateConfig } from '../train/run-config';
+import { BUILTIN_TASK_INFO, embeddedModelUrl, runConfigWithImports, selectCheck, selectPreview, selectRunConfig, tasksByFamily } from './run-setup';
+import { testRunSetupStore } from './run-setup.testing';
 
 function setup(hfRows?: (opts: HfRowsOptions) => Promise<HfRows>) {
-  const requested: string[] = [];
-  const store = createRunSetupStore({
-    fetchTokenizer: async (url) => {
-      requested.push(url);
-      if (url.includes('broken')) throw new Error('HTTP 404');
-      return charTokenizer();
-    },
-    cachedTokenizer: async (id) => {
-      requested.push(`cached:${id}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      return charTokenizer('abc xyz');
-    },
-    fetchHfRows: hfRows ?? (async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] })),
-    embeddedModelUrl: () => 'http://localhost/models/manyicl-tiny/',
-  });
-  return { store, requested };
+  return testRunSetupStore(hfRows ? { fetchHfRows: hfRows } : {});
 }
 
 const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
@@ -82,26 +58,6 @@ describe('task mixture and settings', () => {
   });
 });
 
-describe('validateConfig', () => {
-  test('the default config is valid', () => {
-    expect(validateConfig(defaultRunConfig())).toEqual({ errors: [], warnings: [] });
-  });
-
-  test('names what is wrong', () => {
-    expect(validateConfig(config({ tasks: [] })).errors).toContain('Choose at least one task: a built-in one or an imported dataset.');
-    expect(validateConfig(config({ objective: 'dedicated' })).warnings.join(' ')).toMatch(/2 runs will be made, one adapter per task/);
-    expect(validateConfig(config({ contextLength: 4096 })).errors.join(' ')).toMatch(/at most 1024 tokens/);
-    expect(validateConfig(config({ batchSize: 0, lr: 0 })).errors).toEqual([
-      'Batch size must be a whole number of at least 1.',
-      'The learning rate must be between 0 and 1.',
-    ]);
-    const lora = validateConfig(config({ mode: 'lora', lora: { rank: 8, alpha: 16, targets: [] } }));
-    expect(lora.errors).toContain('Choose at least one layer for LoRA.');
-    expect(lora.warnings.join(' ')).toMatch(/randomly initialised/);
-    expect(validateConfig(config({ mode: 'lora', model: { source: 'checkpoint', runId: 'r1' } })).warnings).toEqual([]);
-  });
-});
-
 describe('imports', () => {
   test('enabled imported datasets go into the run config, and the run trains on them', () => {
     const { store } = setup();
@@ -110,11 +66,11 @@ describe('imports', () => {
     const [dataset] = store.getState().imports;
     const cfg = runConfigWithImports(config({ tasks: [] }), store.getState().imports);
     expect(cfg.datasets).toEqual([{ name: dataset.name, family: dataset.family, examples: dataset.examples, weight: 1 }]);
-    expect(validateConfig(cfg, store.getState().imports).errors).toEqual([]);
+    expect(validateConfig(cfg).errors).toEqual([]);
     const sources = streamOptions(cfg, charTokenizer()).sources;
     expect(sources.map((s) => s.task.name)).toEqual(['capitals']);
     expect(sources[0].task.example(1).answer).toBe('madrid');
-    const dedicated = plannedRuns(config({ objective: 'dedicated' }), store.getState().imports);
+    const dedicated = plannedRuns(runConfigWithImports(config({ objective: 'dedicated' }), store.getState().imports));
     expect(dedicated.map((r) => r.suffix)).toEqual(['sentiment', 'arithmetic', 'capitals']);
     for (const r of dedicated) expect(streamOptions(r.config, charTokenizer()).sources.map((s) => s.task.name)).toEqual([r.suffix]);
     store.getState().toggleImport(dataset.id);
@@ -222,14 +178,13 @@ describe('tokenizer and preview', () => {
   });
 
   test('a tokenizer that cannot be fetched is reported', async () => {
-    const store = createRunSetupStore({
+    const { store } = testRunSetupStore({
       fetchTokenizer: async () => {
         throw new Error('HTTP 404');
       },
       cachedTokenizer: async () => {
         throw new Error('unused');
       },
-      fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
       embeddedModelUrl: () => 'x',
     });
     await store.getState().loadTokenizer();
@@ -240,30 +195,45 @@ describe('tokenizer and preview', () => {
     expect(embeddedModelUrl()).toMatch(/^http:\/\/.+\/models\/manyicl-tiny\/$/);
   });
 
-  test('a preview context has the answers as its targets', () => {
-    const tokenizer = charTokenizer();
-    const preview = buildPreview(config({ contextLength: 200, tasks: [{ task: 'arithmetic', weight: 1 }] }), [], tokenizer, 0);
-    expect(preview.shots).toBeGreaterThan(2);
-    expect(preview.length).toBeLessThanOrEqual(200);
-    expect(preview.tasks).toEqual(['arithmetic']);
-    const targetText = preview.tokens.filter((t) => t.isTarget).map((t) => t.text).join('');
-    // Each answer is ' <answer>\n', so there are as many target newlines as shots.
-    expect(targetText.split('\n').length - 1).toBe(preview.shots);
-    expect(preview.targetTokens).toBe(targetText.length);
-    const shotsSeen = new Set(preview.tokens.filter((t) => t.isTarget).map((t) => t.shot));
-    expect(shotsSeen.size).toBe(preview.shots);
+  test('the preview: loading, then the context of the setup, or why there is none', async () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    expect(selectPreview(s())).toEqual({ preview: null, message: 'Loading the tokenizer…' });
+    await s().loadTokenizer();
+    const first = selectPreview(s());
+    expect(first.message).toBeNull();
+    expect(first.preview?.tasks.length).toBeGreaterThan(0);
+    expect(selectPreview(s())).toBe(first);
+    s().setPreviewIndex(1);
+    expect(selectPreview(s())).not.toBe(first);
+    s().toggleTask('sentiment');
+    s().toggleTask('arithmetic');
+    expect(selectPreview(s())).toMatchObject({ preview: null, message: expect.stringMatching(/no task sources/) });
   });
 
-  test('zero-shot has one shot; max shots caps the others; imports join the mixture', () => {
-    const tokenizer = charTokenizer();
-    expect(buildPreview(config({ objective: 'zero-shot' }), [], tokenizer, 3).shots).toBe(1);
-    expect(buildPreview(config({ maxShots: 2 }), [], tokenizer, 0).shots).toBe(2);
-    const imported: ImportedDataset = {
-      id: 'i1', name: 'mine', family: 'classification', origin: 'mine.jsonl', enabled: true, weight: 1000, errors: [],
-      examples: Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, task: 'mine', family: 'classification' as const, input: `item ${i}`, answer: i % 2 ? 'odd' : 'even' })),
-    };
-    const preview = buildPreview(config({ tasks: [{ task: 'sentiment', weight: 0.001 }] }), [imported], tokenizer, 0);
-    expect(preview.tasks).toEqual(['mine']);
-    expect(() => buildPreview(config({ tasks: [] }), [], tokenizer, 0)).toThrow(/no task sources/);
+  test('a tokenizer that failed to load is the preview\'s message', async () => {
+    const { store } = testRunSetupStore({ embeddedModelUrl: () => 'http://localhost/broken/' });
+    await store.getState().loadTokenizer();
+    expect(selectPreview(store.getState())).toEqual({ preview: null, message: 'The tokenizer could not be loaded: HTTP 404' });
+  });
+});
+
+describe('the setup check', () => {
+  test('checks the config with the enabled imports, and stays the same object while they do', () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    const check = selectCheck(s());
+    expect(check).toEqual({ errors: [], warnings: [] });
+    expect(selectCheck(s())).toBe(check);
+    s().toggleTask('sentiment');
+    s().toggleTask('arithmetic');
+    expect(selectCheck(s()).errors).toEqual(['Choose at least one task: a built-in one or an imported dataset.']);
+    s().openFile('capitals.jsonl', '{"q": "capital of france", "a": "paris"}\n');
+    s().commitDraft();
+    expect(selectRunConfig(s()).datasets?.map((d) => d.name)).toEqual(['capitals']);
+    expect(selectCheck(s())).toEqual({ errors: [], warnings: [] });
+    s().setConfig({ objective: 'dedicated' });
+    s().toggleTask('nli');
+    expect(selectCheck(s()).warnings).toEqual(['Dedicated: 2 runs will be made, one adapter per task.']);
   });
 });

@@ -1,5 +1,5 @@
-// The run being set up: model, task mixture, objective and hyperparameters, imported datasets, and the
-// tokenizer that the context preview packs with.
+// The run being set up: model, task mixture, objective and hyperparameters, imported datasets, the tokenizer
+// that the context preview packs with, and what the setup shows (its check, the preview).
 import { create } from 'zustand';
 import { type ImportDraft, type ImportDraftFields, type ImportMapping, draftExamples, fileDraft, hfDraft } from '../data/import-draft';
 import { fetchHfRows as fetchHfRowsFromServer, type ImportError } from '../data/importers';
@@ -7,8 +7,7 @@ import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../
 import type { Tokenizer } from '../data/tokenizer';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import {
-  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview as previewOf, defaultRunConfig,
-  plannedRuns as plannedRunConfigs, validateConfig as validateRunConfig,
+  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, validateConfig,
 } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 
@@ -59,7 +58,7 @@ export interface HfForm {
   token: string;
 }
 
-// ---- preview ----------------------------------------------------------------------------------------------
+// ---- the run config ---------------------------------------------------------------------------------------
 
 /** The config a run is created with: the form's settings plus the enabled imported datasets. */
 export function runConfigWithImports(config: RunConfig, imports: readonly ImportedDataset[]): RunConfig {
@@ -68,22 +67,6 @@ export function runConfigWithImports(config: RunConfig, imports: readonly Import
 }
 
 export type { ContextPreview, SetupCheck };
-
-export function validateConfig(config: RunConfig, imports: readonly ImportedDataset[] = []): SetupCheck {
-  return validateRunConfig(runConfigWithImports(config, imports));
-}
-
-export function plannedRuns(config: RunConfig, imports: readonly ImportedDataset[]): { config: RunConfig; suffix: string }[] {
-  return plannedRunConfigs(runConfigWithImports(config, imports));
-}
-
-export function buildPreview(config: RunConfig, imports: readonly ImportedDataset[], tokenizer: Tokenizer, index: number): ContextPreview {
-  return previewOf(runConfigWithImports(config, imports), tokenizer, index);
-}
-
-
-// ---- validation -------------------------------------------------------------------------------------------
-
 
 // ---- the store --------------------------------------------------------------------------------------------
 
@@ -343,3 +326,56 @@ export const useRunSetupStore = createRunSetupStore({
   fetchHfRows: fetchHfRowsFromServer,
   embeddedModelUrl,
 });
+
+// ---- what the setup shows ---------------------------------------------------------------------------------
+
+/**
+ * A selector that returns the same object for as long as the parts it reads are the same objects, so a
+ * component that uses it re-renders (and the work is redone) only when they change.
+ */
+function memoSelector<S, P extends unknown[], R>(parts: (state: S) => [...P], compute: (...parts: P) => R): (state: S) => R {
+  let last: { parts: P; result: R } | null = null;
+  return (state) => {
+    const now = parts(state);
+    if (last && now.every((part, i) => Object.is(part, last!.parts[i]))) return last.result;
+    last = { parts: now, result: compute(...now) };
+    return last.result;
+  };
+}
+
+type SetupParts = Pick<RunSetupState, 'config' | 'imports'>;
+type PreviewParts = SetupParts & Pick<RunSetupState, 'tokenizer' | 'tokenizerStatus' | 'tokenizerError' | 'previewIndex'>;
+
+/** The config the runs will be created with (the enabled imports included). */
+export const selectRunConfig = memoSelector((s: SetupParts) => [s.config, s.imports], runConfigWithImports);
+
+/** Errors that stop the runs from being created, and warnings shown beside the Create button. */
+export const selectCheck = memoSelector((s: SetupParts) => [selectRunConfig(s)], validateConfig);
+
+const packedPreview = memoSelector(
+  (s: PreviewParts) => [selectRunConfig(s), s.tokenizer, s.previewIndex],
+  (config, tokenizer, index): { preview: ContextPreview } | { error: string } | null => {
+    if (!tokenizer) return null;
+    try {
+      return { preview: buildPreview(config, tokenizer, index) };
+    } catch (error) {
+      return { error: errorMessage(error) };
+    }
+  },
+);
+
+export interface PreviewView {
+  preview: ContextPreview | null;
+  /** Shown instead of the preview: loading, or why no context can be packed. */
+  message: string | null;
+}
+
+/** The context the preview shows (context previewIndex of the setup's stream), or why there is none. */
+export const selectPreview = memoSelector(
+  (s: PreviewParts) => [packedPreview(s), s.tokenizerStatus, s.tokenizerError],
+  (result, status, tokenizerError): PreviewView => ({
+    preview: result && 'preview' in result ? result.preview : null,
+    message:
+      status === 'error' ? `The tokenizer could not be loaded: ${tokenizerError}` : !result ? 'Loading the tokenizer…' : 'error' in result ? result.error : null,
+  }),
+);

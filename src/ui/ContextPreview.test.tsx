@@ -1,21 +1,21 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
-import { charTokenizer } from '../data/tokenizer';
-import { buildPreview } from '../store/run-setup';
-import { defaultRunConfig } from '../train/run-config';
+import { selectPreview } from '../store/run-setup';
+import { testRunSetupStore } from '../store/run-setup.testing';
 import { ContextPreviewView } from './ContextPreview';
 
-const tokenizer = charTokenizer();
-
-function render(objective: 'manyicl' | 'last-answer') {
-  const config = { ...defaultRunConfig(), objective, contextLength: 160, tasks: [{ task: 'sentiment', weight: 1 }] };
-  const preview = buildPreview(config, [], tokenizer, 0);
+async function render(objective: 'manyicl' | 'last-answer') {
+  const { store } = testRunSetupStore();
+  store.getState().loadConfig({ ...store.getState().config, objective, contextLength: 160, tasks: [{ task: 'sentiment', weight: 1 }] });
+  await store.getState().loadTokenizer();
+  const { preview, message } = selectPreview(store.getState());
+  if (!preview) throw new Error(`no preview: ${message}`);
   return { preview, html: renderToStaticMarkup(<ContextPreviewView preview={preview} message={null} index={0} onIndex={() => {}} />) };
 }
 
 describe('ContextPreviewView', () => {
-  test('renders the context with every answer marked as a target, with its shot', () => {
-    const { preview, html } = render('manyicl');
+  test('renders the context with every answer marked as a target, with its shot', async () => {
+    const { preview, html } = await render('manyicl');
     expect(html).toContain('data-testid="context-preview"');
     const targets = html.match(/data-target="true"/g) ?? [];
     expect(targets.length).toBe(preview.shots);
@@ -25,8 +25,8 @@ describe('ContextPreviewView', () => {
     expect(html).toContain(`${preview.shots} shots`);
   });
 
-  test('last-answer: only the final answer is trained; the others are watched', () => {
-    const { preview, html } = render('last-answer');
+  test('last-answer: only the final answer is trained; the others are watched', async () => {
+    const { preview, html } = await render('last-answer');
     expect(html.match(/data-target="true"/g)).toHaveLength(1);
     expect(html.match(/data-target="watched"/g)).toHaveLength(preview.shots - 1);
   });

@@ -1,42 +1,20 @@
 import { useEffect, useMemo } from 'react';
-import { buildPreview, type ContextPreview as Preview, tokenizerKey, useRunSetupStore } from '../store/run-setup';
+import { type ContextPreview as Preview, selectPreview, tokenizerKey, useRunSetupStore } from '../store/run-setup';
 import { showBreaks } from '../util/format';
-import { errorMessage } from '../util/errors';
 
 /** One packed training context of the current setup, wired to the run-setup store. */
 export function ContextPreview() {
-  const config = useRunSetupStore((s) => s.config);
-  const imports = useRunSetupStore((s) => s.imports);
-  const tokenizer = useRunSetupStore((s) => s.tokenizer);
-  const status = useRunSetupStore((s) => s.tokenizerStatus);
-  const tokenizerError = useRunSetupStore((s) => s.tokenizerError);
+  const model = useRunSetupStore((s) => s.config.model);
+  const { preview, message } = useRunSetupStore(selectPreview);
   const index = useRunSetupStore((s) => s.previewIndex);
-  const modelKey = tokenizerKey(config.model);
+  const modelKey = tokenizerKey(model);
 
   // The chosen model's tokenizer, loaded again when the model changes.
   useEffect(() => {
     void useRunSetupStore.getState().loadTokenizer();
   }, [modelKey]);
 
-  const result = useMemo((): { preview: Preview } | { error: string } | null => {
-    if (!tokenizer) return null;
-    try {
-      return { preview: buildPreview(config, imports, tokenizer, index) };
-    } catch (error) {
-      return { error: errorMessage(error) };
-    }
-  }, [config, imports, tokenizer, index]);
-
-  const message =
-    status === 'error' ? `The tokenizer could not be loaded: ${tokenizerError}` : !result ? 'Loading the tokenizer…' : 'error' in result ? result.error : null;
-  return (
-    <ContextPreviewView
-      preview={result && 'preview' in result ? result.preview : null}
-      message={message}
-      index={index}
-      onIndex={(i) => useRunSetupStore.getState().setPreviewIndex(i)}
-    />
-  );
+  return <ContextPreviewView preview={preview} message={message} index={index} onIndex={(i) => useRunSetupStore.getState().setPreviewIndex(i)} />;
 }
 
 export interface ContextPreviewViewProps {

@@ -1,8 +1,8 @@
-import { useMemo, useState } from 'react';
-import { LORA_TARGETS, plannedRuns, tasksByFamily, useRunSetupStore, validateConfig, type RunSetupState } from '../store/run-setup';
+import { useState } from 'react';
+import { LORA_TARGETS, selectCheck, selectRunConfig, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
 import { useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
-import type { RunConfig } from '../train/run-config';
+import { type RunConfig, plannedRuns } from '../train/run-config';
 import type { RunObjective } from '../train/objectives';
 import { NumberField, TextField } from './fields';
 
@@ -187,16 +187,15 @@ export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormPro
 /** Checks the setup and creates the run, wired to both stores. */
 export function CreateRun() {
   const config = useRunSetupStore((s) => s.config);
-  const imports = useRunSetupStore((s) => s.imports);
   const runs = useRunsStore((s) => s.runs);
   const activeId = useRunsStore((s) => s.activeId);
   const gpuStatus = useGpuStore((s) => s.status);
   const noGpu = gpuStatus === 'missing' || gpuStatus === 'error';
-  const check = useMemo(() => validateConfig(config, imports), [config, imports]);
+  const check = useRunSetupStore(selectCheck);
   const [name, setName] = useState('');
   const create = (start: boolean) => {
     const runs = useRunsStore.getState();
-    const ids = plannedRuns(config, imports).map((run) =>
+    const ids = plannedRuns(selectRunConfig(useRunSetupStore.getState())).map((run) =>
       runs.createRun(run.config, run.suffix ? `${name.trim() || defaultRunName(config, runs.runs)} · ${run.suffix}` : name),
     );
     setName('');

@@ -1,0 +1,55 @@
+import { describe, expect, test } from 'vitest';
+import type { ImportedTask, RunConfig } from './run-config';
+import { charTokenizer } from '../data/tokenizer';
+import { buildPreview, defaultRunConfig, validateConfig } from './run-config';
+
+const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
+
+describe('validateConfig', () => {
+  test('the default config is valid', () => {
+    expect(validateConfig(defaultRunConfig())).toEqual({ errors: [], warnings: [] });
+  });
+
+  test('names what is wrong', () => {
+    expect(validateConfig(config({ tasks: [] })).errors).toContain('Choose at least one task: a built-in one or an imported dataset.');
+    expect(validateConfig(config({ objective: 'dedicated' })).warnings.join(' ')).toMatch(/2 runs will be made, one adapter per task/);
+    expect(validateConfig(config({ contextLength: 4096 })).errors.join(' ')).toMatch(/at most 1024 tokens/);
+    expect(validateConfig(config({ batchSize: 0, lr: 0 })).errors).toEqual([
+      'Batch size must be a whole number of at least 1.',
+      'The learning rate must be between 0 and 1.',
+    ]);
+    const lora = validateConfig(config({ mode: 'lora', lora: { rank: 8, alpha: 16, targets: [] } }));
+    expect(lora.errors).toContain('Choose at least one layer for LoRA.');
+    expect(lora.warnings.join(' ')).toMatch(/randomly initialised/);
+    expect(validateConfig(config({ mode: 'lora', model: { source: 'checkpoint', runId: 'r1' } })).warnings).toEqual([]);
+  });
+});
+
+describe('buildPreview', () => {
+  test('a preview context has the answers as its targets', () => {
+    const tokenizer = charTokenizer();
+    const preview = buildPreview(config({ contextLength: 200, tasks: [{ task: 'arithmetic', weight: 1 }] }), tokenizer, 0);
+    expect(preview.shots).toBeGreaterThan(2);
+    expect(preview.length).toBeLessThanOrEqual(200);
+    expect(preview.tasks).toEqual(['arithmetic']);
+    const targetText = preview.tokens.filter((t) => t.isTarget).map((t) => t.text).join('');
+    // Each answer is ' <answer>\n', so there are as many target newlines as shots.
+    expect(targetText.split('\n').length - 1).toBe(preview.shots);
+    expect(preview.targetTokens).toBe(targetText.length);
+    const shotsSeen = new Set(preview.tokens.filter((t) => t.isTarget).map((t) => t.shot));
+    expect(shotsSeen.size).toBe(preview.shots);
+  });
+
+  test('zero-shot has one shot; max shots caps the others; imports join the mixture', () => {
+    const tokenizer = charTokenizer();
+    expect(buildPreview(config({ objective: 'zero-shot' }), tokenizer, 3).shots).toBe(1);
+    expect(buildPreview(config({ maxShots: 2 }), tokenizer, 0).shots).toBe(2);
+    const imported: ImportedTask = {
+      name: 'mine', family: 'classification', weight: 1000,
+      examples: Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, task: 'mine', family: 'classification' as const, input: `item ${i}`, answer: i % 2 ? 'odd' : 'even' })),
+    };
+    const preview = buildPreview(config({ tasks: [{ task: 'sentiment', weight: 0.001 }], datasets: [imported] }), tokenizer, 0);
+    expect(preview.tasks).toEqual(['mine']);
+    expect(() => buildPreview(config({ tasks: [] }), tokenizer, 0)).toThrow(/no task sources/);
+  });
+});
