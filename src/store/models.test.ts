@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { cancelledError } from '../model/sources/download';
 import type { AddModelOptions, CachedModel } from '../model/sources/library';
 import { defaultRunConfig, validateConfig } from '../train/run-config';
-import { createRunSetupStore } from './run-setup';
+import { testRunSetupStore } from './run-setup.testing';
 import { HUB_TOKEN_KEY, type LibraryApi, type TokenStorage, createModelsStore } from './models';
 
 const MODEL: CachedModel = {
@@ -177,14 +177,13 @@ describe('models store', () => {
 
 describe('a cached model as the base model', () => {
   test('is fine-tuned with LoRA, without the embedded-model warning or its context limit', () => {
-    const store = createRunSetupStore({
+    const { store } = testRunSetupStore({
       fetchTokenizer: async () => {
         throw new Error('unused');
       },
       cachedTokenizer: async () => {
         throw new Error('unused');
       },
-      fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
       embeddedModelUrl: () => '',
     });
     store.getState().chooseModel({ source: 'cached', id: 'hub-1', name: 'org/model', quantize: 'Q4_0' });

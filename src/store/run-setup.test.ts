@@ -237,3 +237,42 @@ describe('the setup check', () => {
     expect(selectCheck(s()).warnings).toEqual(['Dedicated: 2 runs will be made, one adapter per task.']);
   });
 });
+
+describe('creating runs', () => {
+  test('manyicl: one run with the setup\'s config, named by default or as asked, started when asked', async () => {
+    const { store, runs, started } = setup();
+    const ids = store.getState().createRuns('', { start: true });
+    expect(ids).toEqual(['run-1']);
+    await runs.getState().flush();
+    expect(started).toEqual(['run-1']);
+    const [run] = runs.getState().runs;
+    expect(run).toMatchObject({ id: 'run-1', name: 'manyicl · full #1' });
+    expect(run.config).toEqual({ ...defaultRunConfig(), datasets: [] });
+    expect(store.getState().createRuns('  mine  ')).toEqual(['run-2']);
+    expect(runs.getState().runs.map((r) => r.name)).toEqual(['mine', 'manyicl · full #1']);
+    expect(started).toEqual(['run-1']);
+  });
+
+  test('dedicated: one run per built-in task and per enabled import, each on its task alone', () => {
+    const { store, runs, started } = setup();
+    const s = () => store.getState();
+    s().openFile('capitals.jsonl', '{"q": "capital of france", "a": "paris"}\n{"q": "capital of spain", "a": "madrid"}\n');
+    s().commitDraft();
+    s().openFile('off.jsonl', '{"q": "a", "a": "b"}\n');
+    s().commitDraft();
+    s().toggleImport(s().imports[1].id);
+    s().setConfig({ objective: 'dedicated' });
+    const ids = s().createRuns('');
+    expect(ids).toHaveLength(3);
+    const made = ids.map((id) => runs.getState().runs.find((r) => r.id === id)!);
+    expect(made.map((r) => r.name)).toEqual(['dedicated · full #1 · sentiment', 'dedicated · full #1 · arithmetic', 'dedicated · full #1 · capitals']);
+    expect(made.map((r) => [r.config.tasks, r.config.datasets?.map((d) => [d.name, d.weight])])).toEqual([
+      [[{ task: 'sentiment', weight: 1 }], []],
+      [[{ task: 'arithmetic', weight: 1 }], []],
+      [[], [['capitals', 1]]],
+    ]);
+    expect(made[2].config.datasets?.[0].examples.map((e) => e.answer)).toEqual(['paris', 'madrid']);
+    expect(s().createRuns('cmp').map((id) => runs.getState().runs.find((r) => r.id === id)?.name)).toEqual(['cmp · sentiment', 'cmp · arithmetic', 'cmp · capitals']);
+    expect(started).toEqual([]);
+  });
+});

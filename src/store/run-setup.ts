@@ -7,9 +7,11 @@ import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../
 import type { Tokenizer } from '../data/tokenizer';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import {
-  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, validateConfig,
+  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, plannedRuns,
+  validateConfig,
 } from '../train/run-config';
 import { errorMessage } from '../util/errors';
+import { type RunsState, defaultRunName, useRunsStore } from './runs';
 
 export { LORA_TARGETS, TASK_FAMILIES };
 export type { ImportDraft, ImportMapping, LoraTarget, TaskFamily };
@@ -79,6 +81,8 @@ export interface RunSetupDeps {
   fetchHfRows: typeof fetchHfRowsFromServer;
   /** Absolute URL of the embedded model's folder. */
   embeddedModelUrl(): string;
+  /** The experiments that "Create" adds runs to. */
+  runs(): Pick<RunsState, 'runs' | 'createRun' | 'startRun'>;
 }
 
 export interface RunSetupState {
@@ -124,6 +128,12 @@ export interface RunSetupState {
 
   loadTokenizer(): Promise<void>;
   setPreviewIndex(index: number): void;
+
+  /**
+   * Creates the runs the setup describes (one, or one per task for the dedicated baseline) and returns their
+   * ids; with `start`, the first one starts training.
+   */
+  createRuns(name: string, options?: { start?: boolean }): string[];
 }
 
 function weightsOf(config: RunConfig): Record<string, number> {
@@ -297,6 +307,16 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       setPreviewIndex(index) {
         set({ previewIndex: Math.max(0, Math.floor(index)) });
       },
+
+      createRuns(name, { start = false } = {}) {
+        const runs = deps.runs();
+        const config = selectRunConfig(get());
+        const base = name.trim() || defaultRunName(config, runs.runs);
+        const ids = plannedRuns(config).map((run) => runs.createRun(run.config, run.suffix ? `${base} · ${run.suffix}` : name));
+        // One run trains at a time: start the first; the others wait in the experiments list.
+        if (start) void runs.startRun(ids[0]);
+        return ids;
+      },
     };
   });
 }
@@ -325,6 +345,7 @@ export const useRunSetupStore = createRunSetupStore({
   },
   fetchHfRows: fetchHfRowsFromServer,
   embeddedModelUrl,
+  runs: () => useRunsStore.getState(),
 });
 
 // ---- what the setup shows ---------------------------------------------------------------------------------

@@ -1,17 +1,16 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
-import { createRunSetupStore } from '../store/run-setup';
+import { testRunSetupStore } from '../store/run-setup.testing';
 import { ImportView, type ImportViewProps } from './ImportPanel';
 
 function storeWith(text: string) {
-  const store = createRunSetupStore({
+  const { store } = testRunSetupStore({
     fetchTokenizer: async () => {
       throw new Error('unused');
     },
     cachedTokenizer: async () => {
       throw new Error('unused');
     },
-    fetchHfRows: async () => ({ rows: [], numRowsTotal: 0, features: [], truncatedRows: [] }),
     embeddedModelUrl: () => '',
   });
   store.getState().openFile('reviews.jsonl', text);

@@ -1,8 +1,8 @@
 import { useState } from 'react';
-import { LORA_TARGETS, selectCheck, selectRunConfig, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
+import { LORA_TARGETS, selectCheck, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
 import { useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
-import { type RunConfig, plannedRuns } from '../train/run-config';
+import type { RunConfig } from '../train/run-config';
 import type { RunObjective } from '../train/objectives';
 import { NumberField, TextField } from './fields';
 
@@ -184,7 +184,7 @@ export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormPro
   );
 }
 
-/** Checks the setup and creates the run, wired to both stores. */
+/** Checks the setup and creates the run, wired to the run-setup store (and the runs store for what it shows). */
 export function CreateRun() {
   const config = useRunSetupStore((s) => s.config);
   const runs = useRunsStore((s) => s.runs);
@@ -194,13 +194,8 @@ export function CreateRun() {
   const check = useRunSetupStore(selectCheck);
   const [name, setName] = useState('');
   const create = (start: boolean) => {
-    const runs = useRunsStore.getState();
-    const ids = plannedRuns(selectRunConfig(useRunSetupStore.getState())).map((run) =>
-      runs.createRun(run.config, run.suffix ? `${name.trim() || defaultRunName(config, runs.runs)} · ${run.suffix}` : name),
-    );
+    useRunSetupStore.getState().createRuns(name, { start });
     setName('');
-    // One run trains at a time: start the first; the others wait in the experiments list.
-    if (start) void runs.startRun(ids[0]);
   };
   return (
     <section className="panel setup-panel create-run" aria-labelledby="create-title">
