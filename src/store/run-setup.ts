@@ -13,7 +13,7 @@ import {
 import { errorMessage } from '../util/errors';
 import { type RunsState, defaultRunName, useRunsStore } from './runs';
 
-export { LORA_TARGETS, TASK_FAMILIES };
+export { defaultRunConfig, LORA_TARGETS, TASK_FAMILIES };
 export type { ImportDraft, ImportMapping, LoraTarget, TaskFamily };
 
 // ---- built-in tasks ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import {
   prepareStart,
   recoverRun,
   runControls,
+  runMeta,
   selectedRun,
   statusLine,
   stepsDone,
@@ -98,6 +99,9 @@ describe('run lifecycle helpers', () => {
     const config = { ...defaultRunConfig(), objective: 'manyicl' as const, mode: 'lora' as const };
     expect(defaultRunName(config, [])).toBe('manyicl · lora #1');
     expect(defaultRunName(config, [record({ name: 'manyicl · lora #1' })])).toBe('manyicl · lora #2');
+    expect(runMeta(record())).toBe('manyicl · full-parameter · manyicl-tiny · sentiment, arithmetic · 256 tokens');
+    const cached = { ...config, model: { source: 'cached' as const, id: 'hub-1', name: 'org/m', quantize: 'Q8_0' as const } };
+    expect(runMeta(record({ config: cached }))).toBe('manyicl · LoRA r8 · org/m (Q8_0 on load) · sentiment, arithmetic · 256 tokens');
   });
 });
 

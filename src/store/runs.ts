@@ -5,7 +5,7 @@ import { create } from 'zustand';
 import { createTrainingClient, type TrainingClient } from '../train/client';
 import { deleteCheckpoint } from '../train/checkpoints';
 import type { RunRecord, RunStatus, TrainEvent } from '../train/protocol';
-import type { RunConfig } from '../train/run-config';
+import { type RunConfig, describeModel } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 
 // ---- pure reducers ----------------------------------------------------------------------------------------
@@ -123,6 +123,13 @@ export function runControls(record: RunRecord, activeId: string | null): RunCont
 /** "running · step 12/100" */
 export function statusLine(record: RunRecord): string {
   return `${record.status} · step ${stepsDone(record)}/${record.config.steps}`;
+}
+
+/** "manyicl · LoRA r8 · manyicl-tiny · sentiment, arithmetic · 256 tokens": what the run trains, and how. */
+export function runMeta(record: RunRecord): string {
+  const { config } = record;
+  const mode = config.mode === 'lora' ? `LoRA r${config.lora.rank}` : 'full-parameter';
+  return `${config.objective} · ${mode} · ${describeModel(config.model)} · ${config.tasks.map((t) => t.task).join(', ')} · ${config.contextLength} tokens`;
 }
 
 /** "manyicl · lora #3": the objective and mode, numbered among the runs. */

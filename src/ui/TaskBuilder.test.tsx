@@ -1,7 +1,6 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_TASKS } from '../data/tasks';
-import { defaultRunConfig } from '../train/run-config';
+import { BUILTIN_TASK_INFO, defaultRunConfig } from '../store/run-setup';
 import { TaskBuilderForm } from './TaskBuilder';
 
 const actions = { setConfig() {}, setLora() {}, toggleLoraTarget() {}, toggleTask() {}, setTaskWeight() {} };
@@ -10,7 +9,7 @@ describe('TaskBuilderForm', () => {
   test('every built-in task has a checkbox and a weight; chosen ones are ticked', () => {
     const config = { ...defaultRunConfig(), tasks: [{ task: 'sentiment', weight: 1 }, { task: 'arithmetic', weight: 3 }] };
     const html = renderToStaticMarkup(<TaskBuilderForm config={config} weights={{ sentiment: 1, arithmetic: 3 }} actions={actions} />);
-    for (const name of Object.keys(BUILTIN_TASKS)) expect(html).toContain(`data-testid="task-${name}"`);
+    for (const { name } of BUILTIN_TASK_INFO) expect(html).toContain(`data-testid="task-${name}"`);
     expect(html).toContain('type="checkbox" data-testid="task-sentiment" checked=""');
     expect(html).toContain('aria-label="share of arithmetic">75%<');
     expect(html).toMatch(/type="checkbox" data-testid="task-nli"/);

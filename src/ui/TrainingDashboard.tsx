@@ -1,9 +1,8 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { heatmapMatrix, lossSeries, runSummary, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
 import { formatBytes, formatLoss, formatLr, formatRate } from '../util/format';
-import { type RunProgress, runControls, selectedRun, statusLine, useRunsStore } from '../store/runs';
+import { type RunProgress, runControls, runMeta, selectedRun, statusLine, useRunsStore } from '../store/runs';
 import { type RunRecord } from '../train/protocol';
-import { describeModel } from '../train/run-config';
 import { Heatmap } from './Heatmap';
 import { TokenLoss } from './TokenLoss';
 import { UPlotChart } from './UPlotChart';
@@ -67,11 +66,7 @@ export function RunDashboard(props: RunDashboardProps) {
       <div className="dashboard-head">
         <div className="dashboard-title-block">
           <RunName name={run.name} onRename={props.onRename} />
-          <p className="muted run-meta">
-            {run.config.objective} · {run.config.mode === 'lora' ? `LoRA r${run.config.lora.rank}` : 'full-parameter'} ·{' '}
-            {describeModel(run.config.model)} ·{' '}
-            {run.config.tasks.map((t) => t.task).join(', ')} · {run.config.contextLength} tokens
-          </p>
+          <p className="muted run-meta">{runMeta(run)}</p>
         </div>
         <div className="run-controls" role="group" aria-label="Run controls">
           {controls.start && (

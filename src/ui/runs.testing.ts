@@ -1,5 +1,5 @@
 // Fixture runs for the component tests: made-up metrics shaped like a real run's.
-import { defaultRunConfig } from '../train/run-config';
+import { defaultRunConfig } from '../store/run-setup';
 import type { RunRecord, StepMetrics } from '../train/protocol';
 
 /** Step metrics where the loss falls with the step and with the shot index, as in-context learning does. */
