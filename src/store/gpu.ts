@@ -55,11 +55,11 @@ export const useGpuStore = create<GpuState>()((set) => ({
   },
 }));
 
-/** The optional features the engine takes when the adapter offers them, and what each is for. */
+/** The optional features the device is opened with when the adapter offers them (src/gpu/gpu.ts), and what each does today. */
 export const WORKBENCH_FEATURES: readonly { name: string; use: string }[] = [
-  { name: 'shader-f16', use: 'half-precision arithmetic in kernels' },
-  { name: 'subgroups', use: 'faster reductions and matmuls' },
-  { name: 'timestamp-query', use: 'per-kernel GPU timings' },
+  { name: 'shader-f16', use: 'not used yet: the kernels compute in f32 and read f16 weights as f32' },
+  { name: 'subgroups', use: 'not used yet: no kernel uses subgroup operations' },
+  { name: 'timestamp-query', use: 'per-kernel GPU timings in the benchmark (npm run bench), not in training runs' },
 ];
 
 /** True for adapters that run on the CPU (SwiftShader, llvmpipe, WARP): correct, but slow. */

@@ -32,6 +32,15 @@ describe('AdapterStatus', () => {
     expect(html).not.toContain('adapter-software');
   });
 
+  test('says what each requested feature does today: no kernel uses subgroups or f16 arithmetic', () => {
+    const html = render({ status: 'ready', adapter });
+    expect(html).toContain('Optional features the workbench requests');
+    expect(html).toMatch(/<code>subgroups<\/code><span class="muted">not used yet[^<]*\(not offered by this adapter\)<\/span>/);
+    expect(html).toMatch(/<code>shader-f16<\/code><span class="muted">not used yet/);
+    expect(html).toContain('per-kernel GPU timings in the benchmark');
+    expect(html).not.toMatch(/faster|half-precision arithmetic/);
+  });
+
   test('explains how to enable WebGPU when it is missing', () => {
     const html = render({ status: 'missing', error: 'This browser has no WebGPU (navigator.gpu is undefined).' });
     expect(html).toContain('data-testid="webgpu-missing"');

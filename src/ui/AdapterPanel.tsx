@@ -83,7 +83,7 @@ function AdapterDetails({ adapter }: { adapter: AdapterReport }) {
         <Fact label="Fallback adapter" value={adapter.isFallbackAdapter ? 'yes' : 'no'} testId="adapter-fallback" />
       </dl>
 
-      <h3 className="section-title">Features the workbench uses</h3>
+      <h3 className="section-title">Optional features the workbench requests</h3>
       <ul className="key-features" data-testid="adapter-key-features">
         {WORKBENCH_FEATURES.map(({ name, use }) => {
           const present = adapter.features.includes(name);
