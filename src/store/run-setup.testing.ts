@@ -2,7 +2,8 @@
 // runs it creates go to a runs store in memory whose training client only records what it is asked to start.
 import { charTokenizer } from '../data/tokenizer';
 import { type RunSetupDeps, createRunSetupStore } from './run-setup';
-import { createRunsStore, memoryRunStorage } from './runs';
+import { createRunsStore } from './runs';
+import { memoryRunStorage } from './runs.testing';
 
 /** The store, the tokenizer sources it asked for (embedded-model URLs, or 'cached:<id>'), its runs store and the runs started. */
 export function testRunSetupStore(deps: Partial<RunSetupDeps> = {}) {

@@ -8,7 +8,6 @@ import {
   comparedRuns,
   createRunsStore,
   defaultRunName,
-  memoryRunStorage,
   prepareStart,
   recoverRun,
   runControls,
@@ -18,6 +17,7 @@ import {
   stepsDone,
   type RunsDeps,
 } from './runs';
+import { memoryRunStorage } from './runs.testing';
 
 function metrics(step: number, loss = 3 - step * 0.01): StepMetrics {
   return { step, loss, lr: 1e-3, gradNorm: 1, tokensPerSecond: 1000, stepMs: 10, gpuBytes: 1 << 20, shotLoss: [loss + 0.5, loss], taskLoss: { sentiment: loss } };
