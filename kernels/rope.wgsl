@@ -1,6 +1,7 @@
 // Rotary position embedding in place, HF "rotate half" layout: within each head, dim d pairs with d + headDim/2.
 // forward:  x1' = x1 cos - x2 sin,  x2' = x2 cos + x1 sin,  angle = position * inv_freq[d], position = n % seq_len.
 // backward: the transpose, i.e. the same rotation by -angle, applied to the gradient.
+// forward_at: the forward rotation with row n at position positions[n] (generation: one new token per sequence).
 // One thread per (row, d < headDim/2): it computes cos/sin once and rotates that pair in every head of the row.
 
 struct Params {
@@ -13,6 +14,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> inv_freq: array<f32>;
+@group(0) @binding(3) var<storage, read> positions: array<u32>;
 
 const WORKGROUP: u32 = 256u;
 
@@ -48,12 +50,9 @@ fn cos_sin(angle: f32) -> vec2<f32> {
   }
 }
 
-fn rotate(thread: u32, sin_sign: f32) {
+fn rotate(n: u32, d: u32, position: u32, sin_sign: f32) {
   let half_dim = p.head_dim / 2u;
-  if (thread >= p.rows * half_dim) { return; }
-  let n = thread / half_dim;
-  let d = thread % half_dim;
-  let cs = cos_sin(f32(n % p.seq_len) * inv_freq[d]);
+  let cs = cos_sin(f32(position) * inv_freq[d]);
   let c = cs.x;
   let s = sin_sign * cs.y;
   var i = n * p.heads * p.head_dim + d;
@@ -69,11 +68,29 @@ fn rotate(thread: u32, sin_sign: f32) {
 @compute @workgroup_size(WORKGROUP)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
-  rotate((wg.y * groups.x + wg.x) * WORKGROUP + li, 1.0);
+  let thread = (wg.y * groups.x + wg.x) * WORKGROUP + li;
+  let half_dim = p.head_dim / 2u;
+  if (thread >= p.rows * half_dim) { return; }
+  let n = thread / half_dim;
+  rotate(n, thread % half_dim, n % p.seq_len, 1.0);
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
             @builtin(local_invocation_index) li: u32) {
-  rotate((wg.y * groups.x + wg.x) * WORKGROUP + li, -1.0);
+  let thread = (wg.y * groups.x + wg.x) * WORKGROUP + li;
+  let half_dim = p.head_dim / 2u;
+  if (thread >= p.rows * half_dim) { return; }
+  let n = thread / half_dim;
+  rotate(n, thread % half_dim, n % p.seq_len, -1.0);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn forward_at(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+  let thread = (wg.y * groups.x + wg.x) * WORKGROUP + li;
+  let half_dim = p.head_dim / 2u;
+  if (thread >= p.rows * half_dim) { return; }
+  let n = thread / half_dim;
+  rotate(n, thread % half_dim, positions[n], 1.0);
 }

@@ -8,7 +8,8 @@ import { type GgufHeader, readGguf } from '../model/gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
 import { type LoraConfig, loraTensorShapes, parseAdapterConfig } from '../engine/peft';
 import { type ModelSpec, baseWeightShapes } from '../engine/spec';
-import type { TensorLookup } from '../engine/weights';
+import { Model, type ModelOptions, type TensorLookup } from '../engine/weights';
+import type { Gpu } from '../gpu/gpu';
 import { errorMessage } from '../util/errors';
 
 export interface ReferenceBatch {
@@ -72,6 +73,16 @@ export interface ReferenceCase {
 /** A case's base weights and adapter as the engine's tensor lookups, by HF / PEFT name. */
 export function caseTensors(c: ReferenceCase): { base: TensorLookup; lora: TensorLookup } {
   return { base: tensorsOf(c.weights), lora: tensorsOf(c.lora.tensors) };
+}
+
+/**
+ * The case's base model on the GPU. A GGUF case keeps its linear layers in their GGML blocks: training steps and
+ * generation run on the quantized weights.
+ */
+export function caseModel(gpu: Gpu, c: ReferenceCase, options: ModelOptions = {}): Model {
+  const gguf = c.gguf;
+  if (!gguf) return Model.fromTensors(gpu, c.spec, tensorsOf(c.weights), options);
+  return Model.fromEncoded(gpu, c.spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined), options);
 }
 
 function fail(file: string, message: string): never {

@@ -1,10 +1,9 @@
 // Checks one LoRA training step against a reference case computed by HF transformers + PEFT
 // (format: src/testdata/reference/README.md).
-import { Model } from '../engine/weights';
 import type { Objective } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import { createTrainer } from '../train/trainer';
-import { type ReferenceCase, caseTensors } from './case';
+import { type ReferenceCase, caseModel, caseTensors } from './case';
 
 export interface ReferenceErrors {
   logits: number;
@@ -48,14 +47,10 @@ export async function runReferenceCase(
   gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean; maxTablePartBytes?: number } = {},
 ): Promise<ReferenceErrors> {
   const { spec } = c;
-  const { base: weights, lora: loraTensors } = caseTensors(c);
+  const { lora: loraTensors } = caseTensors(c);
   const expected = (name: string) => c.expected.tensors.tensor(name);
   const opt = c.expected.json.optimizer;
-  // A GGUF case keeps its linear layers in their GGML blocks: the training step runs on quantized weights.
-  const gguf = c.gguf;
-  const model = gguf
-    ? Model.fromEncoded(gpu, spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined), options)
-    : Model.fromTensors(gpu, spec, weights, options);
+  const model = caseModel(gpu, c, options);
   const training = createTrainer(gpu, model, {
     mode: 'lora',
     lora: c.lora.config,

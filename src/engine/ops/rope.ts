@@ -27,6 +27,19 @@ export function ropeBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: RopeArg
   rope(gpu, encoder, args, 'backward');
 }
 
+/** ropeForward with row n at position positions[n] (u32 [rows]): the new token of each sequence in generation. */
+export function ropeForwardAt(gpu: Gpu, encoder: GPUCommandEncoder, args: Omit<RopeArgs, 'seqLen'> & { positions: GPUBuffer }): void {
+  const { rows, heads, headDim } = args;
+  if (headDim % 2 !== 0) throw new Error(`RoPE head dimension must be even, got ${headDim}`);
+  gpu.run(encoder, {
+    pipeline: gpu.pipeline(source, 'forward_at'),
+    buffers: [args.x, args.invFreq, args.positions],
+    params: new Uint32Array([rows, 1, heads, headDim]),
+    workgroups: workgroupsFor(gpu, rows * (headDim / 2), WORKGROUP),
+    label: args.label ?? 'rope.forward_at',
+  });
+}
+
 function rope(gpu: Gpu, encoder: GPUCommandEncoder, args: RopeArgs, entryPoint: 'forward' | 'backward'): void {
   const { rows, seqLen, heads, headDim } = args;
   if (headDim % 2 !== 0) throw new Error(`RoPE head dimension must be even, got ${headDim}`);
