@@ -71,7 +71,7 @@ export interface ReferenceCase {
 }
 
 /** A case's base weights and adapter as the engine's tensor lookups, by HF / PEFT name. */
-export function caseTensors(c: ReferenceCase): { base: TensorLookup; lora: TensorLookup } {
+export function caseTensors(c: Pick<ReferenceCase, 'weights' | 'lora'>): { base: TensorLookup; lora: TensorLookup } {
   return { base: tensorsOf(c.weights), lora: tensorsOf(c.lora.tensors) };
 }
 
@@ -79,7 +79,7 @@ export function caseTensors(c: ReferenceCase): { base: TensorLookup; lora: Tenso
  * The case's base model on the GPU. A GGUF case keeps its linear layers in their GGML blocks: training steps and
  * generation run on the quantized weights.
  */
-export function caseModel(gpu: Gpu, c: ReferenceCase, options: ModelOptions = {}): Model {
+export function caseModel(gpu: Gpu, c: Pick<ReferenceCase, 'spec' | 'weights' | 'gguf'>, options: ModelOptions = {}): Model {
   const gguf = c.gguf;
   if (!gguf) return Model.fromTensors(gpu, c.spec, tensorsOf(c.weights), options);
   return Model.fromEncoded(gpu, c.spec, (name) => (gguf.has(name) ? { ...gguf.tensorBytes(name), dequantize: () => c.weights.tensor(name) } : undefined), options);
@@ -285,7 +285,8 @@ function isJsonObject(bytes: Uint8Array): boolean {
  * The base model is config.json + model.safetensors, or model.gguf alone. Files are told apart by their
  * contents, not only by whether `read` succeeds: a dev server may answer a missing file with its index.html.
  */
-export async function loadReferenceCase(read: (name: string) => Promise<Uint8Array>): Promise<ReferenceCase> {
+/** Readers of a case folder's files that name the file in their errors. */
+function caseFiles(read: (name: string) => Promise<Uint8Array>) {
   const decoder = new TextDecoder();
   const readJson = async (name: string): Promise<unknown> => {
     const text = decoder.decode(await read(name));
@@ -312,6 +313,12 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
     }
   };
 
+  return { readJson, readTensors, parseTensors, readIfPresent };
+}
+
+/** A case folder's base model (config.json + model.safetensors, or model.gguf), checked against its spec. */
+export async function loadCaseBase(read: (name: string) => Promise<Uint8Array>): Promise<Pick<ReferenceCase, 'spec' | 'baseFormat' | 'config' | 'weights' | 'gguf'>> {
+  const { readJson, parseTensors, readIfPresent } = caseFiles(read);
   let spec: ModelSpec;
   let config: unknown = null;
   let weights: SafetensorsFile;
@@ -349,37 +356,47 @@ export async function loadReferenceCase(read: (name: string) => Promise<Uint8Arr
     for (const [name, shape] of baseWeightShapes(spec)) checkShape('model.safetensors', weights, name, shape);
   }
 
+  return { spec, baseFormat: gguf ? 'gguf' : 'safetensors', config, weights, ...(gguf ? { gguf } : {}) };
+}
+
+/** A case folder's LoRA adapter (adapter_config.json + adapter_model.safetensors), every tensor checked. */
+export async function loadCaseAdapter(read: (name: string) => Promise<Uint8Array>, spec: ModelSpec): Promise<ReferenceCase['lora']> {
+  const { readJson, readTensors } = caseFiles(read);
   const loraConfig = parseAdapterConfig(await readJson('adapter_config.json'));
   const loraTensors = await readTensors('adapter_model.safetensors');
-  const batch = parseBatch(await readJson('batch.json'), spec);
-  const expectedJson = parseExpectedJson(await readJson('expected.json'));
-  const expectedTensors = await readTensors('expected.safetensors');
-
-  if (expectedJson.lora.r !== loraConfig.rank || expectedJson.lora.alpha !== loraConfig.alpha) {
-    fail('expected.json', `lora r/alpha ${expectedJson.lora.r}/${expectedJson.lora.alpha} differ from adapter_config.json`);
-  }
   const shapes = loraTensorShapes(spec, loraConfig);
-  for (const { key, shape } of shapes) {
-    checkShape('adapter_model.safetensors', loraTensors, key, shape);
-    checkShape('expected.safetensors', expectedTensors, `grad.${key}`, shape);
-    checkShape('expected.safetensors', expectedTensors, `after.${key}`, shape);
-  }
+  for (const { key, shape } of shapes) checkShape('adapter_model.safetensors', loraTensors, key, shape);
   if (loraTensors.header.tensors.size !== shapes.length) {
     const known = new Set(shapes.map((s) => s.key));
     const extra = [...loraTensors.header.tensors.keys()].filter((k) => !known.has(k));
     fail('adapter_model.safetensors', `has tensors the adapter config does not describe: ${extra.slice(0, 3).join(', ')}`);
+  }
+  return { config: loraConfig, tensors: loraTensors };
+}
+
+export async function loadReferenceCase(read: (name: string) => Promise<Uint8Array>): Promise<ReferenceCase> {
+  const { readJson, readTensors } = caseFiles(read);
+  const base = await loadCaseBase(read);
+  const { spec } = base;
+  const lora = await loadCaseAdapter(read, spec);
+  const batch = parseBatch(await readJson('batch.json'), spec);
+  const expectedJson = parseExpectedJson(await readJson('expected.json'));
+  const expectedTensors = await readTensors('expected.safetensors');
+
+  if (expectedJson.lora.r !== lora.config.rank || expectedJson.lora.alpha !== lora.config.alpha) {
+    fail('expected.json', `lora r/alpha ${expectedJson.lora.r}/${expectedJson.lora.alpha} differ from adapter_config.json`);
+  }
+  for (const { key, shape } of loraTensorShapes(spec, lora.config)) {
+    checkShape('expected.safetensors', expectedTensors, `grad.${key}`, shape);
+    checkShape('expected.safetensors', expectedTensors, `after.${key}`, shape);
   }
   const [B, T] = [batch.inputIds.length, batch.inputIds[0].length];
   checkShape('expected.safetensors', expectedTensors, 'logits', [B, T, spec.vocabSize]);
   checkShape('expected.safetensors', expectedTensors, 'token_loss', [B, T]);
 
   return {
-    spec,
-    baseFormat: gguf ? 'gguf' : 'safetensors',
-    config,
-    weights,
-    ...(gguf ? { gguf } : {}),
-    lora: { config: loraConfig, tensors: loraTensors },
+    ...base,
+    lora,
     batch,
     expected: { json: expectedJson, tensors: expectedTensors },
   };
