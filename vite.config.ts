@@ -28,6 +28,7 @@ const cliBuild = {
       'make-gguf-cases': 'src/cli/make-gguf-cases.ts',
       'bench-load': 'src/cli/bench-load.ts',
       generate: 'src/cli/generate.ts',
+      score: 'src/cli/score.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },
