@@ -27,6 +27,7 @@ const cliBuild = {
       'compare-objectives': 'src/cli/compare-objectives.ts',
       'make-gguf-cases': 'src/cli/make-gguf-cases.ts',
       'bench-load': 'src/cli/bench-load.ts',
+      'bench-kernels': 'src/cli/bench-kernels.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },
