@@ -310,7 +310,8 @@ function gradNormCases(set: ShapeSet): Case[] {
 }
 
 function adamwCases(set: ShapeSet): Case[] {
-  const settings = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+  // Its test's first settings: with a smaller lr, the f32 rounding of params swamps the change checked.
+  const settings = { lr: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
   return sizes(set, { tiny: [1037], small: [1 << 18], device: [LORA_8B_PARAMETERS] }).map((count) => ({
     kernel: 'adamw',
     shape: `n=${count}`,
