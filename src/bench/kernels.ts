@@ -175,7 +175,7 @@ function matmulCases(set: ShapeSet): Case[] {
 function matmulQuantCases(set: ShapeSet): Case[] {
   const shapes = sizes<{ rows: number; inF: number; out: number; types: readonly GgmlType[] }>(set, {
     tiny: [{ rows: 7, inF: 256, out: 33, types: ['Q8_0'] }],
-    small: [{ rows: 32, inF: 256, out: 256, types: SMALL_QUANT_TYPES }],
+    small: [{ rows: 32, inF: 256, out: 128, types: SMALL_QUANT_TYPES }],
     // Llama-3-8B's gate/up projection and TinyLlama's, at 4096 tokens.
     device: [{ rows: 4096, inF: 4096, out: 14336, types: QUANT_TYPES }, { rows: 4096, inF: 2048, out: 5632, types: QUANT_TYPES }],
   });
@@ -267,7 +267,7 @@ function dequantizeCases(set: ShapeSet): Case[] {
 }
 
 function fillCases(set: ShapeSet): Case[] {
-  return sizes(set, { tiny: [1000], small: [1 << 20], device: [1 << 26] }).map((count) => ({
+  return sizes(set, { tiny: [1000], small: [1 << 18], device: [1 << 26] }).map((count) => ({
     kernel: 'fill',
     shape: `n=${count}`,
     work: { bytes: 4 * count },
@@ -288,7 +288,7 @@ function fillCases(set: ShapeSet): Case[] {
 const LORA_8B_PARAMETERS = 41_943_040;
 
 function gradNormCases(set: ShapeSet): Case[] {
-  return sizes(set, { tiny: [5003], small: [1 << 18], device: [LORA_8B_PARAMETERS] }).map((count) => ({
+  return sizes(set, { tiny: [5003], small: [1 << 16], device: [LORA_8B_PARAMETERS] }).map((count) => ({
     kernel: 'grad_norm',
     shape: `n=${count}`,
     work: { bytes: 4 * count },
@@ -345,7 +345,7 @@ function adamwCases(set: ShapeSet): Case[] {
 }
 
 function rmsnormCases(set: ShapeSet): Case[] {
-  const shapes = sizes<[number, number]>(set, { tiny: [[33, 100]], small: [[256, 512]], device: [[4096, 4096], [4096, 2048]] });
+  const shapes = sizes<[number, number]>(set, { tiny: [[33, 100]], small: [[64, 1024]], device: [[4096, 4096], [4096, 2048]] });
   const eps = 1e-5;
   return shapes.flatMap(([rows, dim]) => {
     const n = rows * dim;
@@ -541,7 +541,7 @@ function embeddingCases(set: ShapeSet): Case[] {
 function crossEntropyCases(set: ShapeSet): Case[] {
   const shapes = sizes(set, {
     tiny: [{ rows: 40, dim: 24, vocab: 300, targets: 13 }],
-    small: [{ rows: 128, dim: 64, vocab: 1024, targets: 32 }],
+    small: [{ rows: 128, dim: 64, vocab: 512, targets: 32 }],
     // Llama-3-8B at 4096 tokens of which 1024 are answer tokens.
     device: [{ rows: 4096, dim: 4096, vocab: 128256, targets: 1024 }],
   });
