@@ -3,32 +3,12 @@ import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { adamwStep, type AdamWSettings } from './adamw';
-
-/** Float64 state of the CPU reference. */
-interface RefState {
-  p: Float64Array;
-  m: Float64Array;
-  v: Float64Array;
-}
-
-/** CPU reference of one torch.optim.AdamW step in float64; `scale` multiplies the gradients first. */
-function adamwRef(state: RefState, grads: Float32Array, scale: number, s: AdamWSettings, step: number): void {
-  const bc1 = 1 - s.beta1 ** step;
-  const bc2 = 1 - s.beta2 ** step;
-  for (let i = 0; i < grads.length; i++) {
-    const g = grads[i] * scale;
-    state.p[i] *= 1 - s.lr * s.weightDecay;
-    state.m[i] = s.beta1 * state.m[i] + (1 - s.beta1) * g;
-    state.v[i] = s.beta2 * state.v[i] + (1 - s.beta2) * g * g;
-    const denom = Math.sqrt(state.v[i]) / Math.sqrt(bc2) + s.eps;
-    state.p[i] -= (s.lr / bc1) * (state.m[i] / denom);
-  }
-}
+import { type AdamWRefState, adamwRef } from './adamw.reference';
 
 /** Runs `steps` AdamW steps on the GPU and on the CPU from the same start, and compares them. */
 async function compareSteps(gpu: Gpu, count: number, steps: number, settings: AdamWSettings, scale: number): Promise<void> {
   const p0 = randomArray(count, count);
-  const state: RefState = { p: Float64Array.from(p0), m: new Float64Array(count), v: new Float64Array(count) };
+  const state: AdamWRefState = { p: Float64Array.from(p0), m: new Float64Array(count), v: new Float64Array(count) };
   const params = gpu.upload('params', p0);
   const m = gpu.upload('m', new Float32Array(count));
   const v = gpu.upload('v', new Float32Array(count));

@@ -3,21 +3,14 @@ import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
 import { attentionBackward, attentionForward, type AttentionShape } from './attention';
+import { type AttentionInputs, attentionBackwardRef, attentionRef } from './attention.reference';
 
 interface Case extends AttentionShape {
   /** Padding tokens at the start and end of each sequence (default none). */
   padding?: [number, number][];
 }
 
-interface Inputs {
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  mask: Uint32Array;
-  dOut: Float32Array;
-}
-
-function makeInputs(c: Case, seed: number): Inputs {
+function makeInputs(c: Case, seed: number): AttentionInputs {
   const N = c.batch * c.seqLen;
   const mask = new Uint32Array(N).fill(1);
   c.padding?.forEach(([left, right], b) => {
@@ -32,89 +25,12 @@ function makeInputs(c: Case, seed: number): Inputs {
   };
 }
 
-/** The keys query t of sequence b sees, by the HF eager-attention rule. */
-function visibleKeys(c: AttentionShape, mask: Uint32Array, b: number, t: number): number[] {
-  const keys: number[] = [];
-  for (let j = 0; j <= t; j++) {
-    if (mask[b * c.seqLen + j] === 1 && (c.window === 0 || t - j < c.window)) keys.push(j);
-  }
-  return keys;
-}
-
-/** Float64 reference that materialises the scores of each query row. */
-function attentionRef(c: AttentionShape, x: { q: ArrayLike<number>; k: ArrayLike<number>; v: ArrayLike<number>; mask: Uint32Array }) {
-  const { batch, seqLen: T, heads: H, kvHeads: Hkv, headDim: D } = c;
-  const scale = 1 / Math.sqrt(D);
-  const out = new Float64Array(batch * T * H * D);
-  const lse = new Float64Array(batch * T * H);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < H; h++) {
-      const g = Math.floor(h / (H / Hkv));
-      for (let t = 0; t < T; t++) {
-        const n = b * T + t;
-        const keys = visibleKeys(c, x.mask, b, t);
-        if (keys.length === 0) continue;
-        const scores = keys.map((j) => {
-          let s = 0;
-          for (let d = 0; d < D; d++) s += x.q[(n * H + h) * D + d] * x.k[((b * T + j) * Hkv + g) * D + d];
-          return s * scale;
-        });
-        const max = Math.max(...scores);
-        const sum = scores.reduce((acc, s) => acc + Math.exp(s - max), 0);
-        lse[n * H + h] = max + Math.log(sum);
-        keys.forEach((j, idx) => {
-          const prob = Math.exp(scores[idx] - lse[n * H + h]);
-          for (let d = 0; d < D; d++) out[(n * H + h) * D + d] += prob * x.v[((b * T + j) * Hkv + g) * D + d];
-        });
-      }
-    }
-  }
-  return { out, lse };
-}
-
-/** Float64 reference gradients of L = sum(dOut * out). */
-function attentionBackwardRef(c: AttentionShape, x: Inputs) {
-  const { batch, seqLen: T, heads: H, kvHeads: Hkv, headDim: D } = c;
-  const scale = 1 / Math.sqrt(D);
-  const { out, lse } = attentionRef(c, x);
-  const dq = new Float64Array(x.q.length);
-  const dk = new Float64Array(x.k.length);
-  const dv = new Float64Array(x.v.length);
-  const delta = new Float64Array(batch * T * H);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < H; h++) {
-      const g = Math.floor(h / (H / Hkv));
-      for (let t = 0; t < T; t++) {
-        const qi = ((b * T + t) * H + h) * D;
-        for (let d = 0; d < D; d++) delta[(b * T + t) * H + h] += x.dOut[qi + d] * out[qi + d];
-        for (const j of visibleKeys(c, x.mask, b, t)) {
-          const kj = ((b * T + j) * Hkv + g) * D;
-          let s = 0;
-          let dp = 0;
-          for (let d = 0; d < D; d++) {
-            s += x.q[qi + d] * x.k[kj + d];
-            dp += x.dOut[qi + d] * x.v[kj + d];
-          }
-          const prob = Math.exp(s * scale - lse[(b * T + t) * H + h]);
-          const ds = prob * (dp - delta[(b * T + t) * H + h]);
-          for (let d = 0; d < D; d++) {
-            dq[qi + d] += scale * ds * x.k[kj + d];
-            dk[kj + d] += scale * ds * x.q[qi + d];
-            dv[kj + d] += prob * x.dOut[qi + d];
-          }
-        }
-      }
-    }
-  }
-  return { out, lse, delta, dq, dk, dv };
-}
-
 /** A buffer of NaNs: any element a kernel forgets to write fails the comparison. */
 function nanBuffer(gpu: Gpu, label: string, length: number): GPUBuffer {
   return gpu.upload(label, new Float32Array(length).fill(NaN));
 }
 
-async function runGpu(c: AttentionShape, x: Inputs) {
+async function runGpu(c: AttentionShape, x: AttentionInputs) {
   const gpu = await testGpu();
   const N = c.batch * c.seqLen;
   const q = gpu.upload('q', x.q);
@@ -209,7 +125,7 @@ describe('attention (tiled, causal, GQA, padding, sliding window)', () => {
 });
 
 /** Central differences of L = sum(dOut * out) of the float64 forward, at the given entries of q, k or v. */
-function numericGradient(c: AttentionShape, x: Inputs, tensor: 'q' | 'k' | 'v', entries: number[]): number[] {
+function numericGradient(c: AttentionShape, x: AttentionInputs, tensor: 'q' | 'k' | 'v', entries: number[]): number[] {
   const eps = 1e-5;
   const base = { q: Float64Array.from(x.q), k: Float64Array.from(x.k), v: Float64Array.from(x.v), mask: x.mask };
   const loss = () => attentionRef(c, base).out.reduce((acc, value, i) => acc + value * x.dOut[i], 0);

@@ -9,20 +9,10 @@ import {
   crossEntropyForward,
   lmHeadLogits,
 } from './cross_entropy';
-
-interface Problem {
-  rows: number;
-  dim: number;
-  vocab: number;
-  hidden: Float32Array;
-  weight: Float32Array;
-  targetRows: Uint32Array;
-  targetLabels: Uint32Array;
-  targetWeights: Float32Array;
-}
+import { type CrossEntropyProblem, crossEntropyRef, lmHeadLogitsRef } from './cross_entropy.reference';
 
 /** `targets` distinct scattered rows of `rows`, with labels that include the first and last vocabulary ids. */
-function makeProblem(rows: number, dim: number, vocab: number, targets: number, seed: number, scale = 1): Problem {
+function makeProblem(rows: number, dim: number, vocab: number, targets: number, seed: number, scale = 1): CrossEntropyProblem {
   const next = mulberry32(seed);
   const order = Array.from({ length: rows }, (_, i) => i);
   for (let i = rows - 1; i > 0; i--) {
@@ -44,35 +34,9 @@ function makeProblem(rows: number, dim: number, vocab: number, targets: number, 
   };
 }
 
-/** Float64 reference: per-target loss and dHidden (zero outside target rows). */
-function crossEntropyRef(pr: Problem, hidden: ArrayLike<number> = pr.hidden): { loss: Float64Array; dHidden: Float64Array } {
-  const { dim, vocab, weight } = pr;
-  const loss = new Float64Array(pr.targetRows.length);
-  const dHidden = new Float64Array(pr.rows * dim);
-  const logits = new Float64Array(vocab);
-  pr.targetRows.forEach((row, p) => {
-    let max = -Infinity;
-    for (let v = 0; v < vocab; v++) {
-      let sum = 0;
-      for (let d = 0; d < dim; d++) sum += weight[v * dim + d] * hidden[row * dim + d];
-      logits[v] = sum;
-      max = Math.max(max, sum);
-    }
-    let sumExp = 0;
-    for (let v = 0; v < vocab; v++) sumExp += Math.exp(logits[v] - max);
-    const lse = max + Math.log(sumExp);
-    loss[p] = lse - logits[pr.targetLabels[p]];
-    for (let v = 0; v < vocab; v++) {
-      const g = (Math.exp(logits[v] - lse) - (v === pr.targetLabels[p] ? 1 : 0)) * pr.targetWeights[p];
-      for (let d = 0; d < dim; d++) dHidden[row * dim + d] += g * weight[v * dim + d];
-    }
-  });
-  return { loss, dHidden };
-}
-
 /** Runs forward then backward on the GPU; dHidden starts from `prior`. */
 async function runGpu(
-  gpu: Gpu, pr: Problem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab,
+  gpu: Gpu, pr: CrossEntropyProblem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab,
 ): Promise<{ loss: Float32Array; dHidden: Float32Array; chunk: number }> {
   const targets = pr.targetRows.length;
   const hidden = gpu.upload('hidden', pr.hidden);
@@ -219,15 +183,7 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
     await gpu.submit((enc) => lmHeadLogits(gpu, enc, { hidden, weight, rows: n, dim, vocab: v, logits }));
     const got = await gpu.readF32(logits, n * v);
     gpu.destroy(hidden, logits, ...weight.parts.map((p) => p.buffer));
-    const want = new Float64Array(n * v);
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < v; c++) {
-        let sum = 0;
-        for (let d = 0; d < dim; d++) sum += hiddenData[r * dim + d] * weightData[c * dim + d];
-        want[r * v + c] = sum;
-      }
-    }
-    expect(maxRelError(got, want)).toBeLessThan(1e-5);
+    expect(maxRelError(got, lmHeadLogitsRef(hiddenData, weightData, n, dim, v))).toBeLessThan(1e-5);
   });
   }
 });
@@ -238,22 +194,7 @@ describe('cross-entropy LM-head weight gradient (full-parameter training)', () =
     const pr = makeProblem(40, 24, 300, 13, 77);
     const { rows, dim, vocab } = pr;
     const P = pr.targetRows.length;
-    // Float64 reference of the weight gradient.
-    const want = new Float64Array(vocab * dim);
-    pr.targetRows.forEach((row, p) => {
-      const logits = new Float64Array(vocab);
-      let max = -Infinity;
-      for (let v = 0; v < vocab; v++) {
-        for (let d = 0; d < dim; d++) logits[v] += pr.weight[v * dim + d] * pr.hidden[row * dim + d];
-        max = Math.max(max, logits[v]);
-      }
-      let sumExp = 0;
-      for (let v = 0; v < vocab; v++) sumExp += Math.exp(logits[v] - max);
-      for (let v = 0; v < vocab; v++) {
-        const g = (Math.exp(logits[v] - max) / sumExp - (v === pr.targetLabels[p] ? 1 : 0)) * pr.targetWeights[p];
-        for (let d = 0; d < dim; d++) want[v * dim + d] += g * pr.hidden[row * dim + d];
-      }
-    });
+    const want = crossEntropyRef(pr).dWeight;
     const prior = randomArray(vocab * dim, 5, 0.1);
     for (let i = 0; i < want.length; i++) want[i] += prior[i];
     const buffers = {

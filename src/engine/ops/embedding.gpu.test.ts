@@ -3,24 +3,7 @@ import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
 import { type VocabTable, tableRowRanges } from '../vocab-table';
 import { embeddingBackward, embeddingForward, groupRowsByToken } from './embedding';
-
-// CPU references.
-
-function forwardRef(ids: Uint32Array, table: Float32Array, vocab: number, dim: number): Float32Array {
-  const out = new Float32Array(ids.length * dim);
-  ids.forEach((token, n) => {
-    if (token < vocab) out.set(table.subarray(token * dim, (token + 1) * dim), n * dim);
-  });
-  return out;
-}
-
-function backwardRef(ids: Uint32Array, dOut: Float32Array, dTable0: Float32Array, dim: number): Float32Array {
-  const dTable = dTable0.slice();
-  ids.forEach((token, n) => {
-    for (let d = 0; d < dim; d++) dTable[token * dim + d] += dOut[n * dim + d];
-  });
-  return dTable;
-}
+import { embeddingBackwardRef, embeddingForwardRef } from './embedding.reference';
 
 /** Token ids in [0, vocab) with repeats: a few frequent tokens, like a long prompt. */
 function randomIds(rows: number, vocab: number, seed: number): Uint32Array {
@@ -56,7 +39,7 @@ describe('embedding', () => {
         await gpu.submit((enc) => embeddingForward(gpu, enc, { ids: gIds, table: gTable, out: gOut, rows }));
         const got = await gpu.readF32(gOut, rows * dim);
         gpu.destroy(gIds, gOut, ...gTable.parts.map((p) => p.buffer));
-        expect(got).toEqual(forwardRef(ids, table, vocab, dim));
+        expect(got).toEqual(embeddingForwardRef(ids, table, vocab, dim));
       });
     }
 
@@ -71,7 +54,7 @@ describe('embedding', () => {
       const got = await gpu.readF32(gdTable, vocab * dim);
       gpu.destroy(gdOut, gdTable);
       groups.destroy();
-      expect(maxRelError(got, backwardRef(ids, dOut, dTable0, dim))).toBeLessThan(1e-6);
+      expect(maxRelError(got, embeddingBackwardRef(ids, dOut, dTable0, dim))).toBeLessThan(1e-6);
       // Rows of tokens absent from the batch are untouched, bit for bit.
       for (let token = 0; token < vocab; token++) {
         if (ids.includes(token)) continue;

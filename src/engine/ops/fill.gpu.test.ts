@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { testGpu } from '../../gpu/gpu.testing';
+import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { fillUniform } from './fill';
+import { fillUniformRef } from './fill.reference';
 
 describe('fillUniform', () => {
   it('fills [offset - scale, offset + scale) reproducibly, with mean near offset', async () => {
@@ -15,6 +16,7 @@ describe('fillUniform', () => {
     const [x, y] = [await gpu.readF32(a), await gpu.readF32(b)];
     gpu.destroy(a, b);
     expect(x).toEqual(y);
+    expect(maxRelError(x, fillUniformRef(count, 7, 0.5, 2))).toBeLessThan(1e-6);
     let sum = 0;
     for (const v of x) {
       expect(v).toBeGreaterThanOrEqual(1.5);

@@ -3,18 +3,9 @@ import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { adamwStep } from './adamw';
+import { adamwRef } from './adamw.reference';
 import { globalGradNorm, gradNormScratchSize } from './grad_norm';
-
-/** Float64 L2 norm of f32 values. */
-function normRef(grads: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < grads.length; i++) sum += grads[i] * grads[i];
-  return Math.sqrt(sum);
-}
-
-function clipCoefficientRef(norm: number, maxNorm: number): number {
-  return maxNorm > 0 && Number.isFinite(maxNorm) ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
-}
+import { clipCoefficientRef, gradNormRef } from './grad_norm.reference';
 
 /** [norm, coefficient] from the GPU. */
 async function gpuNorm(gpu: Gpu, grads: Float32Array, maxNorm: number): Promise<Float32Array> {
@@ -44,7 +35,7 @@ describe('globalGradNorm', () => {
       const gpu = await testGpu();
       const grads = gradients(count, count);
       const [norm, coefficient] = await gpuNorm(gpu, grads, 0);
-      expect(Math.abs(norm - normRef(grads)) / normRef(grads)).toBeLessThan(1e-6);
+      expect(Math.abs(norm - gradNormRef(grads)) / gradNormRef(grads)).toBeLessThan(1e-6);
       expect(coefficient).toBe(1);
     });
   }
@@ -59,7 +50,7 @@ describe('globalGradNorm', () => {
   it('clip coefficient min(1, maxNorm / (norm + 1e-6)), and none when maxNorm <= 0 or Infinity', async () => {
     const gpu = await testGpu();
     const grads = gradients(5003, 3);
-    const norm = normRef(grads); // about 80
+    const norm = gradNormRef(grads); // about 80
     for (const maxNorm of [1, 0.25, 50, norm * 2, 0, -1, Infinity]) {
       const [gotNorm, coefficient] = await gpuNorm(gpu, grads, maxNorm);
       expect(Math.abs(gotNorm - norm) / norm).toBeLessThan(1e-6);
@@ -89,9 +80,7 @@ describe('globalGradNorm', () => {
     const partials = gpu.buffer('partials', gradNormScratchSize(count));
     const out = gpu.buffer('out', 8);
     // CPU reference in float64, torch semantics: grads *= coefficient, then AdamW.
-    const p = Float64Array.from(p0);
-    const mRef = new Float64Array(count);
-    const vRef = new Float64Array(count);
+    const ref = { p: Float64Array.from(p0), m: new Float64Array(count), v: new Float64Array(count) };
     for (let step = 1; step <= 3; step++) {
       // Larger gradients each step so that the coefficient changes.
       const g = gradients(count, 20 + step).map((x) => x * step);
@@ -100,24 +89,16 @@ describe('globalGradNorm', () => {
         globalGradNorm(gpu, enc, { grads, count, partials, out, maxNorm });
         adamwStep(gpu, enc, { ...settings, params, grads, m, v, count, step, gradScale: out });
       });
-      const coefficient = clipCoefficientRef(normRef(g), maxNorm);
+      const coefficient = clipCoefficientRef(gradNormRef(g), maxNorm);
       expect(coefficient).toBeLessThan(0.05);
-      const bc1 = 1 - settings.beta1 ** step;
-      const bc2 = 1 - settings.beta2 ** step;
-      for (let i = 0; i < count; i++) {
-        const gi = g[i] * coefficient;
-        p[i] *= 1 - settings.lr * settings.weightDecay;
-        mRef[i] = settings.beta1 * mRef[i] + (1 - settings.beta1) * gi;
-        vRef[i] = settings.beta2 * vRef[i] + (1 - settings.beta2) * gi * gi;
-        p[i] -= (settings.lr / bc1) * (mRef[i] / (Math.sqrt(vRef[i]) / Math.sqrt(bc2) + settings.eps));
-      }
+      adamwRef(ref, g, coefficient, settings, step);
     }
     const [gotP, gotM, gotV] = [await gpu.readF32(params, count), await gpu.readF32(m, count), await gpu.readF32(v, count)];
     gpu.destroy(params, grads, m, v, partials, out);
-    expect(maxRelError(gotM, mRef)).toBeLessThan(1e-5);
-    expect(maxRelError(gotV, vRef)).toBeLessThan(1e-5);
+    expect(maxRelError(gotM, ref.m)).toBeLessThan(1e-5);
+    expect(maxRelError(gotV, ref.v)).toBeLessThan(1e-5);
     const gotDelta = gotP.map((value, i) => value - p0[i]);
-    const wantDelta = p.map((value, i) => value - p0[i]);
+    const wantDelta = ref.p.map((value, i) => value - p0[i]);
     expect(maxRelError(gotDelta, wantDelta)).toBeLessThan(1e-4);
   });
 });

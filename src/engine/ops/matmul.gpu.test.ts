@@ -2,26 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { matmul } from './matmul';
-
-/** CPU reference: C = alpha op(A) op(B) + beta C, with A/B stored transposed when asked. */
-function matmulRef(
-  a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number,
-  transA: boolean, transB: boolean, alpha: number, beta: number,
-): Float32Array {
-  const out = new Float32Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let sum = 0;
-      for (let k = 0; k < K; k++) {
-        const av = transA ? a[k * M + i] : a[i * K + k];
-        const bv = transB ? b[j * K + k] : b[k * N + j];
-        sum += av * bv;
-      }
-      out[i * N + j] = alpha * sum + beta * c[i * N + j];
-    }
-  }
-  return out;
-}
+import { matmulRef } from './matmul.reference';
 
 const shapes: [number, number, number][] = onRealGpu
   ? [[1, 1, 1], [64, 64, 64], [67, 45, 33], [256, 384, 200], [1000, 513, 700]]

@@ -4,6 +4,7 @@ import { GGML_TYPES, type GgmlType, dequantize, f32ToF16Bits, quantize } from '.
 import { mulberry32, randomArray } from '../../util/random';
 import { baseBackward, baseForward } from '../linear';
 import { type QuantWeight, quantMatmulBackward, quantMatmulForward, uploadQuantWeight } from './matmul_quant';
+import { quantMatmulBackwardRef, quantMatmulForwardRef } from './matmul_quant.reference';
 
 /** Weights whose magnitude changes from row to row, as the CPU encoder writes them, and their exact values. */
 function testWeight(type: GgmlType, out: number, inF: number, seed: number): { bytes: Uint8Array; values: Float32Array } {
@@ -15,19 +16,6 @@ function testWeight(type: GgmlType, out: number, inF: number, seed: number): { b
   }
   const bytes = quantize(type, w);
   return { bytes, values: dequantize(type, bytes, out * inF) };
-}
-
-/** C [M, N] = beta C + A [M, K] B, with B read as [K, N] or, when transB, as [N, K]; in f64. */
-function matmulRef(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, transB: boolean, beta: number): Float32Array {
-  const out = new Float32Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let sum = beta * c[m * N + n];
-      for (let k = 0; k < K; k++) sum += a[m * K + k] * (transB ? b[n * K + k] : b[k * N + n]);
-      out[m * N + n] = sum;
-    }
-  }
-  return out;
 }
 
 const SHAPES: [number, number][] = [[256, 96], [512, 33]]; // [in, out]
@@ -54,7 +42,8 @@ describe('quantMatmulForward / quantMatmulBackward against dequantize() and an f
               );
               const got = await gpu.readF32(gc, rows * N);
               gpu.destroy(ga, gc);
-              const want = matmulRef(a, values, c0, rows, N, K, product === 'forward', beta);
+              const reference = product === 'forward' ? quantMatmulForwardRef : quantMatmulBackwardRef;
+              const want = reference(a, values, c0, rows, out, inF, beta);
               expect(maxRelError(got, want), `in=${inF} out=${out} beta=${beta}`).toBeLessThan(1e-5);
             }
             gpu.destroy(w.buffer);
@@ -110,8 +99,8 @@ describe('the engine seam', () => {
     const y = await gpu.readF32(gy, rows * out);
     const dx = await gpu.readF32(gdx, rows * inF);
     gpu.destroy(gx, gdy, gy, gdx, w.buffer);
-    expect(maxRelError(y, matmulRef(x, values, new Float32Array(rows * out), rows, out, inF, true, 0))).toBeLessThan(1e-5);
-    expect(maxRelError(dx, matmulRef(dy, values, dx0, rows, inF, out, false, 1))).toBeLessThan(1e-5);
+    expect(maxRelError(y, quantMatmulForwardRef(x, values, new Float32Array(rows * out), rows, out, inF, 0))).toBeLessThan(1e-5);
+    expect(maxRelError(dx, quantMatmulBackwardRef(dy, values, dx0, rows, out, inF, 1))).toBeLessThan(1e-5);
   });
 });
 
@@ -131,8 +120,8 @@ describe('odd shapes and errors', () => {
     const y = await gpu.readF32(gy, rows * out);
     const dx = await gpu.readF32(gdx, rows * inF);
     gpu.destroy(gx, gdy, gy, gdx, w.buffer);
-    expect(maxRelError(y, matmulRef(x, values, new Float32Array(rows * out), rows, out, inF, true, 0))).toBeLessThan(1e-5);
-    expect(maxRelError(dx, matmulRef(dy, values, new Float32Array(rows * inF), rows, inF, out, false, 0))).toBeLessThan(1e-5);
+    expect(maxRelError(y, quantMatmulForwardRef(x, values, new Float32Array(rows * out), rows, out, inF, 0))).toBeLessThan(1e-5);
+    expect(maxRelError(dx, quantMatmulBackwardRef(dy, values, new Float32Array(rows * inF), rows, out, inF, 0))).toBeLessThan(1e-5);
   });
 
   it('rejects rows that are not whole blocks, and buffers too small', async () => {

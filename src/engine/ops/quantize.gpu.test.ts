@@ -4,7 +4,9 @@ import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { blockBytes, dequantize, f16BitsToF32, quantize, tensorBytes } from '../ggml';
 import { mulberry32, randomArray } from '../../util/random';
 import { quantMatmulForward } from './matmul_quant';
+import { quantMatmulForwardRef } from './matmul_quant.reference';
 import { type GpuQuantType, quantizeOnGpu, quantizedBytes } from './quantize';
+import { quantizeError } from './quantize.reference';
 
 /** Rows of random values of varying magnitude, with a zero block and a block of exact rounding ties. */
 function testValues(rows: number, cols: number, seed: number): Float32Array {
@@ -48,6 +50,7 @@ describe('quantizeOnGpu', () => {
         const want = quantize(type, x);
         const size = tensorBytes(type, rows * cols);
         expect([...got.subarray(size)].every((b) => b === 0), 'padding').toBe(true);
+        expect(quantizeError(type, x, got.subarray(0, size)), 'decoded values but for rounding ties').toBe(0);
         const blocks = (rows * cols) / 32;
         let differing = 0;
         for (let b = 0; b < blocks; b++) {
@@ -94,17 +97,7 @@ describe('quantizeOnGpu', () => {
         const y = await gpu.readF32(gy, rows * out);
         const bytes = new Uint8Array(await gpu.read(buffer, tensorBytes(type, out * inF)));
         gpu.destroy(gx, gy);
-        const forward = (wd: Float32Array) => {
-          const ref = new Float32Array(rows * out);
-          for (let r = 0; r < rows; r++) {
-            for (let o = 0; o < out; o++) {
-              let sum = 0;
-              for (let i = 0; i < inF; i++) sum += x[r * inF + i] * wd[o * inF + i];
-              ref[r * out + o] = sum;
-            }
-          }
-          return ref;
-        };
+        const forward = (wd: Float32Array) => quantMatmulForwardRef(x, wd, new Float32Array(rows * out), rows, out, inF, 0);
         // Exactly what the GPU wrote, and (but for rounding ties) what the CPU encoder writes.
         expect(maxRelError(y, forward(dequantize(type, bytes, out * inF)))).toBeLessThan(1e-5);
         expect(maxRelError(y, forward(dequantize(type, quantize(type, w), out * inF)))).toBeLessThan(1e-3);

@@ -3,46 +3,13 @@ import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from './rmsnorm';
-
-// CPU references, in float64.
-
-function forwardRef(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, dim: number, eps: number) {
-  const y = new Float64Array(rows * dim);
-  const rstd = new Float64Array(rows);
-  for (let n = 0; n < rows; n++) {
-    let sumSq = 0;
-    for (let d = 0; d < dim; d++) sumSq += x[n * dim + d] ** 2;
-    rstd[n] = 1 / Math.sqrt(sumSq / dim + eps);
-    for (let d = 0; d < dim; d++) y[n * dim + d] = x[n * dim + d] * rstd[n] * w[d];
-  }
-  return { y, rstd };
-}
-
-/** dx of L = sum(dy * y): rstd * (dy w - x rstd^2 mean(dy w x)). */
-function backwardRef(
-  dy: Float32Array, x: Float32Array, w: Float32Array, rstd: ArrayLike<number>, rows: number, dim: number,
-): Float64Array {
-  const dx = new Float64Array(rows * dim);
-  for (let n = 0; n < rows; n++) {
-    let dot = 0;
-    for (let d = 0; d < dim; d++) dot += dy[n * dim + d] * w[d] * x[n * dim + d];
-    const c = (dot / dim) * rstd[n] ** 2;
-    for (let d = 0; d < dim; d++) dx[n * dim + d] = rstd[n] * (dy[n * dim + d] * w[d] - x[n * dim + d] * c);
-  }
-  return dx;
-}
-
-function weightGradRef(dy: Float32Array, x: Float32Array, rstd: ArrayLike<number>, rows: number, dim: number) {
-  const dw = new Float64Array(dim);
-  for (let n = 0; n < rows; n++) for (let d = 0; d < dim; d++) dw[d] += dy[n * dim + d] * x[n * dim + d] * rstd[n];
-  return dw;
-}
+import { rmsnormBackwardRef, rmsnormForwardRef, rmsnormWeightGradRef } from './rmsnorm.reference';
 
 /** L = sum(dy * y) with the forward in float64. */
 function loss(
   dy: Float32Array, x: ArrayLike<number>, w: ArrayLike<number>, rows: number, dim: number, eps: number,
 ): number {
-  const { y } = forwardRef(x, w, rows, dim, eps);
+  const { y } = rmsnormForwardRef(x, w, rows, dim, eps);
   let sum = 0;
   for (let i = 0; i < y.length; i++) sum += dy[i] * y[i];
   return sum;
@@ -121,11 +88,11 @@ describe('rmsnorm', () => {
         const dw0 = accumulate ? randomArray(dim, 4) : new Float32Array(dim).fill(NaN);
         const got = await runRmsnorm(gpu, x, w, dy, rows, dim, eps, accumulate, dx0, dw0);
 
-        const want = forwardRef(x, w, rows, dim, eps);
+        const want = rmsnormForwardRef(x, w, rows, dim, eps);
         expect(maxRelError(got.y, want.y)).toBeLessThan(1e-5);
         expect(maxRelError(got.rstd, want.rstd)).toBeLessThan(1e-5);
-        let dx = backwardRef(dy, x, w, want.rstd, rows, dim);
-        let dw = weightGradRef(dy, x, want.rstd, rows, dim);
+        let dx = rmsnormBackwardRef(dy, x, w, want.rstd, rows, dim);
+        let dw = rmsnormWeightGradRef(dy, x, want.rstd, rows, dim);
         if (accumulate) {
           dx = plus(dx, dx0);
           dw = plus(dw, dw0);

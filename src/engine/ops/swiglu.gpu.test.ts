@@ -2,22 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { swigluBackward, swigluForward } from './swiglu';
-
-// CPU references in float64.
-const sigmoid = (g: number) => 1 / (1 + Math.exp(-g));
-const silu = (g: number) => g * sigmoid(g);
-const siluGrad = (g: number) => sigmoid(g) * (1 + g * (1 - sigmoid(g)));
-
-function forwardRef(gate: Float32Array, up: Float32Array): Float64Array {
-  return Float64Array.from(gate, (g, i) => silu(g) * up[i]);
-}
-
-function backwardRef(dOut: Float32Array, gate: Float32Array, up: Float32Array) {
-  return {
-    dGate: Float64Array.from(gate, (g, i) => dOut[i] * up[i] * siluGrad(g)),
-    dUp: Float64Array.from(gate, (g, i) => dOut[i] * silu(g)),
-  };
-}
+import { silu, siluGrad, swigluBackwardRef, swigluForwardRef } from './swiglu.reference';
 
 /** Largest |actual - expected| / (1 + |expected|): per element, so small values cannot hide behind big ones. */
 function maxMixedError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -69,8 +54,8 @@ describe('swiglu', () => {
       const up = randomArray(count, 20 + count, 2);
       const dOut = randomArray(count, 30 + count);
       const got = await runSwiglu(gate, up, dOut);
-      const want = backwardRef(dOut, gate, up);
-      expect(maxRelError(got.out, forwardRef(gate, up))).toBeLessThan(1e-5);
+      const want = swigluBackwardRef(dOut, gate, up);
+      expect(maxRelError(got.out, swigluForwardRef(gate, up))).toBeLessThan(1e-5);
       expect(maxRelError(got.dGate, want.dGate)).toBeLessThan(1e-5);
       expect(maxRelError(got.dUp, want.dUp)).toBeLessThan(1e-5);
     });
@@ -81,9 +66,9 @@ describe('swiglu', () => {
     const up = Float32Array.from(gate, (_, i) => (i % 2 === 0 ? 1.5 : -0.75));
     const dOut = Float32Array.from(gate, (_, i) => (i % 3) - 1.25);
     const got = await runSwiglu(gate, up, dOut);
-    const want = backwardRef(dOut, gate, up);
+    const want = swigluBackwardRef(dOut, gate, up);
     for (const values of [got.out, got.dGate, got.dUp]) expect(values.every(Number.isFinite)).toBe(true);
-    expect(maxMixedError(got.out, forwardRef(gate, up))).toBeLessThan(1e-6);
+    expect(maxMixedError(got.out, swigluForwardRef(gate, up))).toBeLessThan(1e-6);
     expect(maxMixedError(got.dGate, want.dGate)).toBeLessThan(1e-6);
     expect(maxMixedError(got.dUp, want.dUp)).toBeLessThan(1e-6);
   });

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../gpu/gpu.testing';
-import { unpermuteQkRowBytes } from '../../model/gguf/spec';
 import { mulberry32 } from '../../util/random';
 import { unpermuteQkRows } from './unpermute_rows';
+import { unpermuteQkRowsRef } from './unpermute_rows.reference';
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const next = mulberry32(seed);
   return Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
 }
 
-describe('unpermuteQkRows against the CPU unpermuteQkRowBytes()', () => {
+describe('unpermuteQkRows against the CPU reference', () => {
   // Row sizes of Q8_0 (34 bytes per 32 values), Q6_K (210), Q4_K (144) and F16 with 3 values (6).
   const cases: { rows: number; heads: number; rowBytes: number }[] = [
     { rows: 12, heads: 3, rowBytes: 34 },
@@ -28,7 +28,7 @@ describe('unpermuteQkRows against the CPU unpermuteQkRowBytes()', () => {
       await gpu.submit((enc) => unpermuteQkRows(gpu, enc, { source, out, rows, rowBytes, heads }));
       const got = new Uint8Array(await gpu.read(out));
       gpu.destroy(source, out);
-      const want = unpermuteQkRowBytes(bytes, rows, heads);
+      const want = unpermuteQkRowsRef(bytes, rows, heads);
       let mismatches = 0;
       for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) mismatches++;
       expect(mismatches).toBe(0);
