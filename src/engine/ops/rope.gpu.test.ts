@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { ropeInverseFrequencies } from '../rope';
-import { ropeBackward, ropeForward } from './rope';
+import { ropeBackward, ropeForward, ropeForwardAt } from './rope';
 import { ropeRef } from './rope.reference';
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -59,6 +59,25 @@ describe('rope (rotate-half, in place)', () => {
       gpu.destroy(gx, gg, gf);
       expect(maxRelError(forward, ropeRef(x, invFreq, rows, seqLen, heads, headDim, 1))).toBeLessThan(2e-6);
       expect(maxRelError(backward, ropeRef(x, invFreq, rows, seqLen, heads, headDim, -1))).toBeLessThan(2e-6);
+    });
+
+    it(`forward at given positions equals the forward of those rows (generation): ${tag}`, async () => {
+      const gpu = await testGpu();
+      const x = randomArray(rows * heads * headDim, 3 * rows + headDim);
+      const positions = Uint32Array.from({ length: rows }, (_, n) => (n * 7919) % seqLen);
+      // Row n of `at` is row positions[n] of a sequence; the plain forward rotates it by that position there.
+      const [gx, gp, gf] = [gpu.upload('x', x), gpu.upload('positions', positions), gpu.upload('invFreq', invFreq)];
+      await gpu.submit((enc) => ropeForwardAt(gpu, enc, { x: gx, positions: gp, invFreq: gf, rows, heads, headDim }));
+      const at = await gpu.readF32(gx, x.length);
+      gpu.destroy(gx, gp, gf);
+      const width = heads * headDim;
+      const want = new Float32Array(x.length);
+      positions.forEach((position, n) => {
+        const sequence = new Float32Array((position + 1) * width);
+        sequence.set(x.subarray(n * width, (n + 1) * width), position * width);
+        want.set(ropeRef(sequence, invFreq, position + 1, seqLen, heads, headDim, 1).subarray(position * width), n * width);
+      });
+      expect(maxRelError(at, want)).toBeLessThan(2e-6);
     });
 
     it(`backward is the transpose of forward: ${tag}`, async () => {

@@ -16,6 +16,7 @@ import {
   unpermuteQkRowBytes,
   unpermuteQkRows,
 } from './spec';
+import { unpermuteQkRowsRef } from '../../engine/ops/unpermute_rows.reference';
 
 function randomValues(n: number, seed: number): Float32Array {
   const next = mulberry32(seed);
@@ -132,6 +133,8 @@ describe('Q/K row permutation', () => {
     const ggufBytes = quantize('Q8_0', permuteQkRows(hf, rows, cols, heads));
     const unpermuted = unpermuteQkRowBytes(ggufBytes, rows, heads);
     expect(unpermuted).toEqual(quantize('Q8_0', hf));
+    // What the GPU kernel does while loading (engine/ops/unpermute_rows), by its CPU reference.
+    expect(unpermuteQkRowsRef(ggufBytes, rows, heads)).toEqual(unpermuted);
     expect(dequantize('Q8_0', unpermuted, rows * cols)).toEqual(
       unpermuteQkRows(dequantize('Q8_0', ggufBytes, rows * cols), rows, cols, heads),
     );
