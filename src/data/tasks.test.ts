@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from './seeds';
 import {
   BUILTIN_TASKS, type Example, LABEL_WORDS, type TaskSource, applyLabelMap, arithmeticTask, drawLabelMap,
-  keyEntityTask, listSource, nliTask, passageQaTask, sentimentTask, topicTask, wordProblemTask,
+  keyEntityTask, listSource, nliTask, passageQaTask, sentimentTask, splitSource, topicTask, wordProblemTask,
 } from './tasks';
 import { DEFAULT_ALPHABET } from './tokenizer';
 
@@ -229,7 +229,19 @@ describe('math', () => {
   });
 });
 
-describe('listSource', () => {
+describe('listSource and splitSource', () => {
+  it('splits by input text: disjoint, complete and near the asked fraction', () => {
+    const task = arithmeticTask({ size: 3000 });
+    const { train, test } = splitSource(task, { testFraction: 0.2, seed: 1 });
+    expect(train.size + test.size).toBe(3000);
+    expect(test.size / 3000).toBeGreaterThan(0.1);
+    expect(test.size / 3000).toBeLessThan(0.3);
+    const trainInputs = new Set(examples(train, train.size).map((e) => e.input));
+    for (const e of examples(test, test.size)) expect(trainInputs.has(e.input)).toBe(false);
+    const ids = new Set([...examples(train, train.size), ...examples(test, test.size)].map((e) => e.id));
+    expect(ids.size).toBe(3000);
+  });
+
   const rows: Example[] = ['a', 'b', 'a', 'c'].map((answer, i) => ({ id: `u-${i}`, task: 'u', family: 'classification', input: `text ${i}`, answer }));
 
   it('serves given examples, with the distinct answers as labels when remapping', () => {

@@ -123,6 +123,30 @@ export function listSource(
   };
 }
 
+/**
+ * Train/test halves of a source. An example goes by a hash of its input text, so equal inputs always land in
+ * the same half and no test input is ever seen in training.
+ */
+export function splitSource(source: TaskSource, opts: { testFraction: number; seed?: number }): { train: TaskSource; test: TaskSource } {
+  if (!(opts.testFraction > 0 && opts.testFraction < 1)) throw new Error('testFraction must be in (0, 1)');
+  const train: number[] = [];
+  const test: number[] = [];
+  for (let i = 0; i < source.size; i++) {
+    const h = hashSeed('split', opts.seed ?? 0, source.example(i).input) / 2 ** 32;
+    (h < opts.testFraction ? test : train).push(i);
+  }
+  if (train.length === 0 || test.length === 0) throw new Error(`task ${source.name}: the split left one half empty`);
+  const subset = (indices: number[]): TaskSource => ({
+    ...source,
+    size: indices.length,
+    example: (i) => {
+      if (indices[i] === undefined) throw new Error(`task ${source.name}: no example ${i} (size ${indices.length})`);
+      return source.example(indices[i]);
+    },
+  });
+  return { train: subset(train), test: subset(test) };
+}
+
 // ---- word lists -------------------------------------------------------------------------------------------
 
 const NAMES = ['ann', 'bob', 'tom', 'eve', 'max', 'kim', 'joe', 'sam', 'liz', 'ben', 'amy', 'dan', 'ivy', 'ray', 'zoe', 'leo'];

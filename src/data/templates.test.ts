@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Example } from './tasks';
-import { FAMILY_TEMPLATES, type PromptTemplate, checkTemplate, renderShot } from './templates';
+import { FAMILY_TEMPLATES, type PromptTemplate, checkTemplate, parseAnswer, renderShot } from './templates';
 
 const example: Example = { id: 'x-1', task: 'x', family: 'classification', input: 'the soup was good', answer: 'blue', choices: ['blue', 'seven'] };
 
@@ -20,4 +20,9 @@ describe('templates', () => {
     expect(() => checkTemplate({ id: 'a', prompt: '{input}', target: ' x', separator: '' })).toThrow(/exactly once/);
     expect(() => checkTemplate({ id: 'b', prompt: '{answer}', target: '{answer}', separator: '' })).toThrow(/only appear/);
   });
-});
+  it('parses an answer out of a generated continuation', () => {
+    const t = FAMILY_TEMPLATES.math;
+    expect(parseAnswer(t, ' 19\n\nq: 3+4\na: 7')).toBe('19');
+    expect(parseAnswer(t, ' 19')).toBe('19');
+    expect(parseAnswer(t, '19\n')).toBe('19');
+  });});

@@ -46,6 +46,18 @@ export function renderShot(template: PromptTemplate, example: Example): Rendered
   return { prompt, target: fill(template.target, 'answer', example.answer) };
 }
 
+/** The answer in a generated continuation of a prompt: the target's lead-in removed, cut where the target ends. */
+export function parseAnswer(template: PromptTemplate, generated: string): string {
+  const [before, after] = template.target.split('{answer}');
+  let text = generated;
+  if (before !== '' && text.startsWith(before)) text = text.slice(before.length);
+  if (after !== '') {
+    const end = text.indexOf(after);
+    if (end >= 0) text = text.slice(0, end);
+  }
+  return text.trim();
+}
+
 const ANSWER_TARGET = ' {answer}\n';
 const SHOT_SEPARATOR = '\n';
 
