@@ -123,6 +123,14 @@ export function listSource(
   };
 }
 
+/** The share of a task's examples held out for evaluation (by input text) when a run asks for a test split. */
+export const TEST_FRACTION = 0.1;
+
+/** A task's training and held-out test halves, as the runs and the evaluation protocol split it. */
+export function heldOutSplit(source: TaskSource, testFraction = TEST_FRACTION): { train: TaskSource; test: TaskSource } {
+  return splitSource(source, { testFraction, seed: 0 });
+}
+
 /**
  * Train/test halves of a source. An example goes by a hash of its input text, so equal inputs always land in
  * the same half and no test input is ever seen in training.

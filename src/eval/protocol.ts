@@ -3,16 +3,13 @@
 // the per-context label renaming that training uses, and the answer is generated greedily until the template's
 // end of answer or EOS. The family's metric scores it against the (renamed) reference answer.
 import { DrawWithoutReplacement, Rng, hashSeed } from '../data/seeds';
-import { type Example, type TaskFamily, type TaskSource, applyLabelMap, contextLabelMap, splitSource } from '../data/tasks';
+import { type Example, TEST_FRACTION, type TaskFamily, type TaskSource, applyLabelMap, contextLabelMap, heldOutSplit } from '../data/tasks';
 import { renderShot } from '../data/templates';
 import type { Tokenizer } from '../data/tokenizer';
 import { type MetricName, score } from './metrics';
 
 /** The shot counts evaluated by default; the most that fit the context is added per task. */
 export const DEFAULT_SHOTS: readonly number[] = [0, 1, 4, 16];
-
-/** The share of each task's examples held out for testing. */
-export const TEST_FRACTION = 0.1;
 
 export interface EvalTask {
   name: string;
@@ -23,9 +20,9 @@ export interface EvalTask {
   test: TaskSource;
 }
 
-/** A task's train and held-out test splits (split by input text, so no test input is ever a training input). */
-export function evalTask(source: TaskSource, seed = 0): EvalTask {
-  const { train, test } = splitSource(source, { testFraction: TEST_FRACTION, seed });
+/** A task's train and held-out test splits, as runs split it (by input text: no test input is a training input). */
+export function evalTask(source: TaskSource, testFraction = TEST_FRACTION): EvalTask {
+  const { train, test } = heldOutSplit(source, testFraction);
   return { name: source.name, family: source.family, train, test };
 }
 

@@ -231,10 +231,11 @@ describe('the setup check', () => {
     s().openFile('capitals.jsonl', '{"q": "capital of france", "a": "paris"}\n');
     s().commitDraft();
     expect(selectRunConfig(s()).datasets?.map((d) => d.name)).toEqual(['capitals']);
-    expect(selectCheck(s())).toEqual({ errors: [], warnings: [] });
+    const tooSmall = 'capitals has too few examples to hold out a test split: it is trained on whole, and not evaluated.';
+    expect(selectCheck(s())).toEqual({ errors: [], warnings: [tooSmall] });
     s().setConfig({ objective: 'dedicated' });
     s().toggleTask('nli');
-    expect(selectCheck(s()).warnings).toEqual(['Dedicated: 2 runs will be made, one adapter per task.']);
+    expect(selectCheck(s()).warnings).toEqual([tooSmall, 'Dedicated: 2 runs will be made, one adapter per task.']);
   });
 });
 

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { ImportedTask, RunConfig } from './run-config';
 import { charTokenizer } from '../data/tokenizer';
-import { buildPreview, defaultRunConfig, validateConfig } from './run-config';
+import { heldOutSplit } from '../data/tasks';
+import { buildPreview, defaultRunConfig, runSources, taskSources, trainSplit, validateConfig } from './run-config';
 
 const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
 
@@ -51,5 +52,30 @@ describe('buildPreview', () => {
     const preview = buildPreview(config({ tasks: [{ task: 'sentiment', weight: 0.001 }], datasets: [imported] }), tokenizer, 0);
     expect(preview.tasks).toEqual(['mine']);
     expect(() => buildPreview(config({ tasks: [] }), tokenizer, 0)).toThrow(/no task sources/);
+  });
+});
+
+describe('held-out test split', () => {
+  const inputs = (task: { size: number; example(i: number): { input: string } }) => new Set(Array.from({ length: task.size }, (_, i) => task.example(i).input));
+
+  test('a run trains only on the training split of each task; a run made before evaluation trains on whole tasks', () => {
+    const cfg = config({ tasks: [{ task: 'arithmetic', weight: 1 }, { task: 'nli', weight: 2 }] });
+    const whole = taskSources(cfg);
+    const trained = runSources(cfg);
+    expect(trained.map((s) => s.weight)).toEqual([1, 2]);
+    whole.forEach((source, i) => {
+      const { test } = heldOutSplit(source.task, cfg.testFraction);
+      const seen = inputs(trained[i].task);
+      expect(trained[i].task.size + test.size).toBe(source.task.size);
+      for (const input of inputs(test)) expect(seen.has(input)).toBe(false);
+    });
+    expect(runSources({ ...cfg, testFraction: undefined }).map((s) => s.task.size)).toEqual(whole.map((s) => s.task.size));
+  });
+
+  test('an import too small to split is trained on whole, with a warning', () => {
+    const tiny: ImportedTask = { name: 'tiny', family: 'qa', weight: 1, examples: [{ id: 'a', task: 'tiny', family: 'qa', input: 'x', answer: 'y' }] };
+    expect(trainSplit(taskSources(config({ tasks: [], datasets: [tiny] }))[0].task, 0.1).heldOut).toBe(false);
+    expect(runSources(config({ tasks: [], datasets: [tiny] }))[0].task.size).toBe(1);
+    expect(validateConfig(config({ datasets: [tiny] })).warnings).toEqual(['tiny has too few examples to hold out a test split: it is trained on whole, and not evaluated.']);
   });
 });

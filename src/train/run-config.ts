@@ -1,7 +1,7 @@
 // What a run is: its config (persisted with the run), the defaults, validation, the task mixture it trains on,
 // the contexts it packs, and the runs one "Create" makes.
 import { ContextStream, type PreviewToken, type StreamOptions, type WeightedSource, previewTokens } from '../data/packer';
-import { BUILTIN_TASKS, type Example, type TaskFamily, listSource } from '../data/tasks';
+import { BUILTIN_TASKS, type Example, TEST_FRACTION, type TaskFamily, type TaskSource, heldOutSplit, listSource } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import type { QuantizeOnLoad } from '../engine/load';
 import type { LoraTarget } from '../engine/spec';
@@ -27,6 +27,11 @@ export interface RunConfig {
   objective: RunObjective;
   /** Built-in task names (src/data/tasks.ts) with mixture weights. */
   tasks: { task: string; weight: number }[];
+  /**
+   * The share of every task held out for evaluation (by input text): training draws only from the rest. Runs
+   * made before evaluation existed have none and train on whole tasks.
+   */
+  testFraction?: number;
   /** Imported datasets (JSONL/CSV uploads, Hugging Face datasets) in the mixture, stored with the run. */
   datasets?: ImportedTask[];
   contextLength: number;
@@ -79,6 +84,7 @@ export function defaultRunConfig(): RunConfig {
     seed: 1,
     checkpointEvery: 10,
     recompute: false,
+    testFraction: TEST_FRACTION,
   };
 }
 
@@ -89,8 +95,8 @@ export function describeModel(model: RunConfig['model']): string {
   return model.quantize ? `${model.name} (${model.quantize} on load)` : model.name;
 }
 
-/** The run's task mixture: built-in generators made with the run's seed, and imported datasets. */
-export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'>): WeightedSource[] {
+/** The run's tasks as whole sources: built-in generators made with the run's seed, and imported datasets. */
+export function taskSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'>): WeightedSource[] {
   const builtin = config.tasks.map(({ task, weight }) => {
     const make = BUILTIN_TASKS[task];
     if (!make) throw new Error(`unknown task ${task}; built-in tasks: ${Object.keys(BUILTIN_TASKS).join(', ')}`);
@@ -98,6 +104,21 @@ export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'
   });
   const imported = (config.datasets ?? []).map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
   return [...builtin, ...imported];
+}
+
+/** The run's training mixture: each task's training split when the run holds out a test split, else the task. */
+export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed' | 'testFraction'>): WeightedSource[] {
+  const { testFraction } = config;
+  return taskSources(config).map((s) => (testFraction ? { ...s, task: trainSplit(s.task, testFraction).task } : s));
+}
+
+/** What a run trains on of a task: its training split, or the whole task when it is too small to split. */
+export function trainSplit(task: TaskSource, testFraction: number): { task: TaskSource; heldOut: boolean } {
+  try {
+    return { task: heldOutSplit(task, testFraction).train, heldOut: true };
+  } catch {
+    return { task, heldOut: false };
+  }
 }
 
 /** The packer's options for a run: its mixture, context length, shots and seed. */
@@ -173,6 +194,13 @@ export function validateConfig(config: RunConfig): SetupCheck {
   const taskCount = config.tasks.length + datasets.length;
   if (taskCount === 0) errors.push('Choose at least one task: a built-in one or an imported dataset.');
   if ([...config.tasks, ...datasets].some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
+  if (config.testFraction) {
+    for (const d of datasets) {
+      if (!trainSplit(listSource(d.examples, { name: d.name, family: d.family }), config.testFraction).heldOut) {
+        warnings.push(`${d.name} has too few examples to hold out a test split: it is trained on whole, and not evaluated.`);
+      }
+    }
+  }
   if (config.objective === 'dedicated' && taskCount > 1) {
     warnings.push(`Dedicated: ${taskCount} runs will be made, one adapter per task.`);
   }
