@@ -1,15 +1,22 @@
 // npm run bench -- --shape NAME --seq T [--batch B] [--rank R] [--steps N] [--recompute] [--allocate-only] [--browser]
 // Times full ManyICL LoRA training steps in Node through Dawn, or in headless Chromium with --browser, and
 // prints one JSON line.
+// npm run bench -- --decode --shape NAME [--seq PROMPT] [--new-tokens N] [--batch B] [--rank R]: prefill and
+// decode tokens/s of greedy generation with the KV cache (Node through Dawn), one JSON line.
 import { parseArgs } from 'node:util';
 import { chromiumArgs, findChromium } from '../../e2e/chromium';
+import { runDecodeBench } from '../bench/decode';
 import { type BenchOptions, type BenchResult, runBench } from '../bench/train-step';
 import { MODEL_SHAPES } from '../bench/shapes';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
 
+function nodeGpu(): Promise<Gpu> {
+  return Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+}
+
 async function inNode(opts: BenchOptions): Promise<BenchResult> {
-  const gpu = await Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+  const gpu = await nodeGpu();
   const result = await runBench(gpu, opts, (line) => console.error(line));
   gpu.device.destroy();
   return result;
@@ -51,9 +58,20 @@ async function main(): Promise<void> {
       recompute: { type: 'boolean', default: false },
       'allocate-only': { type: 'boolean', default: false },
       browser: { type: 'boolean', default: false },
+      decode: { type: 'boolean', default: false },
+      'new-tokens': { type: 'string', default: '32' },
     },
   });
   if (!MODEL_SHAPES[values.shape]) throw new Error(`unknown --shape ${values.shape}; one of: ${Object.keys(MODEL_SHAPES).join(', ')}`);
+  if (values.decode) {
+    const gpu = await nodeGpu();
+    const result = await runDecodeBench(gpu, {
+      shape: values.shape, prompt: Number(values.seq), newTokens: Number(values['new-tokens']), batch: Number(values.batch), rank: Number(values.rank),
+    }, (line) => console.error(line));
+    gpu.device.destroy();
+    console.log(JSON.stringify({ runtime: 'node-dawn', ...result }));
+    return;
+  }
   const opts: BenchOptions = {
     shape: values.shape, seq: Number(values.seq), batch: Number(values.batch), rank: Number(values.rank),
     steps: Number(values.steps), recompute: values.recompute, allocateOnly: values['allocate-only'],
