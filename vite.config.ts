@@ -29,6 +29,7 @@ const cliBuild = {
       'bench-load': 'src/cli/bench-load.ts',
       generate: 'src/cli/generate.ts',
       score: 'src/cli/score.ts',
+      study: 'src/cli/study.ts',
       'bench-kernels': 'src/cli/bench-kernels.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs a command with Dawn (the `webgpu` package) pointed at a GPU: the real one when MANYICL_GPU=real,
-// otherwise Chromium's SwiftShader, which needs Debian's chromium package.
+// Runs a command with Dawn (the `webgpu` package) pointed at a GPU: the real one when MANYICL_GPU=real or the
+// command has --real-gpu, otherwise Chromium's SwiftShader, which needs Debian's chromium package.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
-if (process.env.MANYICL_GPU !== 'real') {
+if (process.argv.includes('--real-gpu')) env.MANYICL_GPU = 'real';
+if (env.MANYICL_GPU !== 'real') {
   const dir = process.env.SWIFTSHADER_DIR ?? '/usr/lib/chromium';
   const icd = `${dir}/vk_swiftshader_icd.json`;
   if (!existsSync(icd)) {
