@@ -16,6 +16,8 @@ export async function readFixtureBytes(relPath: string): Promise<Uint8Array> {
   }
   const response = await fetch('/src/testdata/' + relPath);
   if (!response.ok) throw new Error(`fixture ${relPath}: HTTP ${response.status}`);
+  // Vite answers a missing file with the app's index.html.
+  if (response.headers.get('content-type')?.startsWith('text/html')) throw new Error(`fixture ${relPath}: no such file`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
