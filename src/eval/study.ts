@@ -45,6 +45,8 @@ export interface StudyUnit {
   results: ShotResult[];
   /** Results on the forgetting suite. */
   forgetting: ShotResult[];
+  /** When the unit finished (ms since the epoch): a resumed study keeps the units it had. */
+  finishedAt: number;
 }
 
 export interface StudyResult {
@@ -53,6 +55,13 @@ export interface StudyResult {
   table: { task: string; method: StudyMethod; shots: number; score: number; scores: Record<string, number> }[];
   forgetting: { method: StudyMethod; rows: ForgettingRow[]; meanDrop: number }[];
 }
+
+/** What the study worker tells the page. */
+export type StudyEvent =
+  | { type: 'unit'; unit: StudyUnit }
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'log'; line: string }
+  | { type: 'status'; status: 'done' | 'error'; message?: string };
 
 export interface StudyCallbacks {
   completed?: ReadonlyMap<string, StudyUnit>;
@@ -113,7 +122,7 @@ export async function runStudy(gpu: Gpu, base: HostBaseModel, config: StudyConfi
         };
         const finished: StudyUnit = {
           key: unit.key, method: unit.method, trainedTokens: trained?.tokens ?? 0, steps: trained?.steps ?? 0,
-          results: await evaluate(unit.tasks), forgetting: await evaluate(heldOut),
+          results: await evaluate(unit.tasks), forgetting: await evaluate(heldOut), finishedAt: Date.now(),
         };
         units.push(finished);
         await callbacks.onUnit?.(finished);

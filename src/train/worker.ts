@@ -1,12 +1,10 @@
 // The training worker: owns the GPU device and runs one training run at a time, off the UI thread.
 import { expose } from 'comlink';
 import { Gpu } from '../gpu/gpu';
-import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { loadCachedModel } from '../model/load-cached';
-import { httpReader, loadModelFolder } from '../model/load';
 import { getModel } from '../model/sources/library';
-import { tensorsOf } from '../model/safetensors';
-import { indexedDbCheckpoints, loadCheckpoint } from './checkpoints';
+import { loadHostBaseModel } from './base-model';
+import { indexedDbCheckpoints } from './checkpoints';
 import type { TrainEvent } from './protocol';
 import type { RunConfig } from './run-config';
 import { type BaseModel, RunControl, runTraining } from './session';
@@ -22,21 +20,7 @@ async function loadBaseModel(gpu: Gpu, config: RunConfig, appBaseUrl: string, on
     if (!manifest) throw new Error(`${config.model.name} is no longer in this browser's model cache: add it again in the model picker`);
     return loadCachedModel(gpu, manifest, { quantize: config.model.quantize, onProgress });
   }
-  const folder = await loadModelFolder(httpReader(new URL(`${EMBEDDED_MODEL_PATH}/`, appBaseUrl).href), onProgress);
-  const fromFile = tensorsOf(folder.weights);
-  if (config.model.source === 'embedded') return { spec: folder.spec, tensors: fromFile, tokenizer: folder.tokenizer };
-  // A model trained here in full-parameter mode: the embedded architecture with that run's weights.
-  const trained = await loadCheckpoint(config.model.runId);
-  if (!trained || trained.mode !== 'full') throw new Error(`run ${config.model.runId} has no full-parameter checkpoint to start from`);
-  const weights = trained.params as Record<string, Float32Array>;
-  return {
-    spec: folder.spec,
-    tokenizer: folder.tokenizer,
-    tensors: (name) => {
-      const t = fromFile(name);
-      return t && weights[name] ? { shape: t.shape, data: weights[name] } : t;
-    },
-  };
+  return loadHostBaseModel(config.model, appBaseUrl, onProgress);
 }
 
 const api = {

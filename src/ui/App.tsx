@@ -4,6 +4,7 @@ import { ContextPreview } from './ContextPreview';
 import { ExperimentsList } from './ExperimentsList';
 import { ImportPanel } from './ImportPanel';
 import { ModelPicker } from './ModelPicker';
+import { StudyPanel } from './StudyPanel';
 import { CreateRun, TaskBuilder } from './TaskBuilder';
 import { TrainingDashboard } from './TrainingDashboard';
 
@@ -39,6 +40,7 @@ export function App() {
           <ExperimentsList />
           <TrainingDashboard />
           <CompareView />
+          <StudyPanel />
         </main>
       </div>
     </div>

@@ -25,6 +25,8 @@ export interface UPlotChartProps {
   integerX?: boolean;
   /** Log-scaled y axis. */
   logY?: boolean;
+  /** A fixed y range (scores in [0, 1]), instead of one fitted to the data. */
+  yRange?: [number, number];
 }
 
 function cssColor(name: string, fallback: string): string {
@@ -48,7 +50,7 @@ function buildOptions(props: UPlotChartProps, width: number): uPlot.Options {
     height: props.height ?? 220,
     scales: {
       x: { time: false },
-      y: props.logY ? { distr: 3 } : {},
+      y: props.logY ? { distr: 3 } : props.yRange ? { range: props.yRange } : {},
     },
     axes: [
       { ...axis(props.xLabel), ...(props.integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] } : {}) },
@@ -77,7 +79,7 @@ export function UPlotChart(props: UPlotChartProps) {
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(props);
   latest.current = props;
-  const seriesKey = JSON.stringify([props.series, props.xLabel, props.yLabel, props.logY, props.height]);
+  const seriesKey = JSON.stringify([props.series, props.xLabel, props.yLabel, props.logY, props.yRange, props.height]);
 
   useEffect(() => {
     const element = container.current;

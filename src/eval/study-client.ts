@@ -1,0 +1,20 @@
+// The page's side of the study worker.
+import { type Remote, proxy, wrap } from 'comlink';
+import type { StudyConfig, StudyEvent, StudyUnit } from './study';
+import type { StudyWorkerApi } from './study-worker';
+
+export interface StudyClient {
+  /** Runs the study, skipping the units given; resolves when it is done or has failed. */
+  run(config: StudyConfig, completed: StudyUnit[], onEvent: (event: StudyEvent) => void): Promise<void>;
+  dispose(): void;
+}
+
+export function createStudyClient(): StudyClient {
+  const worker = new Worker(new URL('./study-worker.ts', import.meta.url), { type: 'module', name: 'manyicl-study' });
+  const api: Remote<StudyWorkerApi> = wrap(worker);
+  const appBaseUrl = new URL(import.meta.env.BASE_URL, location.href).href;
+  return {
+    run: (config, completed, onEvent) => api.run(config, completed, appBaseUrl, proxy(onEvent)),
+    dispose: () => worker.terminate(),
+  };
+}
