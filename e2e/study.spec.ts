@@ -1,5 +1,6 @@
 // The study in the built app: one click on the embedded model with tiny settings runs every method to its
-// table; a reload in the middle resumes without redoing finished units; table, curves and exports appear.
+// table; a reload in the middle resumes without redoing finished units; table, curves and exports appear; the
+// playground continues a prompt.
 import { type Page, expect, test } from '@playwright/test';
 
 interface StoredUnit {
@@ -71,4 +72,11 @@ test('runs the study to its table, resumes after a reload without redoing units,
   }
   const shot = await page.getByTestId('study').screenshot({ path: testInfo.outputPath('study.png') });
   await testInfo.attach('study', { body: shot, contentType: 'image/png' });
+
+  // The playground continues a prompt with the base model, in the same worker.
+  const playground = page.getByTestId('playground');
+  await playground.getByTestId('playground-prompt').fill('q: 2+2\na:');
+  await playground.getByTestId('playground-tokens').fill('4');
+  await playground.getByTestId('playground-generate').click();
+  await expect(playground.getByTestId('playground-base')).toContainText(/Base model · [1-4] tokens · [\d.]+ tokens\/s/, { timeout: 120_000 });
 });

@@ -1,11 +1,14 @@
-// The page's side of the study worker.
+// The page's side of the study worker (the study, and the playground's generations).
 import { type Remote, proxy, wrap } from 'comlink';
 import type { StudyConfig, StudyEvent, StudyUnit } from './study';
-import type { StudyWorkerApi } from './study-worker';
+import type { PlaygroundOutput, PlaygroundRequest, StudyWorkerApi } from './study-worker';
+
+export type { PlaygroundOutput, PlaygroundRequest };
 
 export interface StudyClient {
   /** Runs the study, skipping the units given; resolves when it is done or has failed. */
   run(config: StudyConfig, completed: StudyUnit[], onEvent: (event: StudyEvent) => void): Promise<void>;
+  playground(request: PlaygroundRequest): Promise<{ base: PlaygroundOutput; adapted: PlaygroundOutput | null }>;
   dispose(): void;
 }
 
@@ -15,6 +18,7 @@ export function createStudyClient(): StudyClient {
   const appBaseUrl = new URL(import.meta.env.BASE_URL, location.href).href;
   return {
     run: (config, completed, onEvent) => api.run(config, completed, appBaseUrl, proxy(onEvent)),
+    playground: (request) => api.playground(request, appBaseUrl),
     dispose: () => worker.terminate(),
   };
 }

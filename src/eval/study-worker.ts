@@ -3,11 +3,28 @@
 import { expose } from 'comlink';
 import { Gpu } from '../gpu/gpu';
 import { loadHostBaseModel } from '../train/base-model';
+import { loadCheckpoint } from '../train/checkpoints';
+import type { RunConfig } from '../train/run-config';
+import { type Adapted, type PlaygroundOptions, type PlaygroundOutput, continuePrompt } from './playground';
 import { errorMessage } from '../util/errors';
 import { type StudyConfig, type StudyEvent, type StudyUnit, runStudy } from './study';
 
 let gpu: Promise<Gpu> | null = null;
 let busy = false;
+
+/** A playground request: the base model, and optionally a trained run to set beside it. */
+export interface PlaygroundRequest extends PlaygroundOptions {
+  prompt: string;
+  model: RunConfig['model'];
+  run: { id: string; config: RunConfig } | null;
+}
+
+async function adaptedOf(run: { id: string; config: RunConfig }, appBaseUrl: string): Promise<Adapted> {
+  const checkpoint = await loadCheckpoint(run.id);
+  if (!checkpoint) throw new Error(`run ${run.id} has no checkpoint yet: train it for a few steps first`);
+  if (checkpoint.mode === 'full') return { model: await loadHostBaseModel({ source: 'checkpoint', runId: run.id }, appBaseUrl, () => {}) };
+  return { lora: run.config.lora, params: checkpoint.params as Float32Array };
+}
 
 const api = {
   async run(config: StudyConfig, completed: StudyUnit[], appBaseUrl: string, onEvent: (event: StudyEvent) => void): Promise<void> {
@@ -33,8 +50,24 @@ const api = {
       busy = false;
     }
   },
+
+  /** The prompt continued by the base model and, when a run is given, by that run's trained weights. */
+  async playground(request: PlaygroundRequest, appBaseUrl: string): Promise<{ base: PlaygroundOutput; adapted: PlaygroundOutput | null }> {
+    const model = request.run ? request.run.config.model : request.model;
+    if (model.source === 'cached') throw new Error('the playground runs on the embedded model or a full-parameter run of it');
+    const base = await loadHostBaseModel(model, appBaseUrl, () => {});
+    const adapted = request.run ? await adaptedOf(request.run, appBaseUrl) : null;
+    gpu ??= Gpu.create();
+    const device = await gpu;
+    return {
+      base: await continuePrompt(device, base, null, request.prompt, request),
+      adapted: adapted ? await continuePrompt(device, base, adapted, request.prompt, request) : null,
+    };
+  },
 };
 
 export type StudyWorkerApi = typeof api;
+
+export type { PlaygroundOutput };
 
 expose(api);

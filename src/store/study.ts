@@ -211,9 +211,13 @@ export function createStudyStore(deps: StudyDeps) {
 
 export type StudyStore = ReturnType<typeof createStudyStore>;
 
+let studyWorker: StudyClient | null = null;
+/** The one study worker of the page, started on first use: the study and the playground share it. */
+export const studyWorkerClient = (): StudyClient => (studyWorker ??= createStudyClient());
+
 export const useStudyStore = createStudyStore({
   storage: indexedDbStudyStorage,
-  createClient: createStudyClient,
+  createClient: studyWorkerClient,
   setupConfig: () => selectRunConfig(useRunSetupStore.getState()),
   now: () => Date.now(),
 });

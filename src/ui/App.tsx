@@ -4,6 +4,7 @@ import { ContextPreview } from './ContextPreview';
 import { ExperimentsList } from './ExperimentsList';
 import { ImportPanel } from './ImportPanel';
 import { ModelPicker } from './ModelPicker';
+import { PlaygroundPanel } from './PlaygroundPanel';
 import { StudyPanel } from './StudyPanel';
 import { CreateRun, TaskBuilder } from './TaskBuilder';
 import { TrainingDashboard } from './TrainingDashboard';
@@ -41,6 +42,7 @@ export function App() {
           <TrainingDashboard />
           <CompareView />
           <StudyPanel />
+          <PlaygroundPanel />
         </main>
       </div>
     </div>

@@ -1,0 +1,51 @@
+// The playground: one prompt, continued by the base model and by a trained run (its LoRA adapter, or its
+// full-parameter weights) side by side, with the speed of each.
+import type { Tokenizer } from '../data/tokenizer';
+import { Generator, type SamplingOptions } from '../engine/generate';
+import { LoraAdapter } from '../engine/lora';
+import type { LoraConfig } from '../engine/peft';
+import { Model } from '../engine/weights';
+import type { Gpu } from '../gpu/gpu';
+import type { HostBaseModel } from '../train/session';
+
+export interface PlaygroundOutput {
+  text: string;
+  tokens: number;
+  tokensPerSecond: number;
+}
+
+export interface PlaygroundOptions extends SamplingOptions {
+  maxNewTokens: number;
+}
+
+/** What the second column runs: the base with a LoRA adapter, or other (full-parameter trained) weights. */
+export type Adapted = { lora: LoraConfig; params: Float32Array } | { model: HostBaseModel };
+
+/** The prompt's continuation (BOS first when the tokenizer has one), to EOS or the token limit. */
+export async function continuePrompt(
+  gpu: Gpu, base: HostBaseModel, adapted: Adapted | null, prompt: string, options: PlaygroundOptions,
+): Promise<PlaygroundOutput> {
+  const weights = adapted && 'model' in adapted ? adapted.model : base;
+  const model = Model.fromTensors(gpu, weights.spec, weights.tensors);
+  let lora: LoraAdapter | null = null;
+  try {
+    if (adapted && 'lora' in adapted) {
+      lora = new LoraAdapter(gpu, base.spec, adapted.lora);
+      if (adapted.params.length !== lora.count) throw new Error(`the adapter has ${adapted.params.length} values, its config implies ${lora.count}`);
+      gpu.write(lora.params, adapted.params);
+    }
+    const ids = promptIds(weights.tokenizer, prompt);
+    const { tokens, prefillMs, decodeMs } = await new Generator(model, lora).generate([ids], {
+      ...options, stopTokens: weights.tokenizer.eosId !== null ? [weights.tokenizer.eosId] : [],
+    });
+    const generated = tokens[0];
+    return { text: weights.tokenizer.decode(generated), tokens: generated.length, tokensPerSecond: generated.length / ((prefillMs + decodeMs) / 1000) };
+  } finally {
+    lora?.destroy();
+    model.destroy();
+  }
+}
+
+export function promptIds(tokenizer: Tokenizer, prompt: string): number[] {
+  return [...(tokenizer.bosId !== null ? [tokenizer.bosId] : []), ...tokenizer.encode(prompt)];
+}
