@@ -40,10 +40,15 @@ export function checkTemplate(template: PromptTemplate): void {
   }
 }
 
+/** The target text of an answer: what a shot of the template labels for it. */
+export function renderTarget(template: PromptTemplate, answer: string): string {
+  return fill(template.target, 'answer', answer);
+}
+
 export function renderShot(template: PromptTemplate, example: Example): RenderedShot {
   let prompt = fill(template.prompt, 'input', example.input);
   prompt = fill(prompt, 'choices', (example.choices ?? []).join(', '));
-  return { prompt, target: fill(template.target, 'answer', example.answer) };
+  return { prompt, target: renderTarget(template, example.answer) };
 }
 
 /** The answer in a generated continuation of a prompt: the target's lead-in removed, cut where the target ends. */

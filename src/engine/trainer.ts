@@ -254,34 +254,9 @@ export class Trainer {
   }
 
   /** Losses of every answer token of a batch, without training: [B][T] per token and [B][k] per answer. */
-  async evaluate(batch: SequenceBatch): Promise<{ tokenLoss: Float32Array[]; answerLoss: number[][] }> {
-    const { gpu, model, lora } = this;
-    const { hiddenSize: D, vocabSize: V } = model.spec;
-    const { B, T } = checkBatch(batch, V);
-    const targets = collectTargets(batch, 'manyicl', V);
-    const P = targets.rows.length;
-    const acts = this.activationsFor(B, T, false);
-    const inputs = this.uploadInputs(batch);
-    const targetRows = gpu.upload('target_rows', targets.rows);
-    const targetLabels = gpu.upload('target_labels', targets.labels);
-    const tokenLossBuffer = gpu.buffer('token_loss', P * 4);
-    const scratch = createCrossEntropyScratch(gpu, P, D, V);
-    try {
-      await gpu.submit((encoder) => {
-        forward(encoder, model, lora, acts, inputs);
-        crossEntropyForward(gpu, encoder, {
-          hidden: acts.hidden, weight: model.lmHead, targetRows, targetLabels, targets: P, dim: D, vocab: V, scratch,
-          tokenLoss: tokenLossBuffer, label: 'cross_entropy',
-        });
-      });
-      const values = await gpu.readF32(tokenLossBuffer, P);
-      const tokenLoss = Array.from({ length: B }, () => new Float32Array(T));
-      targets.positions.forEach(([b, t], p) => (tokenLoss[b][t] = values[p]));
-      return { tokenLoss, answerLoss: batch.answerSpans.map((spans, b) => spans.map(([s, e]) => meanOf(tokenLoss[b], s, e))) };
-    } finally {
-      gpu.destroy(inputs.ids, inputs.mask, targetRows, targetLabels, tokenLossBuffer);
-      scratch.destroy();
-    }
+  async evaluate(batch: SequenceBatch): Promise<AnswerLosses> {
+    const { B, T } = checkBatch(batch, this.model.spec.vocabSize);
+    return answerLosses(this.model, this.lora, batch, this.activationsFor(B, T, false));
   }
 
   /** Full logits [B*T, V] of a batch with the adapter applied: for evaluation and the reference check. */
@@ -306,6 +281,52 @@ export class Trainer {
     this.activations?.destroy();
     this.activations = null;
     this.gpu.destroy(this.normOut, this.normScratch);
+  }
+}
+
+export interface AnswerLosses {
+  /** [B][T]: the loss of each answer token, 0 elsewhere. */
+  tokenLoss: Float32Array[];
+  /** [B][k]: the mean loss of each answer span. */
+  answerLoss: number[][];
+}
+
+/**
+ * The loss of every answer token of a batch under the model (with the adapter, if any), without training. Uses
+ * `acts` when given (sized for the batch), else activations of its own, recomputed per layer and then freed.
+ */
+export async function answerLosses(model: Model, lora: LoraAdapter | null, batch: SequenceBatch, acts?: Activations): Promise<AnswerLosses> {
+  const { gpu } = model;
+  const { hiddenSize: D, vocabSize: V } = model.spec;
+  const { B, T } = checkBatch(batch, V);
+  const targets = collectTargets(batch, 'manyicl', V);
+  const P = targets.rows.length;
+  const own = acts ? null : new Activations(gpu, model.spec, B, T, lora?.config.rank ?? 0, lora?.config.targets ?? [], { recompute: true }, false);
+  const activations = (acts ?? own)!;
+  const inputs = {
+    ids: gpu.upload('input_ids', Uint32Array.from(batch.inputIds.flat())),
+    mask: gpu.upload('attention_mask', Uint32Array.from(batch.attentionMask.flat())),
+  };
+  const targetRows = gpu.upload('target_rows', targets.rows);
+  const targetLabels = gpu.upload('target_labels', targets.labels);
+  const tokenLossBuffer = gpu.buffer('token_loss', P * 4);
+  const scratch = createCrossEntropyScratch(gpu, P, D, V);
+  try {
+    await gpu.submit((encoder) => {
+      forward(encoder, model, lora, activations, inputs);
+      crossEntropyForward(gpu, encoder, {
+        hidden: activations.hidden, weight: model.lmHead, targetRows, targetLabels, targets: P, dim: D, vocab: V, scratch,
+        tokenLoss: tokenLossBuffer, label: 'cross_entropy',
+      });
+    });
+    const values = await gpu.readF32(tokenLossBuffer, P);
+    const tokenLoss = Array.from({ length: B }, () => new Float32Array(T));
+    targets.positions.forEach(([b, t], p) => (tokenLoss[b][t] = values[p]));
+    return { tokenLoss, answerLoss: batch.answerSpans.map((spans, b) => spans.map(([start, end]) => meanOf(tokenLoss[b], start, end))) };
+  } finally {
+    gpu.destroy(inputs.ids, inputs.mask, targetRows, targetLabels, tokenLossBuffer);
+    scratch.destroy();
+    own?.destroy();
   }
 }
 

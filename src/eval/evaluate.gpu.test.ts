@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { arithmeticTask, passageQaTask, sentimentTask } from '../data/tasks';
-import { parseAnswer } from '../data/templates';
+import { arithmeticTask, passageQaTask, sentimentTask, topicTask } from '../data/tasks';
+import { parseAnswer, renderTarget } from '../data/templates';
 import { Generator } from '../engine/generate';
+import { LoraAdapter } from '../engine/lora';
+import { Trainer } from '../engine/trainer';
 import { Model } from '../engine/weights';
 import { testGpu } from '../gpu/gpu.testing';
 import { smallEmbeddedModel } from '../train/model.testing';
-import { evaluateTask, forgetting } from './evaluate';
+import { evaluateTask, forgetting, rankedLabels } from './evaluate';
 import { evalPrompt, evalTask } from './protocol';
 
 describe('evaluation on the GPU', () => {
@@ -37,6 +39,46 @@ describe('evaluation on the GPU', () => {
         });
       }
     } finally {
+      model.destroy();
+    }
+  });
+
+  it('ranks the labels of a label task by the summed log-probability of their target tokens', async () => {
+    const gpu = await testGpu();
+    const base = await smallEmbeddedModel();
+    const model = Model.fromTensors(gpu, base.spec, base.tensors);
+    const lora = new LoraAdapter(gpu, base.spec, { rank: 2, alpha: 4, targets: ['q_proj', 'o_proj'] });
+    lora.initialize(1); // B = 0: the same function as the base model
+    const trainer = new Trainer(model, lora, { objective: 'manyicl', adamw: { lr: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 0, recompute: false });
+    const tok = base.tokenizer;
+    try {
+      const task = evalTask(topicTask({ size: 300 }));
+      const prompts = [0, 1].map((i) => evalPrompt(task, tok, i, 2, 3));
+      const ranked = await rankedLabels(new Generator(model, null), tok, task, prompts);
+      for (const [i, p] of prompts.entries()) {
+        expect(p.labels).toContain(p.reference);
+        // The summed log-probability of each label's target, from the full logits on the CPU.
+        const logProb = async (label: string) => {
+          const target = tok.encode(renderTarget(task.test.template, label));
+          const ids = [...p.ids, ...target];
+          const logits = await trainer.logits({ inputIds: [ids], attentionMask: [ids.map(() => 1)], labels: [ids.map(() => -100)], answerSpans: [[]] });
+          const V = base.spec.vocabSize;
+          let sum = 0;
+          for (let t = p.ids.length; t < ids.length; t++) {
+            const row = logits.subarray((t - 1) * V, t * V);
+            const max = Math.max(...row);
+            sum += row[ids[t]] - max - Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+          }
+          return sum;
+        };
+        const scores = await Promise.all(p.labels!.map(logProb));
+        expect(ranked[i]).toBe(p.labels![scores.indexOf(Math.max(...scores))]);
+      }
+      const results = await evaluateTask(new Generator(model, null), tok, task, { shots: [0, 2], examples: 2, contextLength: 120, seed: 3, batchSize: 2, maxAnswerTokens: 4, rankLabels: true });
+      expect(results.find((r) => r.shots === 2)!.predictions.map((p) => p.prediction)).toEqual(ranked);
+    } finally {
+      trainer.destroy();
+      lora.destroy();
       model.destroy();
     }
   });

@@ -46,6 +46,8 @@ export interface EvalPrompt {
   ids: number[];
   /** The test example's answer as this prompt names it (label renaming applied). */
   reference: string;
+  /** A label task's labels as this prompt names them (the candidates when ranking). */
+  labels?: string[];
   exampleId: string;
   shots: number;
 }
@@ -78,7 +80,8 @@ export function evalPrompt(task: EvalTask, tokenizer: Tokenizer, index: number, 
     ids.push(...encode(shot.prompt), ...encode(shot.target), ...encode(template.separator));
   }
   ids.push(...encode(renderShot(template, test).prompt));
-  return { ids, reference: test.answer, exampleId: test.id, shots };
+  const labels = task.test.labels?.map((label) => map?.[label] ?? label);
+  return { ids, reference: test.answer, exampleId: test.id, shots, ...(labels ? { labels } : {}) };
 }
 
 /** Where a generated answer ends: the text the template puts after '{answer}' (e.g. '\n'), if any. */
