@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { type KernelBenchRow, SHAPE_SETS, type ShapeSet, runKernelBench, withinTolerance } from '../bench/kernels';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
+import { runMain } from './run-main';
 
 const COLUMNS: [header: string, width: number, cell: (row: KernelBenchRow) => string][] = [
   ['kernel', 22, (r) => r.kernel],
@@ -49,10 +50,4 @@ async function main(): Promise<number> {
   return rows.every(withinTolerance) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromiumArgs, findChromium } from '../../e2e/chromium';
 import type { LoadBenchResult } from '../bench/load-bench';
+import { runMain } from './run-main';
 
 const MiB = 1024 * 1024;
 
@@ -85,10 +86,4 @@ async function main(): Promise<void> {
   console.error(summary(result));
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,6 +10,7 @@ import { type BenchOptions, type BenchResult, runBench } from '../bench/train-st
 import { MODEL_SHAPES } from '../bench/shapes';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
+import { runMain } from './run-main';
 
 function nodeGpu(): Promise<Gpu> {
   return Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
@@ -80,10 +81,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ runtime: values.browser ? 'chromium' : 'node-dawn', ...result }));
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -11,6 +11,7 @@ import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { loadModelFolder } from '../model/load';
 import { tensorsOf } from '../model/safetensors';
 import { defaultRunConfig } from '../train/run-config';
+import { runMain } from './run-main';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -46,10 +47,4 @@ async function main(): Promise<void> {
   gpu.device.destroy();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

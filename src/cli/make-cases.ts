@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENERATED_CASES, makeReferenceCase } from '../reference/make-case';
+import { runMain } from './run-main';
 
 async function main(): Promise<number> {
   const [outDir, ...names] = process.argv.slice(2);
@@ -30,10 +31,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

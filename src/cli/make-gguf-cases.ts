@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { GGUF_CASES, makeGgufCase } from '../reference/make-gguf-case';
 import { loadReferenceCase } from '../reference/case';
 import { GGML_TYPES, type GgmlType } from '../engine/ggml';
+import { runMain } from './run-main';
 
 const USAGE = `usage: make-gguf-cases OUT_DIR [NAME... | --all] [--testdata DIR]
        make-gguf-cases --case CASE_DIR --type TYPE OUT_DIR
@@ -79,10 +80,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

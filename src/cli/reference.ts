@@ -6,6 +6,7 @@ import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
 import { REFERENCE_TOLERANCES, runReferenceCase, withinTolerances } from '../reference/run';
 import { loadReferenceCase } from '../reference/case';
+import { runMain } from './run-main';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -32,10 +33,4 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -15,6 +15,7 @@ import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { loadModelFolder } from '../model/load';
 import { tensorsOf } from '../model/safetensors';
 import { type RunConfig, defaultRunConfig, validateConfig } from '../train/run-config';
+import { runMain } from './run-main';
 
 interface StudyFile {
   model?: string;
@@ -56,10 +57,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain(main);
