@@ -5,6 +5,7 @@ import { testGpu } from '../gpu/gpu.testing';
 import { caseModel, caseTensors, loadReferenceCase } from '../reference/case';
 import { GENERATED_CASES, GGUF_CASES, REFERENCE_CASES, caseReader } from '../testdata/cases.testing';
 import { Generator, argmax } from './generate';
+import { mergeLora } from './merge';
 import { LoraAdapter } from './lora';
 import { Trainer } from './trainer';
 
@@ -82,4 +83,46 @@ describe('generation with a KV cache', () => {
       model.destroy();
     }
   });
+});
+
+describe('a LoRA merged into the weights', () => {
+  for (const folder of ['reference/mistral-tiny', 'gguf/llama-tiny-Q8_0']) {
+    it(`${folder}: generates what the LoRA branch generates, and its logits agree`, async () => {
+      const gpu = await testGpu();
+      const c = await loadReferenceCase(caseReader(folder));
+      const model = caseModel(gpu, c);
+      const merged = caseModel(gpu, c);
+      const lora = new LoraAdapter(gpu, c.spec, c.lora.config);
+      lora.load(caseTensors(c).lora);
+      const adam = { lr: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+      try {
+        await mergeLora(merged, lora);
+        const prompts = [c.batch.inputIds[0].slice(0, 11), c.batch.inputIds[1].slice(0, 6)];
+        const branch = await new Generator(model, lora).generate(prompts, { maxNewTokens: 5 });
+        const folded = await new Generator(merged, null).generate(prompts, { maxNewTokens: 5 });
+        expect(folded.tokens).toEqual(branch.tokens);
+        // The same function: the merged model with a zero adapter against the base with the adapter.
+        const zero = new LoraAdapter(gpu, c.spec, c.lora.config);
+        zero.initialize(1);
+        const withBranch = new Trainer(model, lora, { objective: 'manyicl', adamw: adam, maxGradNorm: 0, recompute: false });
+        const withMerge = new Trainer(merged, zero, { objective: 'manyicl', adamw: adam, maxGradNorm: 0, recompute: false });
+        const a = await withBranch.logits(c.batch);
+        const b = await withMerge.logits(c.batch);
+        let diff = 0;
+        let scale = 0;
+        for (let i = 0; i < a.length; i++) {
+          diff = Math.max(diff, Math.abs(a[i] - b[i]));
+          scale = Math.max(scale, Math.abs(a[i]));
+        }
+        expect(diff / scale).toBeLessThan(1e-4);
+        withBranch.destroy();
+        withMerge.destroy();
+        zero.destroy();
+      } finally {
+        lora.destroy();
+        merged.destroy();
+        model.destroy();
+      }
+    });
+  }
 });

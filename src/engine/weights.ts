@@ -228,6 +228,19 @@ export class Model {
     }
   }
 
+  /** Puts `weight` in place of a linear layer's weight (a LoRA merged into it), and frees the one it replaces. */
+  replaceLinear(layer: number, target: LoraTarget, weight: BaseWeight): void {
+    const key = LINEAR_OF[target];
+    const old = this.layers[layer][key];
+    const name = this.names.get(old.buffer) ?? `${layer}.${target}`;
+    this.layers[layer][key] = weight;
+    if (weight.buffer === old.buffer) return;
+    this.owned.splice(this.owned.indexOf(old.buffer), 1, weight.buffer);
+    this.names.delete(old.buffer);
+    this.names.set(weight.buffer, name);
+    this.gpu.destroy(old.buffer);
+  }
+
   destroy(): void {
     this.gpu.destroy(...this.owned);
     this.owned.length = 0;

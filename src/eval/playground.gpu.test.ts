@@ -26,6 +26,8 @@ describe('playground', () => {
       const expected = await new Generator(model, lora).generate([promptIds(base.tokenizer, 'q: 1+2\na:')], { maxNewTokens: 6, stopTokens: [base.tokenizer.eosId!] });
       const adapted = await continuePrompt(gpu, base, { lora: config, params }, 'q: 1+2\na:', options);
       expect(adapted.text).toBe(base.tokenizer.decode(expected.tokens[0]));
+      const merged = await continuePrompt(gpu, base, { lora: config, params }, 'q: 1+2\na:', { ...options, merged: true });
+      expect(merged.text).toBe(adapted.text);
       await expect(continuePrompt(gpu, base, { lora: config, params: params.subarray(1) }, 'x', options)).rejects.toThrow(/its config implies/);
     } finally {
       lora.destroy();

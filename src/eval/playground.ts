@@ -3,6 +3,7 @@
 import type { Tokenizer } from '../data/tokenizer';
 import { Generator, type SamplingOptions } from '../engine/generate';
 import { LoraAdapter } from '../engine/lora';
+import { mergeLora } from '../engine/merge';
 import type { LoraConfig } from '../engine/peft';
 import { Model } from '../engine/weights';
 import type { Gpu } from '../gpu/gpu';
@@ -16,6 +17,8 @@ export interface PlaygroundOutput {
 
 export interface PlaygroundOptions extends SamplingOptions {
   maxNewTokens: number;
+  /** Merge a LoRA adapter into the weights (f32) instead of running it as a branch beside them. */
+  merged?: boolean;
 }
 
 /** What the second column runs: the base with a LoRA adapter, or other (full-parameter trained) weights. */
@@ -33,6 +36,11 @@ export async function continuePrompt(
       lora = new LoraAdapter(gpu, base.spec, adapted.lora);
       if (adapted.params.length !== lora.count) throw new Error(`the adapter has ${adapted.params.length} values, its config implies ${lora.count}`);
       gpu.write(lora.params, adapted.params);
+      if (options.merged) {
+        await mergeLora(model, lora);
+        lora.destroy();
+        lora = null;
+      }
     }
     const ids = promptIds(weights.tokenizer, prompt);
     const { tokens, prefillMs, decodeMs } = await new Generator(model, lora).generate([ids], {

@@ -34,12 +34,12 @@ describe('the playground store', () => {
     const store = createPlaygroundStore({ client: () => fakeClient(requests), setupModel: () => ({ source: 'embedded', id: 'manyicl-tiny' }), runs: () => runs });
     await store.getState().generate();
     expect(store.getState().result).toEqual({ base: output('base'), adapted: null, runName: null });
-    expect(requests[0]).toMatchObject({ prompt: 'q: 12+7\na:', maxNewTokens: 16, temperature: 0, run: null, model: { source: 'embedded' } });
+    expect(requests[0]).toMatchObject({ prompt: 'q: 12+7\na:', maxNewTokens: 16, temperature: 0, merged: false, run: null, model: { source: 'embedded' } });
 
-    store.getState().set({ runId: 'a', temperature: 0.7 });
+    store.getState().set({ runId: 'a', temperature: 0.7, merged: true });
     await store.getState().generate();
     expect(store.getState().result).toEqual({ base: output('base'), adapted: output('adapted'), runName: 'run a' });
-    expect(requests[1]).toMatchObject({ temperature: 0.7, run: { id: 'a', config: runs[0].config } });
+    expect(requests[1]).toMatchObject({ temperature: 0.7, merged: true, run: { id: 'a', config: runs[0].config } });
 
     store.getState().set({ prompt: 'fail' });
     await store.getState().generate();

@@ -22,11 +22,13 @@ export interface PlaygroundState {
   maxNewTokens: number;
   /** 0 decodes greedily. */
   temperature: number;
+  /** Merge the run's LoRA adapter into the weights instead of running it as a branch. */
+  merged: boolean;
   busy: boolean;
   result: { base: PlaygroundOutput; adapted: PlaygroundOutput | null; runName: string | null } | null;
   error: string | null;
 
-  set(patch: Partial<Pick<PlaygroundState, 'prompt' | 'runId' | 'maxNewTokens' | 'temperature'>>): void;
+  set(patch: Partial<Pick<PlaygroundState, 'prompt' | 'runId' | 'maxNewTokens' | 'temperature' | 'merged'>>): void;
   generate(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export function createPlaygroundStore(deps: PlaygroundDeps) {
     runId: null,
     maxNewTokens: 16,
     temperature: 0,
+    merged: false,
     busy: false,
     result: null,
     error: null,
@@ -48,7 +51,7 @@ export function createPlaygroundStore(deps: PlaygroundDeps) {
     set: (patch) => set(patch),
 
     generate: async () => {
-      const { prompt, runId, maxNewTokens, temperature, busy } = get();
+      const { prompt, runId, maxNewTokens, temperature, merged, busy } = get();
       if (busy) return;
       const run = runId ? deps.runs().find((r) => r.id === runId) ?? null : null;
       if (runId && !run) {
@@ -58,7 +61,7 @@ export function createPlaygroundStore(deps: PlaygroundDeps) {
       set({ busy: true, error: null });
       try {
         const output = await deps.client().playground({
-          prompt, maxNewTokens, temperature, seed: 1, model: deps.setupModel(), run: run ? { id: run.id, config: run.config } : null,
+          prompt, maxNewTokens, temperature, merged, seed: 1, model: deps.setupModel(), run: run ? { id: run.id, config: run.config } : null,
         });
         set({ result: { ...output, runName: run?.name ?? null } });
       } catch (error) {

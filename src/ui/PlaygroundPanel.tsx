@@ -36,6 +36,12 @@ export function PlaygroundPanel() {
           <input type="number" min={1} data-testid="playground-tokens" value={state.maxNewTokens} onChange={(e) => set({ maxNewTokens: Math.max(1, Number(e.target.value) || 1) })} />
         </label>
         <label className="field">
+          <span>LoRA</span>
+          <span>
+            <input type="checkbox" data-testid="playground-merged" checked={state.merged} onChange={(e) => set({ merged: e.target.checked })} /> merged into the weights
+          </span>
+        </label>
+        <label className="field">
           <span>Temperature (0: greedy)</span>
           <input type="number" min={0} step={0.1} data-testid="playground-temperature" value={state.temperature} onChange={(e) => set({ temperature: Math.max(0, Number(e.target.value) || 0) })} />
         </label>
