@@ -60,7 +60,7 @@ describe('the study store', () => {
   test('a study that was running when the page went away resumes without redoing its units', async () => {
     const done = unit('base', 'base', 0.5, 7);
     const saved: StudyRecord = {
-      id: 'study-x', createdAt: 1, config: studyConfig(config, { forgetting: ['nli'], shots: [0, 2], examples: 5, maxAnswerTokens: 4 }),
+      id: 'study-x', createdAt: 1, config: studyConfig(config, { forgetting: ['nli'], shots: [0, 2], examples: 5, maxAnswerTokens: 4, rankLabels: true }),
       units: [done], total: 2, status: 'running',
     };
     const storage = memoryStorage(saved);
@@ -71,7 +71,7 @@ describe('the study store', () => {
     const study = store.getState().study!;
     expect(study.units).toEqual([done, unit('manyicl', 'manyicl', 1)]);
     expect(study.status).toBe('done');
-    expect(store.getState().settings).toEqual({ forgetting: ['nli'], shots: [0, 2], examples: 5, maxAnswerTokens: 4 });
+    expect(store.getState().settings).toEqual({ forgetting: ['nli'], shots: [0, 2], examples: 5, maxAnswerTokens: 4, rankLabels: true });
     expect(settingsOf(study.config)).toEqual(store.getState().settings);
   });
 
@@ -87,7 +87,7 @@ describe('the study store', () => {
 
   test('results, curves, CSV and ETA', () => {
     const record: StudyRecord = {
-      id: 's', createdAt: 0, config: studyConfig(config, { forgetting: ['nli'], shots: [0, 4], examples: 1, maxAnswerTokens: 2 }),
+      id: 's', createdAt: 0, config: studyConfig(config, { forgetting: ['nli'], shots: [0, 4], examples: 1, maxAnswerTokens: 2, rankLabels: false }),
       units: [unit('base', 'base', 0.5), unit('manyicl', 'manyicl', 1)], total: 4, status: 'running',
     };
     const result = studyResult(record);

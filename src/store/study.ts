@@ -19,9 +19,11 @@ export interface StudySettings {
   /** Held-out examples per task. */
   examples: number;
   maxAnswerTokens: number;
+  /** Label tasks answer with their most likely label instead of generating. */
+  rankLabels: boolean;
 }
 
-export const DEFAULT_STUDY_SETTINGS: StudySettings = { forgetting: ['nli'], shots: [0, 1, 4, 16], examples: 20, maxAnswerTokens: 8 };
+export const DEFAULT_STUDY_SETTINGS: StudySettings = { forgetting: ['nli'], shots: [0, 1, 4, 16], examples: 20, maxAnswerTokens: 8, rankLabels: false };
 
 export type StudyStatus = 'running' | 'done' | 'error';
 
@@ -80,14 +82,14 @@ export function studyConfig(run: RunConfig, settings: StudySettings): StudyConfi
   return {
     run,
     forgetting,
-    evaluation: { shots: settings.shots, examples: settings.examples, batchSize: 8, maxAnswerTokens: settings.maxAnswerTokens },
+    evaluation: { shots: settings.shots, examples: settings.examples, batchSize: 8, maxAnswerTokens: settings.maxAnswerTokens, rankLabels: settings.rankLabels },
   };
 }
 
 /** The settings a study was made with. */
 export function settingsOf(config: StudyConfig): StudySettings {
-  const { shots, examples, maxAnswerTokens } = config.evaluation;
-  return { forgetting: config.forgetting, shots: [...(shots ?? DEFAULT_STUDY_SETTINGS.shots)], examples, maxAnswerTokens };
+  const { shots, examples, maxAnswerTokens, rankLabels } = config.evaluation;
+  return { forgetting: config.forgetting, shots: [...(shots ?? DEFAULT_STUDY_SETTINGS.shots)], examples, maxAnswerTokens, rankLabels: rankLabels ?? false };
 }
 
 /** Why a run setup cannot be studied, or null. */

@@ -81,6 +81,13 @@ function StudySettingsForm({ settings, onChange, disabled }: { settings: StudySe
         <span>Longest answer (tokens)</span>
         <input type="number" min={1} data-testid="study-answer-tokens" value={settings.maxAnswerTokens} onChange={(e) => onChange({ maxAnswerTokens: Math.max(1, Number(e.target.value) || 1) })} />
       </label>
+      <label className="field">
+        <span>Label tasks</span>
+        <span>
+          <input type="checkbox" data-testid="study-rank-labels" checked={settings.rankLabels} onChange={(e) => onChange({ rankLabels: e.target.checked })} /> rank the
+          labels by likelihood instead of generating
+        </span>
+      </label>
       <div className="field">
         <span>Forgetting: tasks no method trains on</span>
         <div className="choices">
