@@ -2,6 +2,8 @@
 // finished unit to the page (which keeps it in IndexedDB) so that a reload or a crash resumes where it stopped.
 import { expose } from 'comlink';
 import { Gpu } from '../gpu/gpu';
+import { loadCachedModel } from '../model/load-cached';
+import { getModel } from '../model/sources/library';
 import { loadHostBaseModel } from '../train/base-model';
 import { loadCheckpoint } from '../train/checkpoints';
 import type { RunConfig } from '../train/run-config';
@@ -19,6 +21,13 @@ export interface PlaygroundRequest extends PlaygroundOptions {
   run: { id: string; config: RunConfig } | null;
 }
 
+/** A model from the browser's model cache, streamed onto the GPU (studied with LoRA adapters). */
+async function loadCached(device: Gpu, model: Extract<RunConfig['model'], { source: 'cached' }>) {
+  const manifest = await getModel(model.id);
+  if (!manifest) throw new Error(`${model.name} is no longer in this browser's model cache: add it again in the model picker`);
+  return loadCachedModel(device, manifest, { quantize: model.quantize });
+}
+
 async function adaptedOf(run: { id: string; config: RunConfig }, appBaseUrl: string): Promise<Adapted> {
   const checkpoint = await loadCheckpoint(run.id);
   if (!checkpoint) throw new Error(`run ${run.id} has no checkpoint yet: train it for a few steps first`);
@@ -32,17 +41,20 @@ const api = {
     busy = true;
     try {
       const { model } = config.run;
-      if (model.source === 'cached') throw new Error('the study runs on the embedded model or a full-parameter run of it; pick one of those');
       onEvent({ type: 'log', line: 'loading the model' });
-      const base = await loadHostBaseModel(model, appBaseUrl, () => {});
       gpu ??= Gpu.create();
       const device = await gpu;
-      await runStudy(device, base, config, {
-        completed: new Map(completed.map((unit) => [unit.key, unit])),
-        onUnit: (unit) => onEvent({ type: 'unit', unit }),
-        onProgress: (done, total) => onEvent({ type: 'progress', done, total }),
-        log: (line) => onEvent({ type: 'log', line }),
-      });
+      const base = model.source === 'cached' ? await loadCached(device, model) : await loadHostBaseModel(model, appBaseUrl, () => {});
+      try {
+        await runStudy(device, base, config, {
+          completed: new Map(completed.map((unit) => [unit.key, unit])),
+          onUnit: (unit) => onEvent({ type: 'unit', unit }),
+          onProgress: (done, total) => onEvent({ type: 'progress', done, total }),
+          log: (line) => onEvent({ type: 'log', line }),
+        });
+      } finally {
+        if ('model' in base) base.model.destroy();
+      }
       onEvent({ type: 'status', status: 'done' });
     } catch (error) {
       onEvent({ type: 'status', status: 'error', message: errorMessage(error) });

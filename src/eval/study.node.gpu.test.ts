@@ -1,5 +1,7 @@
 // The whole study on a tiny random model (Node only: it is long on SwiftShader and the same code runs in Chromium).
 import { describe, expect, it } from 'vitest';
+import { Generator } from '../engine/generate';
+import { Model } from '../engine/weights';
 import { testGpu } from '../gpu/gpu.testing';
 import { defaultRunConfig } from '../train/run-config';
 import { smallEmbeddedModel } from '../train/model.testing';
@@ -50,5 +52,31 @@ describe('the ManyICL study', () => {
     expect(gpu.allocatedBytes).toBe(afterFirst);
     expect(resumed.units.slice(0, 4)).toEqual(result.units.slice(0, 4));
     expect(resumed.table).toEqual(result.table);
+  });
+});
+
+describe('the study on a model already on the GPU (a model from the cache)', () => {
+  it('trains LoRA adapters on the one shared model and leaves it as it was', async () => {
+    const gpu = await testGpu();
+    const host = await smallEmbeddedModel();
+    const model = Model.fromTensors(gpu, host.spec, host.tensors);
+    const base = { spec: host.spec, tokenizer: host.tokenizer, model };
+    const run = {
+      ...defaultRunConfig(), mode: 'lora' as const, lora: { rank: 2, alpha: 4, targets: ['q_proj' as const, 'v_proj' as const] },
+      tasks: [{ task: 'arithmetic', weight: 1 }], contextLength: 64, batchSize: 2, steps: 1, warmupSteps: 0, lr: 1e-2,
+    };
+    const config = { run, forgetting: [], evaluation: { shots: [0], examples: 1, batchSize: 2, maxAnswerTokens: 2 } };
+    try {
+      const prompt = [[1, 20, 21, 22]];
+      const before = await new Generator(model, null).generate(prompt, { maxNewTokens: 4 });
+      const allocated = gpu.allocatedBytes;
+      const result = await runStudy(gpu, base, config);
+      expect(result.units.map((u) => u.key)).toEqual(['base', 'zero-shot', 'few-shot', 'manyicl', 'dedicated:arithmetic']);
+      expect(gpu.allocatedBytes).toBe(allocated);
+      expect((await new Generator(model, null).generate(prompt, { maxNewTokens: 4 })).tokens).toEqual(before.tokens);
+      await expect(runStudy(gpu, base, { ...config, run: { ...run, mode: 'full' } })).rejects.toThrow(/set the mode to LoRA/);
+    } finally {
+      model.destroy();
+    }
   });
 });

@@ -17,7 +17,7 @@ import type { RunObjective } from '../train/objectives';
 import { type RunConfig, streamOptions, taskSources, trainSplit } from '../train/run-config';
 import { TEST_FRACTION, type TaskSource } from '../data/tasks';
 import { learningRate } from '../train/schedule';
-import type { HostBaseModel } from '../train/session';
+import type { BaseModel } from '../train/session';
 import { type RunTrainer, createTrainer, trainerConfig } from '../train/trainer';
 import { type EvalOptions, type ForgettingRow, type ShotResult, evaluateTask, forgetting } from './evaluate';
 import { type EvalTask, evalTask } from './protocol';
@@ -78,8 +78,13 @@ const RUN_OBJECTIVE: Record<Exclude<StudyMethod, 'base'>, RunObjective> = {
 /** The most steps a method may take to reach the token budget (zero-shot contexts are mostly padding). */
 const MAX_STEP_FACTOR = 64;
 
-export async function runStudy(gpu: Gpu, base: HostBaseModel, config: StudyConfig, callbacks: StudyCallbacks = {}): Promise<StudyResult> {
+/**
+ * Runs the study on `base`: weights in memory (a fresh model on the GPU for every unit), or a model already on
+ * the GPU (a model from the cache), which every unit shares and LoRA leaves as it is; the caller frees that one.
+ */
+export async function runStudy(gpu: Gpu, base: BaseModel, config: StudyConfig, callbacks: StudyCallbacks = {}): Promise<StudyResult> {
   const run: RunConfig = { ...config.run, testFraction: config.run.testFraction ?? TEST_FRACTION };
+  if ('model' in base && run.mode === 'full') throw new Error('a model on the GPU (from the model cache) is studied with LoRA adapters: set the mode to LoRA');
   const log = callbacks.log ?? (() => {});
   const budget = run.steps * run.batchSize * run.contextLength;
   // Tasks too small to hold out a test split train with the rest but are not evaluated.
@@ -110,7 +115,7 @@ export async function runStudy(gpu: Gpu, base: HostBaseModel, config: StudyConfi
       log(`${unit.key}: ${unit.run ? 'training' : 'evaluating the base model'}`);
       const unitBudget = unit.method === 'dedicated' ? Math.ceil(budget / dedicatedCount) : budget;
       const trained = unit.run ? await train(gpu, base, unit.run, unitBudget, log) : null;
-      const model = trained?.model ?? Model.fromTensors(gpu, base.spec, base.tensors);
+      const model = trained?.model ?? ('model' in base ? base.model : Model.fromTensors(gpu, base.spec, base.tensors));
       try {
         const generator = new Generator(model, trained?.trainable instanceof LoraAdapter ? trained.trainable : null);
         const evaluate = async (tasks: EvalTask[]) => {
@@ -128,7 +133,7 @@ export async function runStudy(gpu: Gpu, base: HostBaseModel, config: StudyConfi
         await callbacks.onUnit?.(finished);
       } finally {
         if (trained) trained.destroy();
-        else model.destroy();
+        else if (!('model' in base)) model.destroy();
       }
     }
     callbacks.onProgress?.(i + 1, plan.length);
@@ -137,8 +142,10 @@ export async function runStudy(gpu: Gpu, base: HostBaseModel, config: StudyConfi
 }
 
 /** Trains one method until it has seen `budget` real tokens; the trainer (model and weights) is the caller's. */
-async function train(gpu: Gpu, base: HostBaseModel, run: RunConfig, budget: number, log: (line: string) => void): Promise<RunTrainer & { tokens: number; steps: number }> {
-  const training = createTrainer(gpu, Model.fromTensors(gpu, base.spec, base.tensors), trainerConfig(run));
+async function train(gpu: Gpu, base: BaseModel, run: RunConfig, budget: number, log: (line: string) => void): Promise<RunTrainer & { tokens: number; steps: number }> {
+  const training = 'model' in base
+    ? createTrainer(gpu, base.model, trainerConfig(run), { borrowModel: true })
+    : createTrainer(gpu, Model.fromTensors(gpu, base.spec, base.tensors), trainerConfig(run));
   try {
     const stream = new ContextStream(streamOptions(run, base.tokenizer));
     let tokens = 0;

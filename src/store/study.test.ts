@@ -76,7 +76,8 @@ describe('the study store', () => {
   });
 
   test('refuses a setup it cannot study, and says why', async () => {
-    expect(studyProblem({ ...config, model: { source: 'cached', id: 'x', name: 'x' } })).toMatch(/embedded model/);
+    expect(studyProblem({ ...config, mode: 'full', model: { source: 'cached', id: 'x', name: 'x' } })).toMatch(/set the mode to LoRA/);
+    expect(studyProblem({ ...config, mode: 'lora', model: { source: 'cached', id: 'x', name: 'x' } })).toBeNull();
     expect(studyProblem({ ...config, tasks: [] })).toMatch(/at least one task/);
     expect(studyProblem(config)).toBeNull();
     const store = createStudyStore({ storage: memoryStorage(), createClient: () => fakeClient([], []), setupConfig: () => ({ ...config, tasks: [] }), now: () => 0 });

@@ -94,7 +94,7 @@ export function settingsOf(config: StudyConfig): StudySettings {
 
 /** Why a run setup cannot be studied, or null. */
 export function studyProblem(run: RunConfig): string | null {
-  if (run.model.source === 'cached') return 'The study runs on the embedded model or a full-parameter run of it: pick one of those in the model picker.';
+  if (run.model.source === 'cached' && run.mode === 'full') return 'A model from the cache is studied with LoRA adapters: set the mode to LoRA.';
   if (run.tasks.length + (run.datasets?.length ?? 0) === 0) return 'Choose at least one task for the study.';
   return null;
 }

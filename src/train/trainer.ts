@@ -31,15 +31,21 @@ export interface RunTrainer<T extends Trainable = Trainable> {
   destroy(): void;
 }
 
-/** A trainer on `model`, which it then owns: destroy() frees the model too, also when this throws. */
-export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig & { mode: 'lora' }): RunTrainer<LoraAdapter>;
-export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig): RunTrainer;
-export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig): RunTrainer {
+/**
+ * A trainer on `model`, which it then owns: destroy() frees the model too, also when this throws. A LoRA trainer
+ * may borrow the model instead (`borrowModel`): LoRA leaves the base weights as they are, so several adapters in
+ * turn can train on one model on the GPU, which the caller frees.
+ */
+export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig & { mode: 'lora' }, options?: { borrowModel?: boolean }): RunTrainer<LoraAdapter>;
+export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig, options?: { borrowModel?: boolean }): RunTrainer;
+export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig, options: { borrowModel?: boolean } = {}): RunTrainer {
+  const borrowed = options.borrowModel ?? false;
+  if (borrowed && config.mode === 'full') throw new Error('full-parameter training changes the model: it cannot train on a borrowed one');
   let trainable: Trainable;
   try {
     trainable = config.mode === 'full' ? new FullParameters(gpu, model) : new LoraAdapter(gpu, model.spec, config.lora);
   } catch (error) {
-    model.destroy();
+    if (!borrowed) model.destroy();
     throw error;
   }
   if (trainable instanceof LoraAdapter && config.seed !== undefined) trainable.initialize(config.seed);
@@ -50,7 +56,7 @@ export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig): Ru
     destroy: () => {
       trainer.destroy();
       trainable.destroy();
-      model.destroy();
+      if (!borrowed) model.destroy();
     },
   };
 }
