@@ -38,4 +38,26 @@ describe('playground', () => {
     const full = await continuePrompt(gpu, base, { model: other }, 'q: 1+2\na:', options);
     expect(full).toMatchObject({ text: (await continuePrompt(gpu, other, null, 'q: 1+2\na:', options)).text });
   });
+
+  it('continues a prompt with a model already on the GPU, which it leaves to the caller', async () => {
+    const gpu = await testGpu();
+    const host = await smallEmbeddedModel();
+    const model = Model.fromTensors(gpu, host.spec, host.tensors);
+    const onGpu = { spec: host.spec, tokenizer: host.tokenizer, model };
+    const config = { rank: 2, alpha: 4, targets: ['q_proj' as const, 'up_proj' as const] };
+    const sizing = new LoraAdapter(gpu, host.spec, config);
+    const params = randomArray(sizing.count, 4).map((v) => v * 3);
+    sizing.destroy();
+    try {
+      const allocated = gpu.allocatedBytes;
+      const options = { maxNewTokens: 5 };
+      expect(await continuePrompt(gpu, onGpu, null, 'q: 3+4\na:', options)).toMatchObject({ text: (await continuePrompt(gpu, host, null, 'q: 3+4\na:', options)).text });
+      const branch = await continuePrompt(gpu, onGpu, { lora: config, params }, 'q: 3+4\na:', options);
+      expect(branch.text).toBe((await continuePrompt(gpu, host, { lora: config, params }, 'q: 3+4\na:', options)).text);
+      expect(gpu.allocatedBytes).toBe(allocated);
+      expect((await continuePrompt(gpu, onGpu, { lora: config, params }, 'q: 3+4\na:', { ...options, merged: true })).text).toBe(branch.text);
+    } finally {
+      model.destroy();
+    }
+  });
 });

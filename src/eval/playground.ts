@@ -7,7 +7,7 @@ import { mergeLora } from '../engine/merge';
 import type { LoraConfig } from '../engine/peft';
 import { Model } from '../engine/weights';
 import type { Gpu } from '../gpu/gpu';
-import type { HostBaseModel } from '../train/session';
+import type { BaseModel, HostBaseModel } from '../train/session';
 
 export interface PlaygroundOutput {
   text: string;
@@ -24,12 +24,15 @@ export interface PlaygroundOptions extends SamplingOptions {
 /** What the second column runs: the base with a LoRA adapter, or other (full-parameter trained) weights. */
 export type Adapted = { lora: LoraConfig; params: Float32Array } | { model: HostBaseModel };
 
-/** The prompt's continuation (BOS first when the tokenizer has one), to EOS or the token limit. */
+/**
+ * The prompt's continuation (BOS first when the tokenizer has one), to EOS or the token limit. A base model
+ * already on the GPU (from the model cache) is used as it is; merging a LoRA into it changes its weights.
+ */
 export async function continuePrompt(
-  gpu: Gpu, base: HostBaseModel, adapted: Adapted | null, prompt: string, options: PlaygroundOptions,
+  gpu: Gpu, base: BaseModel, adapted: Adapted | null, prompt: string, options: PlaygroundOptions,
 ): Promise<PlaygroundOutput> {
   const weights = adapted && 'model' in adapted ? adapted.model : base;
-  const model = Model.fromTensors(gpu, weights.spec, weights.tensors);
+  const model = 'model' in weights ? weights.model : Model.fromTensors(gpu, weights.spec, weights.tensors);
   let lora: LoraAdapter | null = null;
   try {
     if (adapted && 'lora' in adapted) {
@@ -50,7 +53,7 @@ export async function continuePrompt(
     return { text: weights.tokenizer.decode(generated), tokens: generated.length, tokensPerSecond: generated.length / ((prefillMs + decodeMs) / 1000) };
   } finally {
     lora?.destroy();
-    model.destroy();
+    if (!('model' in weights)) model.destroy();
   }
 }
 

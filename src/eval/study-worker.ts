@@ -66,15 +66,17 @@ const api = {
   /** The prompt continued by the base model and, when a run is given, by that run's trained weights. */
   async playground(request: PlaygroundRequest, appBaseUrl: string): Promise<{ base: PlaygroundOutput; adapted: PlaygroundOutput | null }> {
     const model = request.run ? request.run.config.model : request.model;
-    if (model.source === 'cached') throw new Error('the playground runs on the embedded model or a full-parameter run of it');
-    const base = await loadHostBaseModel(model, appBaseUrl, () => {});
-    const adapted = request.run ? await adaptedOf(request.run, appBaseUrl) : null;
     gpu ??= Gpu.create();
     const device = await gpu;
-    return {
-      base: await continuePrompt(device, base, null, request.prompt, request),
-      adapted: adapted ? await continuePrompt(device, base, adapted, request.prompt, request) : null,
-    };
+    const adapted = request.run ? await adaptedOf(request.run, appBaseUrl) : null;
+    const base = model.source === 'cached' ? await loadCached(device, model) : await loadHostBaseModel(model, appBaseUrl, () => {});
+    try {
+      // The base first: merging the adapter into a model from the cache changes it (it is freed right after).
+      const baseOutput = await continuePrompt(device, base, null, request.prompt, request);
+      return { base: baseOutput, adapted: adapted ? await continuePrompt(device, base, adapted, request.prompt, request) : null };
+    } finally {
+      if ('model' in base) base.model.destroy();
+    }
   },
 };
 

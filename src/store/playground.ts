@@ -32,9 +32,9 @@ export interface PlaygroundState {
   generate(): Promise<void>;
 }
 
-/** Runs whose trained weights the playground can use: on the embedded model or a run of it, with a checkpoint. */
+/** Runs whose trained weights the playground can use: those with a checkpoint. */
 export function playgroundRuns(runs: readonly RunRecord[]): RunRecord[] {
-  return runs.filter((r) => r.config.model.source !== 'cached' && (r.checkpointStep ?? 0) > 0);
+  return runs.filter((r) => (r.checkpointStep ?? 0) > 0);
 }
 
 export function createPlaygroundStore(deps: PlaygroundDeps) {
