@@ -65,30 +65,34 @@ fn rotate(n: u32, d: u32, position: u32, sin_sign: f32) {
   }
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-           @builtin(local_invocation_index) li: u32) {
-  let thread = (wg.y * groups.x + wg.x) * WORKGROUP + li;
+fn thread_of(wg: vec3<u32>, groups: vec3<u32>, li: u32) -> u32 {
+  return (wg.y * groups.x + wg.x) * WORKGROUP + li;
+}
+
+// Row n of the activations is position n % seq_len.
+fn rotate_in_sequence(thread: u32, sin_sign: f32) {
   let half_dim = p.head_dim / 2u;
   if (thread >= p.rows * half_dim) { return; }
   let n = thread / half_dim;
-  rotate(n, thread % half_dim, n % p.seq_len, 1.0);
+  rotate(n, thread % half_dim, n % p.seq_len, sin_sign);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+  rotate_in_sequence(thread_of(wg, groups, li), 1.0);
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
             @builtin(local_invocation_index) li: u32) {
-  let thread = (wg.y * groups.x + wg.x) * WORKGROUP + li;
-  let half_dim = p.head_dim / 2u;
-  if (thread >= p.rows * half_dim) { return; }
-  let n = thread / half_dim;
-  rotate(n, thread % half_dim, n % p.seq_len, -1.0);
+  rotate_in_sequence(thread_of(wg, groups, li), -1.0);
 }
 
 @compute @workgroup_size(WORKGROUP)
 fn forward_at(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-  let thread = (wg.y * groups.x + wg.x) * WORKGROUP + li;
+  let thread = thread_of(wg, groups, li);
   let half_dim = p.head_dim / 2u;
   if (thread >= p.rows * half_dim) { return; }
   let n = thread / half_dim;

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SHOTS } from '../eval/protocol';
 import { type StudyConfig, runStudy, studyMarkdown } from '../eval/study';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   const config: StudyConfig = {
     run,
     forgetting: file.forgetting ?? [],
-    evaluation: { shots: [0, 1, 4, 16], examples: 20, batchSize: 8, maxAnswerTokens: 16, ...file.evaluation },
+    evaluation: { shots: [...DEFAULT_SHOTS], examples: 20, batchSize: 8, maxAnswerTokens: 16, ...file.evaluation },
   };
   const folder = !file.model || file.model === 'embedded' ? join('public', EMBEDDED_MODEL_PATH) : file.model;
   const loaded = await loadModelFolder(async (name) => new Uint8Array(await readFile(join(folder, name))));

@@ -3,6 +3,7 @@
 import { createStore as createIdbStore, get as idbGet, set as idbSet } from 'idb-keyval';
 import { create } from 'zustand';
 import { BUILTIN_TASKS } from '../data/tasks';
+import { DEFAULT_SHOTS } from '../eval/protocol';
 import { type StudyClient, createStudyClient } from '../eval/study-client';
 import { STUDY_METHODS, type StudyConfig, type StudyMethod, type StudyResult, type StudyUnit, summarize } from '../eval/study';
 import type { RunConfig } from '../train/run-config';
@@ -23,7 +24,7 @@ export interface StudySettings {
   rankLabels: boolean;
 }
 
-export const DEFAULT_STUDY_SETTINGS: StudySettings = { forgetting: ['nli'], shots: [0, 1, 4, 16], examples: 20, maxAnswerTokens: 8, rankLabels: false };
+export const DEFAULT_STUDY_SETTINGS: StudySettings = { forgetting: ['nli'], shots: [...DEFAULT_SHOTS], examples: 20, maxAnswerTokens: 8, rankLabels: false };
 
 export type StudyStatus = 'running' | 'done' | 'error';
 
