@@ -199,3 +199,48 @@ export function specFromHfConfig(config: unknown): ModelSpec {
     eosTokenId: tokenId(config, 'eos_token_id', 2),
   };
 }
+
+/** config.json as transformers 5 writes it, for a spec that specFromHfConfig reads back unchanged. */
+export function hfConfigJson(spec: ModelSpec): Record<string, unknown> {
+  if (spec.arch === 'llama' && spec.slidingWindow !== null) throw new Error('a Llama config has no sliding window');
+  const rope: Record<string, unknown> = { rope_theta: spec.ropeTheta, rope_type: 'default' };
+  if (spec.ropeScaling?.type === 'linear') {
+    Object.assign(rope, { rope_type: 'linear', factor: spec.ropeScaling.factor });
+  } else if (spec.ropeScaling?.type === 'llama3') {
+    const s = spec.ropeScaling;
+    Object.assign(rope, {
+      rope_type: 'llama3',
+      factor: s.factor,
+      low_freq_factor: s.lowFreqFactor,
+      high_freq_factor: s.highFreqFactor,
+      original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+    });
+  }
+  const config: Record<string, unknown> = {
+    architectures: [spec.arch === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    attention_bias: false,
+    attention_dropout: 0,
+    bos_token_id: spec.bosTokenId,
+    dtype: 'float32',
+    eos_token_id: spec.eosTokenId,
+    head_dim: spec.headDim,
+    hidden_act: 'silu',
+    hidden_size: spec.hiddenSize,
+    initializer_range: 0.02,
+    intermediate_size: spec.intermediateSize,
+    max_position_embeddings: spec.maxPositionEmbeddings,
+    model_type: spec.arch,
+    num_attention_heads: spec.numHeads,
+    num_hidden_layers: spec.numLayers,
+    num_key_value_heads: spec.numKvHeads,
+    pad_token_id: 0,
+    rms_norm_eps: spec.rmsNormEps,
+    rope_parameters: rope,
+    tie_word_embeddings: spec.tieWordEmbeddings,
+    use_cache: true,
+    vocab_size: spec.vocabSize,
+  };
+  if (spec.arch === 'llama') config.mlp_bias = false;
+  if (spec.arch === 'mistral') config.sliding_window = spec.slidingWindow;
+  return Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { specFromHfConfig } from '../model/config';
 import { loadReferenceCase } from './case';
 import type { ModelSpec } from '../engine/spec';
-import { GENERATED_CASES, type MakeCaseOptions, hfConfigJson, makeReferenceCase, randomCase } from './make-case';
+import { GENERATED_CASES, type MakeCaseOptions, makeReferenceCase, randomCase } from './make-case';
+import { hfConfigJson, specFromHfConfig } from '../model/config';
 import { cpuReferenceStep, stepInputOfCase } from './cpu-step';
 
 const tinyMistral: MakeCaseOptions = {

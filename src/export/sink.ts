@@ -1,0 +1,44 @@
+// Where an export writes: a folder of files, each written in chunks, so that a model larger than the JS heap
+// streams to disk (Node), to a folder the user picked (File System Access API), to OPFS, or into a zip.
+export interface FileSink {
+  write(bytes: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FolderSink {
+  /** A new file at `path` ("onnx/model.onnx": subfolders are created). */
+  file(path: string): Promise<FileSink>;
+}
+
+/** Writes a whole file at once. */
+export async function writeFile(folder: FolderSink, path: string, content: Uint8Array | string): Promise<void> {
+  const file = await folder.file(path);
+  await file.write(typeof content === 'string' ? new TextEncoder().encode(content) : content);
+  await file.close();
+}
+
+/** A folder kept in memory (tests, small exports that are zipped afterwards). */
+export function memoryFolder(): FolderSink & { files: Map<string, Uint8Array> } {
+  const files = new Map<string, Uint8Array>();
+  return {
+    files,
+    async file(path) {
+      const chunks: Uint8Array[] = [];
+      return {
+        async write(bytes) {
+          chunks.push(bytes.slice());
+        },
+        async close() {
+          const size = chunks.reduce((n, c) => n + c.length, 0);
+          const all = new Uint8Array(size);
+          let at = 0;
+          for (const c of chunks) {
+            all.set(c, at);
+            at += c.length;
+          }
+          files.set(path, all);
+        },
+      };
+    },
+  };
+}
