@@ -12,8 +12,8 @@ export interface Checkpoint {
   /** AdamW moments, flat, in the trainable's order. */
   m: Float32Array;
   v: Float32Array;
-  /** Where the data stream goes on. */
-  cursor: StreamCursor;
+  /** Where the data stream goes on; absent for an imported adapter (training starts at the stream's beginning). */
+  cursor?: StreamCursor;
   savedAt: number;
 }
 

@@ -8,6 +8,7 @@ import type { StepMetrics, TrainEvent } from './protocol';
 import type { RunConfig } from './run-config';
 import { RunControl, runTraining } from './session';
 import { smallEmbeddedModel } from './model.testing';
+import { LoraAdapter } from '../engine/lora';
 
 /** Checkpoints kept in memory: the session code is the same; IndexedDB itself is covered by the e2e test. */
 function memoryCheckpoints(): CheckpointStore & { saved: Map<string, Checkpoint> } {
@@ -60,11 +61,33 @@ describe('training session', { timeout: 600_000 }, () => {
       expect(rest.steps.map((s) => s.loss)).toEqual(whole.steps.slice(2).map((s) => s.loss));
       const [a, b] = [straight.saved.get('whole')!, interrupted.saved.get('split')!];
       expect(b.step).toBe(4);
-      expect(b.cursor.position).toBe(a.cursor.position);
+      expect(b.cursor?.position).toBe(a.cursor!.position);
       expect(b.m).toEqual(a.m);
       expect(b.params).toEqual(a.params);
     });
   }
+
+  it('lora: an imported adapter (a step-0 checkpoint without a stream cursor) is where training starts', async () => {
+    const cfg = config({ mode: 'lora', steps: 2 });
+    const fresh = await train('fresh', cfg, memoryCheckpoints());
+    // The adapter the trainer would initialise itself, imported: the run must be the fresh run, step for step.
+    const gpu = await testGpu();
+    const base = await smallEmbeddedModel();
+    const lora = new LoraAdapter(gpu, base.spec, { ...cfg.lora });
+    lora.initialize(cfg.seed);
+    const params = await gpu.readF32(lora.params, lora.count);
+    lora.destroy();
+    const imported = memoryCheckpoints();
+    const zeros = new Float32Array(params.length);
+    await imported.save({ runId: 'imported', step: 0, mode: 'lora', params, m: zeros, v: zeros, savedAt: 0 });
+    const run = await train('imported', cfg, imported);
+    expect(run.steps.map((s) => s.loss)).toEqual(fresh.steps.map((s) => s.loss));
+    expect(imported.saved.get('imported')?.cursor?.position).toBeGreaterThan(0);
+    // Other weights change what it trains from.
+    const shifted = memoryCheckpoints();
+    await shifted.save({ runId: 'shifted', step: 0, mode: 'lora', params: params.map((x) => x + 0.05), m: zeros, v: zeros, savedAt: 0 });
+    expect((await train('shifted', cfg, shifted)).steps[0].loss).not.toBe(fresh.steps[0].loss);
+  });
 
   it('pauses between steps and goes on when resumed', async () => {
     const gpu = await testGpu();

@@ -140,7 +140,7 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
       gpu.write(trainable.m, checkpoint.m);
       gpu.write(trainable.v, checkpoint.v);
       trainable.step = checkpoint.step;
-      stream = ContextStream.resume(opts, checkpoint.cursor);
+      stream = checkpoint.cursor ? ContextStream.resume(opts, checkpoint.cursor) : new ContextStream(opts);
       step = checkpoint.step;
     } else {
       stream = new ContextStream(opts);

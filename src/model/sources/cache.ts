@@ -106,6 +106,28 @@ export class ModelCache {
     return body.pipeThrough(this.verifier(record));
   }
 
+  /**
+   * The cached file as a Blob for reading by range (Blob.slice), or null when absent or damaged. Unlike `read`,
+   * nothing checks the sha256: the size is checked against the record.
+   */
+  async blob(key: string): Promise<Blob | null> {
+    const record = await get<CachedFile>(key, this.meta);
+    if (!record) return null;
+    const name = storedName(record.key);
+    let blob: Blob | null = null;
+    if (this.backend === 'opfs') {
+      try {
+        blob = await (await (await this.opfsDir()).getFileHandle(name)).getFile();
+      } catch {
+        blob = null;
+      }
+    } else {
+      const response = await (await caches.open(this.name)).match(CACHE_URL_BASE + name);
+      blob = response ? await response.blob() : null;
+    }
+    return blob && blob.size === record.size ? blob : null;
+  }
+
   /** The record of a complete file. */
   async info(key: string): Promise<CachedFile | undefined> {
     return get<CachedFile>(key, this.meta);
