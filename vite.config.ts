@@ -31,6 +31,7 @@ const cliBuild = {
       score: 'src/cli/score.ts',
       study: 'src/cli/study.ts',
       'bench-kernels': 'src/cli/bench-kernels.ts',
+      export: 'src/cli/export.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },

@@ -58,3 +58,17 @@ export function mergedWeight(w: Float32Array, out: number, inFeatures: number, p
 }
 
 export const adapterScaling = (adapter: HostAdapter): number => loraScaling(adapter.config);
+
+/** The flat parameter buffer of a LoRA run (LoraAdapter's layout): what a checkpoint keeps. */
+export function flatOfHostAdapter(adapter: HostAdapter): Float32Array {
+  const shapes = loraTensorShapes(adapter.spec, adapter.config);
+  const flat = new Float32Array(shapes.reduce((n, t) => n + t.shape[0] * t.shape[1], 0));
+  let offset = 0;
+  for (const t of shapes) {
+    const data = adapter.tensors.get(t.key);
+    if (!data || data.length !== t.shape[0] * t.shape[1]) throw new Error(`LoRA adapter lacks ${t.key} [${t.shape}]`);
+    flat.set(data, offset);
+    offset += data.length;
+  }
+  return flat;
+}

@@ -42,3 +42,19 @@ export function memoryFolder(): FolderSink & { files: Map<string, Uint8Array> } 
     },
   };
 }
+
+/** A folder the user picked (File System Access API: showDirectoryPicker) or an OPFS directory; files stream. */
+export function directoryFolder(root: FileSystemDirectoryHandle): FolderSink {
+  return {
+    async file(path) {
+      const parts = path.split('/');
+      let dir = root;
+      for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part, { create: true });
+      const writable = await (await dir.getFileHandle(parts[parts.length - 1], { create: true })).createWritable();
+      return {
+        write: async (bytes) => writable.write(bytes as Uint8Array<ArrayBuffer>),
+        close: async () => writable.close(),
+      };
+    },
+  };
+}

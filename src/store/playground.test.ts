@@ -25,7 +25,7 @@ const run = (id: string, checkpointStep?: number, cached = false): RunRecord => 
 
 describe('the playground store', () => {
   test('offers the runs that have a checkpoint', () => {
-    expect(playgroundRuns([run('a', 4), run('b'), run('c', 2, true)]).map((r) => r.id)).toEqual(['a', 'c']);
+    expect(playgroundRuns([run('a', 4), run('b'), run('c', 2, true), run('imported', 0)]).map((r) => r.id)).toEqual(['a', 'c', 'imported']);
   });
 
   test('generates with the base model alone, then beside a run; says what failed', async () => {

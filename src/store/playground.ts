@@ -32,9 +32,9 @@ export interface PlaygroundState {
   generate(): Promise<void>;
 }
 
-/** Runs whose trained weights the playground can use: those with a checkpoint. */
+/** Runs whose trained weights the playground can use: those with a checkpoint (an imported adapter's is at step 0). */
 export function playgroundRuns(runs: readonly RunRecord[]): RunRecord[] {
-  return runs.filter((r) => (r.checkpointStep ?? 0) > 0);
+  return runs.filter((r) => r.checkpointStep !== undefined);
 }
 
 export function createPlaygroundStore(deps: PlaygroundDeps) {

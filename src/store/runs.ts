@@ -208,8 +208,8 @@ export interface RunsState {
   notice: string | null;
 
   loadRuns(): Promise<void>;
-  /** Adds an idle run, selects it and returns its id. */
-  createRun(config: RunConfig, name?: string): string;
+  /** Adds an idle run, selects it and returns its id; `imported` marks a run whose step-0 checkpoint is an imported adapter. */
+  createRun(config: RunConfig, name?: string, imported?: { from: string }): string;
   /** Trains a run (from its checkpoint when it has one); resolves when it ends, stops or fails. */
   startRun(id: string): Promise<void>;
   pauseRun(id: string): Promise<void>;
@@ -364,13 +364,14 @@ export function createRunsStore(deps: RunsDeps) {
         await Promise.all(changed.map((r) => write(r.id)));
       },
 
-      createRun(config, name) {
+      createRun(config, name, imported) {
         const id = deps.newId();
         const record = newRunRecord(structuredClone(config), {
           id,
           name: name?.trim() || defaultRunName(config, get().runs),
           createdAt: deps.now(),
         });
+        if (imported) Object.assign(record, { checkpointStep: 0, importedFrom: imported.from });
         set((state) => ({ runs: sortRuns([record, ...state.runs]), selectedId: id }));
         void write(id);
         return id;

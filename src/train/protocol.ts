@@ -36,6 +36,8 @@ export interface RunRecord {
   sample?: TokenLossSample;
   /** Step of the newest checkpoint, if any. */
   checkpointStep?: number;
+  /** The PEFT adapter this run starts from (a file, URL or Hub repo), for a run made by importing one. */
+  importedFrom?: string;
 }
 
 /** Worker -> UI. */

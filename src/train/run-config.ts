@@ -39,7 +39,8 @@ export interface RunConfig {
   maxShots?: number;
   batchSize: number;
   gradAccumulation: number;
-  lora: { rank: number; alpha: number; targets: LoraTarget[] };
+  /** useRslora (scale by alpha / sqrt(rank)) only for adapters imported with it. */
+  lora: { rank: number; alpha: number; targets: LoraTarget[]; useRslora?: boolean };
   lr: number;
   warmupSteps: number;
   /** Cosine decay to lr * minLrRatio at the last step. */

@@ -2,6 +2,7 @@ import { AdapterPanel, GpuBadge } from './AdapterPanel';
 import { CompareView } from './CompareView';
 import { ContextPreview } from './ContextPreview';
 import { ExperimentsList } from './ExperimentsList';
+import { ExportPanel } from './ExportPanel';
 import { ImportPanel } from './ImportPanel';
 import { ModelPicker } from './ModelPicker';
 import { PlaygroundPanel } from './PlaygroundPanel';
@@ -43,6 +44,7 @@ export function App() {
           <CompareView />
           <StudyPanel />
           <PlaygroundPanel />
+          <ExportPanel />
         </main>
       </div>
     </div>

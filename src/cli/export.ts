@@ -1,0 +1,113 @@
+// npm run export -- DIR --format peft|gguf-lora|merged-safetensors|merged-gguf|onnx [--dtype f32|f16|bf16] --out PATH
+// DIR is a case folder: config.json + model.safetensors (or model.safetensors.index.json and its shards), or
+// model.gguf; adapter_config.json + adapter_model.safetensors; tokenizer.json and tokenizer_config.json when
+// there. --out is a file for gguf-lora and merged-gguf, a folder otherwise. The export is written beside --out
+// and renamed into place once complete: a failure leaves nothing partial.
+import { existsSync } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BaseSource } from '../export/base';
+import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportDtype, type ExportFormat, exportModel, isSingleFile } from '../export/formats';
+import { readPeftAdapter } from '../export/peft';
+import { ggufHostTensors, safetensorsHostTensors } from '../model/host-tensors';
+import type { TokenizerFiles } from '../model/tokenizer';
+import { errorMessage } from '../util/errors';
+import { nodeFolder, nodeRangeFile } from './node-folder';
+
+const USAGE = `usage: npm run export -- DIR --format ${EXPORT_FORMATS.join('|')} [--dtype ${EXPORT_DTYPES.join('|')}] --out PATH`;
+
+class UsageError extends Error {}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${path}: ${errorMessage(error)}`);
+  }
+}
+
+/** The case folder's base model, read by range, and a function that closes its files. */
+async function caseBase(dir: string): Promise<{ base: BaseSource; close: () => Promise<void> }> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => void (await Promise.all(closers.map((c) => c())));
+  const ranged = async (name: string) => {
+    const { file, close: closeFile } = await nodeRangeFile(join(dir, name), name);
+    closers.push(closeFile);
+    return file;
+  };
+  try {
+    const tokenizer: TokenizerFiles | undefined = existsSync(join(dir, 'tokenizer.json'))
+      ? {
+          tokenizer: await readJson(join(dir, 'tokenizer.json')),
+          config: existsSync(join(dir, 'tokenizer_config.json')) ? await readJson(join(dir, 'tokenizer_config.json')) : {},
+        }
+      : undefined;
+    if (existsSync(join(dir, 'model.gguf'))) return { base: await ggufHostTensors([await ranged('model.gguf')], tokenizer), close };
+    if (!existsSync(join(dir, 'config.json'))) throw new Error(`${dir}: no model.gguf, and no config.json for a safetensors model`);
+    const index = join(dir, 'model.safetensors.index.json');
+    const shards = existsSync(index)
+      ? [...new Set(Object.values((await readJson(index)).weight_map as Record<string, string>))].sort()
+      : ['model.safetensors'];
+    for (const shard of shards) if (!existsSync(join(dir, shard))) throw new Error(`${dir}: no ${shard}`);
+    const files = await Promise.all(shards.map(ranged));
+    const config = await readFile(join(dir, 'config.json'));
+    const base = await safetensorsHostTensors(files, new Uint8Array(config), tokenizer);
+    return { base, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: { format: { type: 'string' }, dtype: { type: 'string', default: 'f32' }, out: { type: 'string' } },
+    allowPositionals: true,
+  });
+  if (positionals.length !== 1) throw new UsageError('give one case folder');
+  const format = values.format as ExportFormat;
+  if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format takes ${EXPORT_FORMATS.join(', ')}; got ${values.format ?? 'nothing'}`);
+  const dtype = values.dtype as ExportDtype;
+  if (!EXPORT_DTYPES.includes(dtype)) throw new UsageError(`--dtype takes ${EXPORT_DTYPES.join(', ')}; got ${values.dtype}`);
+  if (!values.out) throw new UsageError('give --out');
+  const dir = positionals[0];
+  const out = resolve(values.out);
+
+  const { base, close } = await caseBase(dir);
+  try {
+    const adapterFile = async (name: string) => (existsSync(join(dir, name)) ? new Uint8Array(await readFile(join(dir, name))) : undefined);
+    const files = new Map<string, Uint8Array | undefined>();
+    for (const name of ['adapter_config.json', 'adapter_model.safetensors']) files.set(name, await adapterFile(name));
+    if (!files.get('adapter_config.json')) throw new Error(`${dir}: no adapter_config.json: there is no adapter to export`);
+    const adapter = readPeftAdapter((name) => files.get(name), base.spec, dir);
+
+    // Written beside --out, then renamed: --out never holds a partial export.
+    const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
+    await rm(partial, { recursive: true, force: true });
+    try {
+      const single = isSingleFile(format);
+      const folder = nodeFolder(single ? dirname(partial) : partial);
+      const t0 = performance.now();
+      await exportModel(format, base, adapter, folder, { dtype, fileName: single ? basename(partial) : undefined });
+      await rm(out, { recursive: true, force: true });
+      await rename(partial, out);
+      const bytes = single ? (await stat(out)).size : undefined;
+      console.log(JSON.stringify({ format, dtype, out, ...(bytes !== undefined ? { bytes } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
+    } catch (error) {
+      await rm(partial, { recursive: true, force: true });
+      throw error;
+    }
+  } finally {
+    await close();
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : errorMessage(error));
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);
