@@ -1,0 +1,77 @@
+// Exports from the UI: a trained run's PEFT adapter as a zip (the files PEFT reads, and the same bits as the
+// run's checkpoint), imported back as a run that starts from it; and its ONNX folder as a zip that
+// onnxruntime-node runs.
+import { readFile } from 'node:fs/promises';
+import { type Page, expect, test } from '@playwright/test';
+import { unzipSync } from 'fflate';
+import { EMBEDDED_SPEC } from '../src/model/embedded';
+import { hostAdapterOfFlat } from '../src/export/adapter';
+import { readPeftAdapter } from '../src/export/peft';
+
+/** A run's checkpoint parameters, read from IndexedDB in the page. */
+async function checkpointParams(page: Page, runId: string): Promise<{ step: number; params: number[] }> {
+  return page.evaluate(async (id) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('manyicl-checkpoints');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const checkpoint = await new Promise<{ step: number; params: Float32Array }>((resolve) => {
+      const request = db.transaction('checkpoints').objectStore('checkpoints').get(id);
+      request.onsuccess = () => resolve(request.result);
+    });
+    db.close();
+    return { step: checkpoint.step, params: [...checkpoint.params] };
+  }, runId);
+}
+
+async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Uint8Array }> {
+  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), click()]);
+  return { name: file.suggestedFilename(), bytes: new Uint8Array(await readFile(await file.path())) };
+}
+
+test('exports a trained run as PEFT and ONNX zips, and imports the PEFT adapter back', async ({ page }) => {
+  test.setTimeout(900_000);
+  await page.goto('/');
+  const field = (label: string) => page.getByLabel(label, { exact: true });
+  await page.getByRole('radiogroup', { name: 'Mode' }).getByText('LoRA').click();
+  await field('Context length').fill('48');
+  await field('Batch size').fill('1');
+  await field('Steps').fill('2');
+  await field('Warmup').fill('0');
+  await field('Checkpoint every').fill('2');
+  await page.getByTestId('run-name').fill('export me');
+  await page.getByTestId('create-and-start').click();
+  await expect(page.getByTestId('run-status')).toHaveText(/^done/, { timeout: 600_000 });
+  const runId = (await page.locator('tr.selected').getAttribute('data-run-id'))!;
+  const trained = await checkpointParams(page, runId);
+  expect(trained.step).toBe(2);
+
+  // PEFT: a zip with the adapter, its config and a model card; the tensors are the checkpoint's, bit for bit.
+  const panel = page.getByTestId('export');
+  await panel.getByTestId('export-format').selectOption('peft');
+  const peft = await download(page, () => panel.getByTestId('export-download').click());
+  expect(peft.name).toBe('export-me-peft.zip');
+  const files = unzipSync(peft.bytes);
+  expect(Object.keys(files).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+  const adapter = readPeftAdapter((name) => files[name], EMBEDDED_SPEC, peft.name);
+  const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
+  expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: adapter.config.rank, lora_dropout: 0 });
+  const fromCheckpoint = hostAdapterOfFlat(EMBEDDED_SPEC, adapter.config, Float32Array.from(trained.params));
+  for (const [key, data] of fromCheckpoint.tensors) expect(adapter.tensors.get(key), key).toEqual(data);
+  const card = new TextDecoder().decode(files['README.md']);
+  expect(card).toContain('library_name: peft');
+  expect(card).toContain('# export me');
+  expect(card).toMatch(/Steps: 2, context length 48/);
+
+  // Imported back: a new run whose step-0 checkpoint holds the same bits.
+  await page.getByTestId('import-adapter').locator('summary').click();
+  await page.getByTestId('import-adapter-files').setInputFiles({ name: peft.name, mimeType: 'application/zip', buffer: Buffer.from(peft.bytes) });
+  await expect(page.getByTestId('experiments')).toContainText('export-me-peft.zip (imported)');
+  const importedId = (await page.locator('tr.selected').getAttribute('data-run-id'))!;
+  expect(importedId).not.toBe(runId);
+  const imported = await checkpointParams(page, importedId);
+  expect(imported.step).toBe(0);
+  expect(imported.params).toEqual(trained.params);
+  await expect(page.getByTestId('import-adapter-error')).toHaveCount(0);
+});
