@@ -40,7 +40,9 @@ async function adapterFiles(source: AdapterSource, fetchFn: typeof fetch): Promi
     if (source.files.length === 0) throw new Error('choose adapter_config.json and adapter_model.safetensors, or a .zip of them');
     const zip = source.files.find((f) => isZip(f.bytes));
     if (zip) return { name: zip.name, files: unzipFiles(zip.bytes, zip.name) };
-    return { name: source.files.map((f) => f.name).join(', '), files: new Map(source.files.map((f) => [f.name.slice(f.name.lastIndexOf('/') + 1), f.bytes])) };
+    const files = new Map(source.files.map((f) => [f.name.slice(f.name.lastIndexOf('/') + 1), f.bytes]));
+    const weights = source.files.find((f) => f.name.endsWith('.safetensors'));
+    return { name: weights?.name ?? source.files[0].name, files };
   }
   const fetchFolder = async (name: string, url: (file: string) => string, headers: Record<string, string>) => {
     const files = new Map<string, Uint8Array>();
