@@ -11,7 +11,7 @@ import { exportOnnx } from './onnx';
 import { decodeModel } from './onnx/proto';
 import {
   type MakeTensor, type OrtSessionLike, TINY_SPECS, decoderPass, engineGreedy, engineLogits, randomTokens, tinyModel,
-} from './onnx.testing';
+} from '../reference/tiny-decoder.testing';
 import { memoryFolder } from './sink';
 
 const make: MakeTensor = (type, data, dims) => new ort.Tensor(type, data, dims);

@@ -1,5 +1,5 @@
-// Tiny models, our engine's logits and greedy tokens, and one decoder pass through an onnxruntime session:
-// what the ONNX export tests (Node and Chromium) share.
+// Tiny decoders with a LoRA adapter, our engine's logits and greedy tokens on them, and one pass through an
+// onnxruntime session: what the tests of the ONNX export and of ONNX generation (Node and Chromium) share.
 import { Activations } from '../engine/activations';
 import { Generator } from '../engine/generate';
 import { LoraAdapter } from '../engine/lora';
@@ -8,10 +8,10 @@ import { lmHeadLogits } from '../engine/ops/cross_entropy';
 import type { ModelSpec } from '../engine/spec';
 import { Model } from '../engine/weights';
 import { testGpu } from '../gpu/gpu.testing';
-import { randomCase } from '../reference/make-case';
+import { randomCase } from './make-case';
 import { mulberry32 } from '../util/random';
-import type { HostAdapter } from './adapter';
-import type { BaseSource } from './base';
+import type { HostAdapter } from '../export/adapter';
+import type { BaseSource } from '../export/base';
 
 const TINY = {
   vocabSize: 96, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8,
