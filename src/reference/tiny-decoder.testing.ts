@@ -139,3 +139,11 @@ export async function decoderPass(
   const out = await session.run(feeds);
   return { logits: out.logits.data as Float32Array, present: out };
 }
+
+/** The export of one tiny decoder committed under src/testdata, for tests that may not import the exporter. */
+export const ONNX_FIXTURE = {
+  folder: 'onnx/tiny-llama',
+  arch: 'llama',
+  seed: 11,
+  files: ['config.json', 'generation_config.json', 'onnx/model.onnx'],
+} as const;

@@ -131,15 +131,17 @@ export function decoderGraph(spec: ModelSpec, weightType: typeof DataType.FLOAT 
   const angles = g.op('Unsqueeze', [g.op('Mul', [positions, invFreq]), g.int64([1])]);
   const cos = g.op('Cos', [angles]);
   const sin = g.op('Sin', [angles]);
+  const lastAxis = g.int64([-1]);
   const rope = (x: string): string => {
-    const [x1, x2] = g.opN('Split', [x], { axis: -1, num_outputs: 2 }, 2);
+    // Slice, not Split: with opset 18's Split(num_outputs) onnxruntime-web's WebGPU EP gave halves that the next Mul refused.
+    const x1 = g.op('Slice', [x, g.int64([0]), g.int64([hd / 2]), lastAxis]);
+    const x2 = g.op('Slice', [x, g.int64([hd / 2]), g.int64([hd]), lastAxis]);
     const first = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
     const second = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
     return g.op('Concat', [first, second], { axis: -1 });
   };
 
   const eps = g.float([spec.rmsNormEps], []);
-  const lastAxis = g.int64([-1]);
   const rmsnorm = (x: string, hfName: string): string => {
     const meanSquare = g.op('ReduceMean', [g.op('Mul', [x, x]), lastAxis], { keepdims: 1 });
     const rstd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [meanSquare, eps])])]);
