@@ -93,6 +93,14 @@ for (const arch of ['llama', 'mistral'] as const) {
       expect(external.every((t) => t.raw_data === undefined)).toBe(true);
 
       const root = await onDisk(folder.files);
+      // Both graphs read their weights from the data files beside them; f16 weights move the logits by 1-2e-3.
+      const expectLogits = await engineLogits(m, a);
+      for (const [file, tolerance] of [['model.onnx', 1e-4], ['model_fp16.onnx', 5e-3]] as const) {
+        const session = (await ort.InferenceSession.create(join(root, 'model', 'onnx', file))) as unknown as OrtSessionLike;
+        const error = maxRelError((await decoderPass(session, make, spec, [a], [new Array<number>(T).fill(1)], null)).logits, expectLogits);
+        console.log(`${arch} ${file} (external data) vs engine logits: ${error.toExponential(2)}`);
+        expect(error).toBeLessThan(tolerance);
+      }
       env.allowRemoteModels = false;
       env.allowLocalModels = true;
       env.localModelPath = root;
