@@ -7,7 +7,7 @@ import { parseSync } from 'oxc-parser';
 export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   ui: ['store', 'util'],
   store: ['eval', 'export', 'train', 'data', 'model', 'gpu', 'util'],
-  eval: ['train', 'data', 'model', 'engine', 'gpu', 'util'],
+  eval: ['export', 'train', 'data', 'model', 'engine', 'gpu', 'util'],
   export: ['train', 'model', 'engine', 'gpu', 'util'],
   train: ['data', 'model', 'engine', 'gpu', 'util'],
   model: ['data', 'engine', 'gpu', 'util'],

@@ -7,7 +7,12 @@ import { mergeLora } from '../engine/merge';
 import type { LoraConfig } from '../engine/peft';
 import { Model } from '../engine/weights';
 import type { Gpu } from '../gpu/gpu';
+import type { HostAdapter } from '../export/adapter';
+import type { BaseSource } from '../export/base';
+import { exportOnnx } from '../export/onnx';
+import { memoryFolder } from '../export/sink';
 import type { BaseModel, HostBaseModel } from '../train/session';
+import { onnxGenerator } from './onnx-generate';
 
 export interface PlaygroundOutput {
   text: string;
@@ -19,6 +24,13 @@ export interface PlaygroundOptions extends SamplingOptions {
   maxNewTokens: number;
   /** Merge a LoRA adapter into the weights (f32) instead of running it as a branch beside them. */
   merged?: boolean;
+  /** Also export the model (with the run's weights) to ONNX and continue the prompt in onnxruntime-web (greedy). */
+  onnx?: boolean;
+}
+
+/** The ONNX export's continuation, and the onnxruntime-web backend that ran it. */
+export interface OnnxPlaygroundOutput extends PlaygroundOutput {
+  backend: string;
 }
 
 /** What the second column runs: the base with a LoRA adapter, or other (full-parameter trained) weights. */
@@ -59,4 +71,22 @@ export async function continuePrompt(
 
 export function promptIds(tokenizer: Tokenizer, prompt: string): number[] {
   return [...(tokenizer.bosId !== null ? [tokenizer.bosId] : []), ...tokenizer.encode(prompt)];
+}
+
+/**
+ * The prompt continued greedily by the model exported to ONNX (the adapter merged) in onnxruntime-web: the
+ * independent inference path, beside our engine's.
+ */
+export async function continueWithOnnx(
+  base: BaseSource, adapter: HostAdapter | null, tokenizer: Tokenizer, prompt: string, maxNewTokens: number,
+): Promise<OnnxPlaygroundOutput> {
+  const folder = memoryFolder();
+  await exportOnnx(base, adapter, folder);
+  const generator = await onnxGenerator(folder.files);
+  try {
+    const { tokens, ms } = await generator.generate(promptIds(tokenizer, prompt), maxNewTokens, tokenizer.eosId !== null ? [tokenizer.eosId] : []);
+    return { text: tokenizer.decode(tokens), tokens: tokens.length, tokensPerSecond: tokens.length / (ms / 1000), backend: generator.executionProviders[0] };
+  } finally {
+    await generator.release();
+  }
 }

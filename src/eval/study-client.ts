@@ -1,14 +1,14 @@
 // The page's side of the study worker (the study, and the playground's generations).
 import { type Remote, proxy, wrap } from 'comlink';
 import type { StudyConfig, StudyEvent, StudyUnit } from './study';
-import type { PlaygroundOutput, PlaygroundRequest, StudyWorkerApi } from './study-worker';
+import type { PlaygroundOutput, PlaygroundRequest, PlaygroundResult, StudyWorkerApi } from './study-worker';
 
-export type { PlaygroundOutput, PlaygroundRequest };
+export type { PlaygroundOutput, PlaygroundRequest, PlaygroundResult };
 
 export interface StudyClient {
   /** Runs the study, skipping the units given; resolves when it is done or has failed. */
   run(config: StudyConfig, completed: StudyUnit[], onEvent: (event: StudyEvent) => void): Promise<void>;
-  playground(request: PlaygroundRequest): Promise<{ base: PlaygroundOutput; adapted: PlaygroundOutput | null }>;
+  playground(request: PlaygroundRequest): Promise<PlaygroundResult>;
   dispose(): void;
 }
 

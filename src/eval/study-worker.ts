@@ -7,7 +7,8 @@ import { getModel } from '../model/sources/library';
 import { loadHostBaseModel } from '../train/base-model';
 import { loadCheckpoint } from '../train/checkpoints';
 import type { RunConfig } from '../train/run-config';
-import { type Adapted, type PlaygroundOptions, type PlaygroundOutput, continuePrompt } from './playground';
+import { runBaseSource, runWeights } from '../export/run-export';
+import { type Adapted, type OnnxPlaygroundOutput, type PlaygroundOptions, type PlaygroundOutput, continuePrompt, continueWithOnnx } from './playground';
 import { errorMessage } from '../util/errors';
 import { type StudyConfig, type StudyEvent, type StudyUnit, runStudy } from './study';
 
@@ -19,6 +20,13 @@ export interface PlaygroundRequest extends PlaygroundOptions {
   prompt: string;
   model: RunConfig['model'];
   run: { id: string; config: RunConfig } | null;
+}
+
+/** The base model's continuation, the run's beside it, and the ONNX export's when asked for. */
+export interface PlaygroundResult {
+  base: PlaygroundOutput;
+  adapted: PlaygroundOutput | null;
+  onnx: OnnxPlaygroundOutput | null;
 }
 
 /** A model from the browser's model cache, streamed onto the GPU (studied with LoRA adapters). */
@@ -64,7 +72,7 @@ const api = {
   },
 
   /** The prompt continued by the base model and, when a run is given, by that run's trained weights. */
-  async playground(request: PlaygroundRequest, appBaseUrl: string): Promise<{ base: PlaygroundOutput; adapted: PlaygroundOutput | null }> {
+  async playground(request: PlaygroundRequest, appBaseUrl: string): Promise<PlaygroundResult> {
     const model = request.run ? request.run.config.model : request.model;
     gpu ??= Gpu.create();
     const device = await gpu;
@@ -73,7 +81,14 @@ const api = {
     try {
       // The base first: merging the adapter into a model from the cache changes it (it is freed right after).
       const baseOutput = await continuePrompt(device, base, null, request.prompt, request);
-      return { base: baseOutput, adapted: adapted ? await continuePrompt(device, base, adapted, request.prompt, request) : null };
+      const adaptedOutput = adapted ? await continuePrompt(device, base, adapted, request.prompt, request) : null;
+      let onnx: OnnxPlaygroundOutput | null = null;
+      if (request.onnx) {
+        const source = await runBaseSource(model, appBaseUrl);
+        const weights = request.run ? await runWeights({ ...request.run, name: request.run.id }, source) : { base: source, adapter: null };
+        onnx = await continueWithOnnx(weights.base, weights.adapter, base.tokenizer, request.prompt, request.maxNewTokens);
+      }
+      return { base: baseOutput, adapted: adaptedOutput, onnx };
     } finally {
       if ('model' in base) base.model.destroy();
     }

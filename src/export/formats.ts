@@ -1,6 +1,7 @@
 // Every export format behind one call, for the app and for `npm run export`.
 import type { HostAdapter } from './adapter';
 import type { BaseSource } from './base';
+import { exportOnnx } from './onnx';
 import { peftFilesOf } from './peft';
 import { type FolderSink, writeFile } from './sink';
 
@@ -51,6 +52,12 @@ export async function exportModel(format: ExportFormat, base: BaseSource, adapte
       options.onProgress?.(1, 1);
       return;
     }
+    case 'onnx':
+      // Always both graphs: model.onnx (f32) and model_fp16.onnx (f16 weights, f32 compute), as transformers.js
+      // picks them by its dtype option.
+      if (options.dtype && options.dtype !== 'f32') throw new Error(`an ONNX export holds model.onnx (f32) and model_fp16.onnx (f16 weights) both: --dtype ${options.dtype} does not apply`);
+      await exportOnnx(base, adapter, folder, { fp16: true, externalData: 'auto', onProgress: options.onProgress });
+      return;
     default:
       throw new Error(`export format ${format} is not available`);
   }

@@ -1,21 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type LoraConfig, loraTensorShapes } from '../engine/peft';
+import type { LoraConfig } from '../engine/peft';
 import type { ModelSpec } from '../engine/spec';
 import { EMBEDDED_SPEC } from '../model/embedded';
 import { readSafetensors, writeSafetensors } from '../model/safetensors';
-import { mulberry32 } from '../util/random';
 import type { HostAdapter } from './adapter';
+import { randomHostAdapter } from './adapter.testing';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, modelCard, peftFilesOf, readPeftAdapter, unzipFiles, zipFiles } from './peft';
 
 const SPEC: ModelSpec = { ...EMBEDDED_SPEC, numLayers: 2 };
 const CONFIG: LoraConfig = { rank: 4, alpha: 8, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false };
-
-function randomAdapter(spec: ModelSpec, config: LoraConfig, seed = 1): HostAdapter {
-  const next = mulberry32(seed);
-  const tensors = new Map<string, Float32Array>();
-  for (const t of loraTensorShapes(spec, config)) tensors.set(t.key, Float32Array.from({ length: t.shape[0] * t.shape[1] }, () => next() * 2 - 1));
-  return { spec, config, tensors };
-}
 
 const filesOf = (adapter: HostAdapter) => {
   const files = peftFilesOf(adapter, 'org/base');
@@ -28,7 +21,7 @@ const reader = (files: Map<string, Uint8Array | string>) => (name: string) => {
 
 describe('PEFT export and import', () => {
   it('round-trips bit for bit through a zip', () => {
-    const adapter = randomAdapter(SPEC, CONFIG);
+    const adapter = randomHostAdapter(SPEC, CONFIG);
     const zip = zipFiles(filesOf(adapter));
     const back = readPeftAdapter((name) => unzipFiles(zip, 'a.zip').get(name), SPEC, 'a.zip');
     expect(back.config).toEqual(CONFIG);
@@ -39,34 +32,34 @@ describe('PEFT export and import', () => {
   });
 
   it('reads a zip of a folder (paths with a directory)', () => {
-    const files = filesOf(randomAdapter(SPEC, CONFIG));
+    const files = filesOf(randomHostAdapter(SPEC, CONFIG));
     const zip = zipFiles(new Map([...files].map(([name, content]) => [`my-adapter/${name}`, content])));
     expect(readPeftAdapter((name) => unzipFiles(zip, 'b.zip').get(name), SPEC, 'b.zip').tensors.size).toBe(2 * 7 * 2);
   });
 
   it('refuses an adapter for another model, naming the tensor and the reason', () => {
-    const files = filesOf(randomAdapter({ ...SPEC, hiddenSize: SPEC.hiddenSize * 2 }, CONFIG));
+    const files = filesOf(randomHostAdapter({ ...SPEC, hiddenSize: SPEC.hiddenSize * 2 }, CONFIG));
     expect(() => readPeftAdapter(reader(files), SPEC, 'other.zip')).toThrow(
       /other\.zip: adapter_model\.safetensors: base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight has shape \[4, \d+\], expected \[4, \d+\]: the base model's q_proj is \d+ inputs: this adapter was trained for another model/,
     );
   });
 
   it('refuses a rank that differs from adapter_config.json', () => {
-    const files = filesOf(randomAdapter(SPEC, CONFIG));
+    const files = filesOf(randomHostAdapter(SPEC, CONFIG));
     files.set(ADAPTER_CONFIG, JSON.stringify({ ...JSON.parse(files.get(ADAPTER_CONFIG) as string), r: 8 }));
     expect(() => readPeftAdapter(reader(files), SPEC, 'x')).toThrow(/its rank is 4, but adapter_config\.json says r = 8/);
   });
 
   it('refuses an adapter with more layers or other targets than the base model', () => {
-    const deeper = filesOf(randomAdapter({ ...SPEC, numLayers: 3 }, CONFIG));
+    const deeper = filesOf(randomHostAdapter({ ...SPEC, numLayers: 3 }, CONFIG));
     expect(() => readPeftAdapter(reader(deeper), SPEC, 'x')).toThrow(/should not have .*layers\.2\./);
-    const fewer = filesOf(randomAdapter(SPEC, { ...CONFIG, targets: ['q_proj'] }));
+    const fewer = filesOf(randomHostAdapter(SPEC, { ...CONFIG, targets: ['q_proj'] }));
     fewer.set(ADAPTER_CONFIG, JSON.stringify({ ...JSON.parse(fewer.get(ADAPTER_CONFIG) as string), target_modules: ['q_proj', 'v_proj'] }));
     expect(() => readPeftAdapter(reader(fewer), SPEC, 'x')).toThrow(/lacks base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_A\.weight/);
   });
 
   it('refuses missing files, bad JSON, unsupported options and non-finite values', () => {
-    const files = filesOf(randomAdapter(SPEC, CONFIG));
+    const files = filesOf(randomHostAdapter(SPEC, CONFIG));
     expect(() => readPeftAdapter((n) => (n === ADAPTER_CONFIG ? undefined : reader(files)(n)), SPEC, 'x')).toThrow(/x: no adapter_config\.json/);
     expect(() => readPeftAdapter((n) => (n === ADAPTER_WEIGHTS ? undefined : reader(files)(n)), SPEC, 'x')).toThrow(/x: no adapter_model\.safetensors/);
     expect(() => readPeftAdapter((n) => (n === ADAPTER_CONFIG ? new TextEncoder().encode('{') : reader(files)(n)), SPEC, 'x')).toThrow(/not valid JSON/);

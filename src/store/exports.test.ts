@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { type LoraConfig, loraTensorShapes } from '../engine/peft';
+import type { LoraConfig } from '../engine/peft';
 import { flatOfHostAdapter } from '../export/adapter';
+import { randomHostAdapter } from '../export/adapter.testing';
 import type { ExportClient, ExportRequest } from '../export/export-client';
 import { peftFilesOf } from '../export/peft';
 import { EMBEDDED_SPEC } from '../model/embedded';
 import type { Checkpoint } from '../train/checkpoints';
 import type { RunRecord } from '../train/protocol';
 import { type RunConfig, defaultRunConfig } from '../train/run-config';
-import { mulberry32 } from '../util/random';
 import { createExportsStore } from './exports';
 
 const run = (id: string, mode: RunConfig['mode']): RunRecord => ({
@@ -52,11 +52,10 @@ function setup(options: { failSave?: boolean } = {}) {
 
 const CONFIG: LoraConfig = { rank: 2, alpha: 8, targets: ['q_proj', 'down_proj'], useRslora: false };
 function adapterFiles() {
-  const next = mulberry32(9);
-  const tensors = new Map(loraTensorShapes(EMBEDDED_SPEC, CONFIG).map((t) => [t.key, Float32Array.from({ length: t.shape[0] * t.shape[1] }, () => next())]));
-  const files = peftFilesOf({ spec: EMBEDDED_SPEC, config: CONFIG, tensors });
+  const adapter = randomHostAdapter(EMBEDDED_SPEC, CONFIG, 9);
+  const files = peftFilesOf(adapter);
   return {
-    flat: flatOfHostAdapter({ spec: EMBEDDED_SPEC, config: CONFIG, tensors }),
+    flat: flatOfHostAdapter(adapter),
     files: Object.entries(files).map(([name, content]) => ({ name, bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content })),
   };
 }

@@ -12,7 +12,7 @@ function fakeClient(requests: PlaygroundRequest[]): StudyClient {
     playground: async (request) => {
       requests.push(request);
       if (request.prompt === 'fail') throw new Error('out of memory');
-      return { base: output('base'), adapted: request.run ? output('adapted') : null };
+      return { base: output('base'), adapted: request.run ? output('adapted') : null, onnx: request.onnx ? { ...output('onnx'), backend: 'wasm' } : null };
     },
     dispose: () => {},
   };
@@ -33,12 +33,12 @@ describe('the playground store', () => {
     const runs = [run('a', 4)];
     const store = createPlaygroundStore({ client: () => fakeClient(requests), setupModel: () => ({ source: 'embedded', id: 'manyicl-tiny' }), runs: () => runs });
     await store.getState().generate();
-    expect(store.getState().result).toEqual({ base: output('base'), adapted: null, runName: null });
+    expect(store.getState().result).toEqual({ base: output('base'), adapted: null, onnx: null, runName: null });
     expect(requests[0]).toMatchObject({ prompt: 'q: 12+7\na:', maxNewTokens: 16, temperature: 0, merged: false, run: null, model: { source: 'embedded' } });
 
     store.getState().set({ runId: 'a', temperature: 0.7, merged: true });
     await store.getState().generate();
-    expect(store.getState().result).toEqual({ base: output('base'), adapted: output('adapted'), runName: 'run a' });
+    expect(store.getState().result).toEqual({ base: output('base'), adapted: output('adapted'), onnx: null, runName: 'run a' });
     expect(requests[1]).toMatchObject({ temperature: 0.7, merged: true, run: { id: 'a', config: runs[0].config } });
 
     store.getState().set({ prompt: 'fail' });

@@ -1,6 +1,6 @@
 // The playground: a prompt continued by the base model and by a trained run, side by side.
 import { create } from 'zustand';
-import type { PlaygroundOutput, StudyClient } from '../eval/study-client';
+import type { PlaygroundResult, StudyClient } from '../eval/study-client';
 import type { RunConfig } from '../train/run-config';
 import type { RunRecord } from '../train/protocol';
 import { errorMessage } from '../util/errors';
@@ -24,11 +24,13 @@ export interface PlaygroundState {
   temperature: number;
   /** Merge the run's LoRA adapter into the weights instead of running it as a branch. */
   merged: boolean;
+  /** Also run the model exported to ONNX in onnxruntime-web (greedy). */
+  onnx: boolean;
   busy: boolean;
-  result: { base: PlaygroundOutput; adapted: PlaygroundOutput | null; runName: string | null } | null;
+  result: (PlaygroundResult & { runName: string | null }) | null;
   error: string | null;
 
-  set(patch: Partial<Pick<PlaygroundState, 'prompt' | 'runId' | 'maxNewTokens' | 'temperature' | 'merged'>>): void;
+  set(patch: Partial<Pick<PlaygroundState, 'prompt' | 'runId' | 'maxNewTokens' | 'temperature' | 'merged' | 'onnx'>>): void;
   generate(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export function createPlaygroundStore(deps: PlaygroundDeps) {
     maxNewTokens: 16,
     temperature: 0,
     merged: false,
+    onnx: false,
     busy: false,
     result: null,
     error: null,
@@ -51,7 +54,7 @@ export function createPlaygroundStore(deps: PlaygroundDeps) {
     set: (patch) => set(patch),
 
     generate: async () => {
-      const { prompt, runId, maxNewTokens, temperature, merged, busy } = get();
+      const { prompt, runId, maxNewTokens, temperature, merged, onnx, busy } = get();
       if (busy) return;
       const run = runId ? deps.runs().find((r) => r.id === runId) ?? null : null;
       if (runId && !run) {
@@ -61,7 +64,7 @@ export function createPlaygroundStore(deps: PlaygroundDeps) {
       set({ busy: true, error: null });
       try {
         const output = await deps.client().playground({
-          prompt, maxNewTokens, temperature, merged, seed: 1, model: deps.setupModel(), run: run ? { id: run.id, config: run.config } : null,
+          prompt, maxNewTokens, temperature, merged, onnx, seed: 1, model: deps.setupModel(), run: run ? { id: run.id, config: run.config } : null,
         });
         set({ result: { ...output, runName: run?.name ?? null } });
       } catch (error) {

@@ -10,7 +10,7 @@ export function ExportPanel() {
   const hasWeights = run?.checkpointStep !== undefined;
   const busyHere = state.busy !== null;
   const adapterOnly = (format: ExportFormat) => format === 'peft' || format === 'gguf-lora';
-  const dtypeApplies = state.format !== 'peft';
+  const dtypeApplies = state.format !== 'peft' && state.format !== 'onnx';
   return (
     <section className="panel" data-testid="export" aria-labelledby="export-title">
       <div className="panel-head">
@@ -42,7 +42,7 @@ export function ExportPanel() {
               <label className="field">
                 <span>Precision</span>
                 <select data-testid="export-dtype" value={state.dtype} onChange={(e) => set({ dtype: e.target.value as (typeof EXPORT_DTYPES)[number] })}>
-                  {EXPORT_DTYPES.filter((d) => !(d === 'bf16' && (state.format === 'gguf-lora' || state.format === 'onnx'))).map((d) => (
+                  {EXPORT_DTYPES.filter((d) => !(d === 'bf16' && state.format === 'gguf-lora')).map((d) => (
                     <option key={d} value={d}>
                       {d === 'f32' ? 'F32' : d === 'f16' ? 'F16' : 'BF16'}
                     </option>

@@ -42,6 +42,13 @@ export function PlaygroundPanel() {
           </span>
         </label>
         <label className="field">
+          <span>ONNX export</span>
+          <span>
+            <input type="checkbox" data-testid="playground-onnx" checked={state.onnx} onChange={(e) => set({ onnx: e.target.checked })} /> also run it in
+            onnxruntime-web (greedy)
+          </span>
+        </label>
+        <label className="field">
           <span>Temperature (0: greedy)</span>
           <input type="number" min={0} step={0.1} data-testid="playground-temperature" value={state.temperature} onChange={(e) => set({ temperature: Math.max(0, Number(e.target.value) || 0) })} />
         </label>
@@ -60,6 +67,13 @@ export function PlaygroundPanel() {
         <div className="playground-outputs">
           <Output title="Base model" testId="playground-base" output={state.result.base} />
           {state.result.adapted && <Output title={state.result.runName ?? 'Trained run'} testId="playground-adapted" output={state.result.adapted} />}
+          {state.result.onnx && (
+            <Output
+              title={`${state.result.runName ?? 'Base model'}, exported to ONNX (onnxruntime-web, ${state.result.onnx.backend})`}
+              testId="playground-onnx-output"
+              output={state.result.onnx}
+            />
+          )}
         </div>
       )}
     </section>
