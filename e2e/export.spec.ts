@@ -7,6 +7,32 @@ import { unzipSync } from 'fflate';
 import { EMBEDDED_SPEC } from '../src/model/embedded';
 import { hostAdapterOfFlat } from '../src/export/adapter';
 import { readPeftAdapter } from '../src/export/peft';
+import * as ort from 'onnxruntime-node';
+import { type MakeTensor, type OrtSessionLike, decoderPass } from '../src/reference/onnx-feed.testing';
+import { loadTokenizer } from '../src/model/tokenizer';
+
+/** Greedy continuation of `prompt` by an exported ONNX model in onnxruntime-node, fed as transformers.js feeds it. */
+async function ortGreedy(graph: Uint8Array, prompt: number[], maxNewTokens: number, eos: number | null): Promise<number[]> {
+  const session = (await ort.InferenceSession.create(graph)) as unknown as OrtSessionLike;
+  const make: MakeTensor = (type, data, dims) => new ort.Tensor(type, data, dims);
+  const V = EMBEDDED_SPEC.vocabSize;
+  const out: number[] = [];
+  let ids = prompt;
+  let mask = prompt.map(() => 1);
+  let past = null;
+  while (out.length < maxNewTokens) {
+    const step = await decoderPass(session, make, EMBEDDED_SPEC, [ids], [mask], past);
+    const last = step.logits.subarray((ids.length - 1) * V, ids.length * V);
+    let best = 0;
+    for (let v = 1; v < V; v++) if (last[v] > last[best]) best = v;
+    out.push(best);
+    if (best === eos) break;
+    past = step.present;
+    ids = [best];
+    mask = [...mask, 1];
+  }
+  return out;
+}
 
 /** A run's checkpoint parameters, read from IndexedDB in the page. */
 async function checkpointParams(page: Page, runId: string): Promise<{ step: number; params: number[] }> {
@@ -74,4 +100,33 @@ test('exports a trained run as PEFT and ONNX zips, and imports the PEFT adapter 
   expect(imported.step).toBe(0);
   expect(imported.params).toEqual(trained.params);
   await expect(page.getByTestId('import-adapter-error')).toHaveCount(0);
+
+  // ONNX: the trained run's folder as a zip; onnxruntime-node continues a prompt as our engine does in the page,
+  // and the playground's onnxruntime-web run of the same export agrees.
+  await page.getByTestId('experiments').getByRole('button', { name: 'export me', exact: true }).click();
+  await panel.getByTestId('export-format').selectOption('onnx');
+  const onnx = await download(page, () => panel.getByTestId('export-download').click());
+  expect(onnx.name).toBe('export-me-onnx.zip');
+  const folder = unzipSync(onnx.bytes);
+  expect(Object.keys(folder).sort()).toEqual(
+    ['config.json', 'generation_config.json', 'onnx/model.onnx', 'onnx/model_fp16.onnx', 'tokenizer.json', 'tokenizer_config.json'],
+  );
+  const json = (name: string) => JSON.parse(new TextDecoder().decode(folder[name]));
+  expect(json('config.json')).toMatchObject({ model_type: 'llama', num_hidden_layers: EMBEDDED_SPEC.numLayers });
+
+  const prompt = 'q: 2+3\na:';
+  const playground = page.getByTestId('playground');
+  await playground.getByTestId('playground-prompt').fill(prompt);
+  await playground.getByTestId('playground-run').selectOption({ label: 'export me (step 2)' });
+  await playground.getByTestId('playground-tokens').fill('6');
+  await playground.getByTestId('playground-onnx').check();
+  await playground.getByTestId('playground-generate').click();
+  await expect(playground.getByTestId('playground-onnx-output')).toBeVisible({ timeout: 300_000 });
+  const engineText = (await playground.getByTestId('playground-adapted').locator('pre').textContent()) ?? '';
+  expect(await playground.getByTestId('playground-onnx-output').locator('pre').textContent()).toBe(engineText);
+
+  const tokenizer = loadTokenizer({ tokenizer: json('tokenizer.json'), config: json('tokenizer_config.json') });
+  const ids = [...(tokenizer.bosId !== null ? [tokenizer.bosId] : []), ...tokenizer.encode(prompt)];
+  const tokens = await ortGreedy(folder['onnx/model.onnx'], ids, 6, tokenizer.eosId);
+  expect(tokenizer.decode(tokens)).toBe(engineText);
 });

@@ -4,9 +4,8 @@ import * as ort from 'onnxruntime-web/wasm';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
 import { describe, expect, it } from 'vitest';
 import { maxRelError } from '../gpu/gpu.testing';
-import {
-  type MakeTensor, type OrtSessionLike, TINY_SPECS, decoderPass, engineLogits, randomTokens, tinyModel,
-} from '../reference/tiny-decoder.testing';
+import { type MakeTensor, type OrtSessionLike, decoderPass } from '../reference/onnx-feed.testing';
+import { TINY_SPECS, engineLogits, randomTokens, tinyModel } from '../reference/tiny-decoder.testing';
 import { exportOnnx } from './onnx';
 import { memoryFolder } from './sink';
 

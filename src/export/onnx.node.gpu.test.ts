@@ -9,9 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { maxRelError } from '../gpu/gpu.testing';
 import { exportOnnx } from './onnx';
 import { decodeModel } from './onnx/proto';
-import {
-  type MakeTensor, type OrtSessionLike, TINY_SPECS, decoderPass, engineGreedy, engineLogits, randomTokens, tinyModel,
-} from '../reference/tiny-decoder.testing';
+import { type MakeTensor, type OrtSessionLike, decoderPass } from '../reference/onnx-feed.testing';
+import { TINY_SPECS, engineGreedy, engineLogits, randomTokens, tinyModel } from '../reference/tiny-decoder.testing';
 import { memoryFolder } from './sink';
 
 const make: MakeTensor = (type, data, dims) => new ort.Tensor(type, data, dims);

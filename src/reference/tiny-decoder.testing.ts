@@ -1,5 +1,5 @@
-// Tiny decoders with a LoRA adapter, our engine's logits and greedy tokens on them, and one pass through an
-// onnxruntime session: what the tests of the ONNX export and of ONNX generation (Node and Chromium) share.
+// Tiny decoders with a LoRA adapter, and our engine's logits and greedy tokens on them: what the tests of the ONNX
+// export and of ONNX generation (Node and Chromium) share.
 import { Activations } from '../engine/activations';
 import { Generator } from '../engine/generate';
 import { LoraAdapter } from '../engine/lora';
@@ -97,47 +97,6 @@ export function engineGreedy(m: TinyModel, prompt: number[], maxNewTokens: numbe
     const result = await new Generator(model, lora).generate([prompt], { maxNewTokens, stopTokens });
     return result.tokens[0];
   });
-}
-
-/** The parts of an onnxruntime (node or web) session and tensor a decoder pass uses. */
-export interface OrtTensorLike {
-  readonly dims: readonly number[];
-  readonly data: unknown;
-}
-export interface OrtSessionLike {
-  run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>>;
-}
-export type MakeTensor = (type: 'int64' | 'float32', data: BigInt64Array | Float32Array, dims: number[]) => OrtTensorLike;
-
-export interface DecoderStep {
-  /** [B, S] logits rows, [B * S * V]. */
-  logits: Float32Array;
-  present: Record<string, OrtTensorLike>;
-}
-
-/**
- * One pass of rows `ids` (all the same length S) whose masks cover the cache and the new tokens ([B, P + S]),
- * with positions as transformers.js makes them: cumsum(mask) - 1, 1 where masked.
- */
-export async function decoderPass(
-  session: OrtSessionLike, make: MakeTensor, spec: ModelSpec, ids: number[][], mask: number[][], past: Record<string, OrtTensorLike> | null,
-): Promise<DecoderStep> {
-  const B = ids.length;
-  const S = ids[0].length;
-  const T = mask[0].length;
-  const positions = mask.map((row) => {
-    let seen = 0;
-    return row.map((v) => (v === 1 ? seen++ : 1)).slice(T - S);
-  });
-  const int64 = (rows: number[][]) => make('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
-  const feeds: Record<string, OrtTensorLike> = { input_ids: int64(ids), attention_mask: int64(mask), position_ids: int64(positions) };
-  for (let l = 0; l < spec.numLayers; l++) {
-    for (const kind of ['key', 'value']) {
-      feeds[`past_key_values.${l}.${kind}`] = past?.[`present.${l}.${kind}`] ?? make('float32', new Float32Array(0), [B, spec.numKvHeads, 0, spec.headDim]);
-    }
-  }
-  const out = await session.run(feeds);
-  return { logits: out.logits.data as Float32Array, present: out };
 }
 
 /** The export of one tiny decoder committed under src/testdata, for tests that may not import the exporter. */
