@@ -75,21 +75,28 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 const MAX_TENSOR_NAME_BYTES = 63;
 const MAX_DIMS = 4;
 
-export interface GgufTensorInput {
+export interface GgufTensorInfo {
   name: string;
   type: GgmlType;
   /** GGUF order: shape[0] (ne[0]) is the innermost dimension, the row length. A [out, in] HF matrix is [in, out]. */
   shape: number[];
+}
+
+export interface GgufTensorInput extends GgufTensorInfo {
   /** Already encoded in `type`. */
   data: Uint8Array;
 }
 
-export interface WriteGgufOptions {
+export interface GgufHeaderOptions {
   version?: 2 | 3;
   metadata: Record<string, GgufValue>;
-  tensors: GgufTensorInput[];
+  tensors: GgufTensorInfo[];
   /** Default: metadata general.alignment if given, else 32. Written as general.alignment when not 32. */
   alignment?: number;
+}
+
+export interface WriteGgufOptions extends GgufHeaderOptions {
+  tensors: GgufTensorInput[];
 }
 
 function fail(message: string): never {
@@ -260,8 +267,8 @@ function readAlignment(metadata: Record<string, GgufValue>, requested: number | 
   return alignment;
 }
 
-function checkTensor(tensor: GgufTensorInput, seen: Set<string>): void {
-  const { name, type, shape, data } = tensor;
+function checkTensorInfo(tensor: GgufTensorInfo, seen: Set<string>): number {
+  const { name, type, shape } = tensor;
   const nameBytes = new TextEncoder().encode(name).length;
   if (nameBytes === 0 || nameBytes > MAX_TENSOR_NAME_BYTES) {
     fail(`tensor name "${name}" must be 1 to ${MAX_TENSOR_NAME_BYTES} bytes long`);
@@ -275,14 +282,33 @@ function checkTensor(tensor: GgufTensorInput, seen: Set<string>): void {
   if (shape[0] % blockSize(type) !== 0) {
     fail(`tensor "${name}": ${type} rows hold blocks of ${blockSize(type)} values, but ne[0] is ${shape[0]}`);
   }
-  const expected = tensorBytes(type, shape.reduce((a, b) => a * b, 1));
-  if (data.length !== expected) {
-    fail(`tensor "${name}": ${type} ${JSON.stringify(shape)} takes ${expected} bytes, data has ${data.length}`);
+  return tensorBytes(type, shape.reduce((a, b) => a * b, 1));
+}
+
+function checkTensorData(tensor: GgufTensorInfo & { bytes: number }, data: Uint8Array): void {
+  if (data.length !== tensor.bytes) {
+    fail(`tensor "${tensor.name}": ${tensor.type} ${JSON.stringify(tensor.shape)} takes ${tensor.bytes} bytes, data has ${data.length}`);
   }
 }
 
-/** Serialises a GGUF file. Metadata keys are written in insertion order, tensors in the order given. */
-export function writeGguf(opts: WriteGgufOptions): Uint8Array {
+/** A tensor as the header describes it: where its data lies and how long it is. */
+export interface GgufPlacedTensor extends GgufTensorInfo {
+  /** Offset in the data section. */
+  offset: number;
+  bytes: number;
+}
+
+export interface GgufHeader {
+  /** Everything before the first tensor's data, padded to the alignment. */
+  bytes: Uint8Array;
+  tensors: GgufPlacedTensor[];
+  alignment: number;
+  /** The whole file's size. */
+  fileBytes: number;
+}
+
+/** The header of a GGUF file, computed from the tensors' names, types and shapes alone. */
+export function ggufHeader(opts: GgufHeaderOptions): GgufHeader {
   const version = opts.version ?? 3;
   if (version !== 2 && version !== 3) fail(`version must be 2 or 3, got ${String(version)}`);
   const alignment = readAlignment(opts.metadata, opts.alignment);
@@ -290,7 +316,7 @@ export function writeGguf(opts: WriteGgufOptions): Uint8Array {
   if (alignment !== GGUF_DEFAULT_ALIGNMENT) metadata['general.alignment'] = ggufValue.u32(alignment);
 
   const seen = new Set<string>();
-  for (const tensor of opts.tensors) checkTensor(tensor, seen);
+  const sizes = opts.tensors.map((tensor) => checkTensorInfo(tensor, seen));
 
   const sink = new ByteSink();
   sink.bytes(new Uint8Array([0x47, 0x47, 0x55, 0x46])); // "GGUF"
@@ -305,20 +331,54 @@ export function writeGguf(opts: WriteGgufOptions): Uint8Array {
   }
 
   let dataSize = 0;
-  const offsets: number[] = [];
-  for (const tensor of opts.tensors) {
-    offsets.push(dataSize);
-    sink.string(tensor.name);
-    sink.u32(tensor.shape.length);
-    for (const dim of tensor.shape) sink.u64(dim);
-    sink.u32(GGML_TYPE_ID[tensor.type]);
+  const tensors: GgufPlacedTensor[] = [];
+  opts.tensors.forEach((tensor, i) => {
+    const { name, type, shape } = tensor;
+    tensors.push({ name, type, shape, offset: dataSize, bytes: sizes[i] });
+    sink.string(name);
+    sink.u32(shape.length);
+    for (const dim of shape) sink.u64(dim);
+    sink.u32(GGML_TYPE_ID[type]);
     sink.u64(dataSize);
-    dataSize = alignUp(dataSize + tensor.data.length, alignment);
-  }
+    dataSize = alignUp(dataSize + sizes[i], alignment);
+  });
 
   const dataOffset = alignUp(sink.length, alignment);
-  const out = new Uint8Array(dataOffset + dataSize);
-  out.set(sink.result());
-  opts.tensors.forEach((tensor, i) => out.set(tensor.data, dataOffset + offsets[i]));
+  const bytes = new Uint8Array(dataOffset);
+  bytes.set(sink.result());
+  return { bytes, tensors, alignment, fileBytes: dataOffset + dataSize };
+}
+
+/**
+ * Writes a GGUF file piece by piece: the header, then each tensor's data in order, asked for only when it is
+ * its turn (`data(tensor, index)`), so that no more than one tensor needs to be in memory.
+ */
+export async function writeGgufStreamed(
+  opts: GgufHeaderOptions,
+  data: (tensor: GgufPlacedTensor, index: number) => Promise<Uint8Array> | Uint8Array,
+  write: (bytes: Uint8Array) => Promise<void>,
+): Promise<GgufHeader> {
+  const header = ggufHeader(opts);
+  await write(header.bytes);
+  for (let i = 0; i < header.tensors.length; i++) {
+    const tensor = header.tensors[i];
+    const bytes = await data(tensor, i);
+    checkTensorData(tensor, bytes);
+    await write(bytes);
+    const padding = alignUp(bytes.length, header.alignment) - bytes.length;
+    if (padding > 0) await write(new Uint8Array(padding));
+  }
+  return header;
+}
+
+/** Serialises a GGUF file. Metadata keys are written in insertion order, tensors in the order given. */
+export function writeGguf(opts: WriteGgufOptions): Uint8Array {
+  const header = ggufHeader(opts);
+  const out = new Uint8Array(header.fileBytes);
+  out.set(header.bytes);
+  header.tensors.forEach((tensor, i) => {
+    checkTensorData(tensor, opts.tensors[i].data);
+    out.set(opts.tensors[i].data, header.bytes.length + tensor.offset);
+  });
   return out;
 }
