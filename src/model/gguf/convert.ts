@@ -5,12 +5,12 @@
 // Two deliberate differences from llama.cpp: the Llama 3 factors use original_max_position_embeddings from
 // the rope scaling parameters (llama.cpp reads a top-level key and falls back to 8192, which happens to be
 // right for Meta's models only), and Mistral's sliding window is kept as llama.attention.sliding_window.
-import { type ModelSpec, baseWeights } from '../../engine/spec';
+import { type BaseWeightInfo, type ModelSpec, baseWeights } from '../../engine/spec';
 import type { TokenizerFiles } from '../tokenizer';
 import { type GgmlType, blockSize, quantize } from '../../engine/ggml';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, llama3RopeFreqFactors, permuteQkRows } from './spec';
 import { ggufTokenizerMetadata } from './tokenizer';
-import { type GgufTensorInfo, type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';
+import { type GgufTensorEntry, type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';
 
 export interface GgufFromHfOptions {
   spec: ModelSpec;
@@ -90,9 +90,9 @@ export function ggufModelMetadata(opts: Pick<GgufFromHfOptions, 'spec' | 'config
 }
 
 /** One tensor of a converted model: its GGUF name, type and shape, and where its values come from. */
-export interface GgufModelTensor extends GgufTensorInfo {
-  /** The HF weight it is converted from (HF name and shape); absent for rope_freqs.weight. */
-  hf?: { name: string; shape: number[] };
+export interface GgufModelTensor extends GgufTensorEntry {
+  /** The HF weight it is converted from; absent for rope_freqs.weight. */
+  hf?: Pick<BaseWeightInfo, 'name' | 'shape' | 'target'>;
   /** q_proj/k_proj: the heads over which llama.cpp permutes the rows. */
   qkHeads?: number;
   /** The values of a tensor with no HF counterpart (rope_freqs.weight). */
@@ -108,7 +108,7 @@ export function ggufModelTensors(spec: ModelSpec, type: GgmlType): GgufModelTens
     tensors.push({ name: ROPE_FREQS_TENSOR, type: 'F32', shape: [values.length], values });
   }
   for (const { name, shape, role, target } of baseWeights(spec)) {
-    const hf = { name, shape };
+    const hf = { name, shape, ...(target ? { target } : {}) };
     if (role === 'norm') {
       tensors.push({ name: gguf(name), type: 'F32', shape: [shape[0]], hf });
     } else {

@@ -5,7 +5,7 @@ import { GGUFValueType, gguf } from '@huggingface/gguf';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../util/random';
 import { GGML_TYPES, GGML_TYPE_ID, type GgmlType, blockSize, quantize } from '../../engine/ggml';
-import { type GgufTensorInput, type GgufValue, ggufHeader, ggufValue, writeGguf, writeGgufStreamed } from './writer';
+import { type GgufTensorInput, type GgufValue, ggufLayout, ggufValue, writeGguf, writeGgufStreamed } from './writer';
 
 // Reads back through @huggingface/gguf's own local-file path, independent of our reader.
 const dir = mkdtempSync(join(tmpdir(), 'gguf-writer-'));
@@ -181,7 +181,7 @@ describe('writeGgufStreamed', () => {
     const whole = writeGguf({ metadata: METADATA, tensors, alignment: 64 });
     const chunks: Uint8Array[] = [];
     const asked: number[] = [];
-    const header = await writeGgufStreamed(
+    const layout = await writeGgufStreamed(
       { metadata: METADATA, tensors: tensors.map(({ name, type, shape }) => ({ name, type, shape })), alignment: 64 },
       async (tensor, i) => {
         expect(chunks.length).toBeGreaterThan(0);
@@ -194,8 +194,8 @@ describe('writeGgufStreamed', () => {
       },
     );
     expect(asked).toEqual(tensors.map((_, i) => i));
-    expect(chunks[0]).toEqual(header.bytes);
-    expect(header.fileBytes).toBe(whole.length);
+    expect(chunks[0]).toEqual(layout.header);
+    expect(layout.fileBytes).toBe(whole.length);
     const streamed = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
     let at = 0;
     for (const c of chunks) {
@@ -206,9 +206,9 @@ describe('writeGgufStreamed', () => {
   });
 
   it('knows the layout before any data, and rejects data of the wrong size', async () => {
-    const header = ggufHeader({ metadata: {}, tensors: [{ name: 'a', type: 'F16', shape: [3] }, { name: 'b', type: 'Q8_0', shape: [32, 2] }] });
-    expect(header.tensors.map((t) => [t.offset, t.bytes])).toEqual([[0, 6], [32, 68]]);
-    expect(header.fileBytes).toBe(header.bytes.length + 32 + 96);
+    const layout = ggufLayout({ metadata: {}, tensors: [{ name: 'a', type: 'F16', shape: [3] }, { name: 'b', type: 'Q8_0', shape: [32, 2] }] });
+    expect(layout.tensors.map((t) => [t.offset, t.bytes])).toEqual([[0, 6], [32, 68]]);
+    expect(layout.fileBytes).toBe(layout.header.length + 32 + 96);
     await expect(
       writeGgufStreamed({ metadata: {}, tensors: [{ name: 'a', type: 'F32', shape: [4] }] }, () => new Uint8Array(12), async () => {}),
     ).rejects.toThrow(/"a".*takes 16 bytes, data has 12/);

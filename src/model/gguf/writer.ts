@@ -75,27 +75,27 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 const MAX_TENSOR_NAME_BYTES = 63;
 const MAX_DIMS = 4;
 
-export interface GgufTensorInfo {
+export interface GgufTensorEntry {
   name: string;
   type: GgmlType;
   /** GGUF order: shape[0] (ne[0]) is the innermost dimension, the row length. A [out, in] HF matrix is [in, out]. */
   shape: number[];
 }
 
-export interface GgufTensorInput extends GgufTensorInfo {
+export interface GgufTensorInput extends GgufTensorEntry {
   /** Already encoded in `type`. */
   data: Uint8Array;
 }
 
-export interface GgufHeaderOptions {
+export interface GgufLayoutOptions {
   version?: 2 | 3;
   metadata: Record<string, GgufValue>;
-  tensors: GgufTensorInfo[];
+  tensors: GgufTensorEntry[];
   /** Default: metadata general.alignment if given, else 32. Written as general.alignment when not 32. */
   alignment?: number;
 }
 
-export interface WriteGgufOptions extends GgufHeaderOptions {
+export interface WriteGgufOptions extends GgufLayoutOptions {
   tensors: GgufTensorInput[];
 }
 
@@ -267,7 +267,7 @@ function readAlignment(metadata: Record<string, GgufValue>, requested: number | 
   return alignment;
 }
 
-function checkTensorInfo(tensor: GgufTensorInfo, seen: Set<string>): number {
+function checkTensorInfo(tensor: GgufTensorEntry, seen: Set<string>): number {
   const { name, type, shape } = tensor;
   const nameBytes = new TextEncoder().encode(name).length;
   if (nameBytes === 0 || nameBytes > MAX_TENSOR_NAME_BYTES) {
@@ -285,30 +285,30 @@ function checkTensorInfo(tensor: GgufTensorInfo, seen: Set<string>): number {
   return tensorBytes(type, shape.reduce((a, b) => a * b, 1));
 }
 
-function checkTensorData(tensor: GgufTensorInfo & { bytes: number }, data: Uint8Array): void {
+function checkTensorData(tensor: GgufTensorEntry & { bytes: number }, data: Uint8Array): void {
   if (data.length !== tensor.bytes) {
     fail(`tensor "${tensor.name}": ${tensor.type} ${JSON.stringify(tensor.shape)} takes ${tensor.bytes} bytes, data has ${data.length}`);
   }
 }
 
 /** A tensor as the header describes it: where its data lies and how long it is. */
-export interface GgufPlacedTensor extends GgufTensorInfo {
+export interface GgufPlacedTensor extends GgufTensorEntry {
   /** Offset in the data section. */
   offset: number;
   bytes: number;
 }
 
-export interface GgufHeader {
-  /** Everything before the first tensor's data, padded to the alignment. */
-  bytes: Uint8Array;
+export interface GgufLayout {
+  /** The header: everything before the first tensor's data, padded to the alignment. */
+  header: Uint8Array;
   tensors: GgufPlacedTensor[];
   alignment: number;
   /** The whole file's size. */
   fileBytes: number;
 }
 
-/** The header of a GGUF file, computed from the tensors' names, types and shapes alone. */
-export function ggufHeader(opts: GgufHeaderOptions): GgufHeader {
+/** The layout of a GGUF file (its header bytes, where each tensor goes), from the tensors' names, types and shapes alone. */
+export function ggufLayout(opts: GgufLayoutOptions): GgufLayout {
   const version = opts.version ?? 3;
   if (version !== 2 && version !== 3) fail(`version must be 2 or 3, got ${String(version)}`);
   const alignment = readAlignment(opts.metadata, opts.alignment);
@@ -344,9 +344,9 @@ export function ggufHeader(opts: GgufHeaderOptions): GgufHeader {
   });
 
   const dataOffset = alignUp(sink.length, alignment);
-  const bytes = new Uint8Array(dataOffset);
-  bytes.set(sink.result());
-  return { bytes, tensors, alignment, fileBytes: dataOffset + dataSize };
+  const header = new Uint8Array(dataOffset);
+  header.set(sink.result());
+  return { header, tensors, alignment, fileBytes: dataOffset + dataSize };
 }
 
 /**
@@ -354,31 +354,31 @@ export function ggufHeader(opts: GgufHeaderOptions): GgufHeader {
  * its turn (`data(tensor, index)`), so that no more than one tensor needs to be in memory.
  */
 export async function writeGgufStreamed(
-  opts: GgufHeaderOptions,
+  opts: GgufLayoutOptions,
   data: (tensor: GgufPlacedTensor, index: number) => Promise<Uint8Array> | Uint8Array,
   write: (bytes: Uint8Array) => Promise<void>,
-): Promise<GgufHeader> {
-  const header = ggufHeader(opts);
-  await write(header.bytes);
-  for (let i = 0; i < header.tensors.length; i++) {
-    const tensor = header.tensors[i];
+): Promise<GgufLayout> {
+  const layout = ggufLayout(opts);
+  await write(layout.header);
+  for (let i = 0; i < layout.tensors.length; i++) {
+    const tensor = layout.tensors[i];
     const bytes = await data(tensor, i);
     checkTensorData(tensor, bytes);
     await write(bytes);
-    const padding = alignUp(bytes.length, header.alignment) - bytes.length;
+    const padding = alignUp(bytes.length, layout.alignment) - bytes.length;
     if (padding > 0) await write(new Uint8Array(padding));
   }
-  return header;
+  return layout;
 }
 
 /** Serialises a GGUF file. Metadata keys are written in insertion order, tensors in the order given. */
 export function writeGguf(opts: WriteGgufOptions): Uint8Array {
-  const header = ggufHeader(opts);
-  const out = new Uint8Array(header.fileBytes);
-  out.set(header.bytes);
-  header.tensors.forEach((tensor, i) => {
+  const layout = ggufLayout(opts);
+  const out = new Uint8Array(layout.fileBytes);
+  out.set(layout.header);
+  layout.tensors.forEach((tensor, i) => {
     checkTensorData(tensor, opts.tensors[i].data);
-    out.set(opts.tensors[i].data, header.bytes.length + tensor.offset);
+    out.set(opts.tensors[i].data, layout.header.length + tensor.offset);
   });
   return out;
 }
