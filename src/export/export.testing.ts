@@ -19,11 +19,16 @@ export interface RandomExportCase {
   weights: Map<string, Float32Array>;
 }
 
-export function randomExportCase(spec: ModelSpec, lora: Omit<LoraConfig, 'targets'>, seed: number): RandomExportCase {
+/**
+ * Base weights as randomCase draws them (matrices N(0,1) / sqrt(fan_in)); LoRA tensors 0.2 N(0,1) times
+ * `loraScale` (default 1), all seven targets.
+ */
+export function randomExportCase(spec: ModelSpec, lora: Omit<LoraConfig, 'targets'> & { loraScale?: number }, seed: number): RandomExportCase {
   const c = randomCase({ spec, batch: 1, seqLen: 8, answers: 1, pad: 0, rank: lora.rank, alpha: lora.alpha, seed });
   const weights = new Map([...c.weights].map(([name, t]) => [name, t.data]));
   const config: LoraConfig = { ...c.input.lora.config, ...(lora.useRslora ? { useRslora: true } : {}) };
-  const adapter: HostAdapter = { spec, config, tensors: new Map([...c.lora].map(([key, t]) => [key, t.data])) };
+  const scale = lora.loraScale ?? 1;
+  const adapter: HostAdapter = { spec, config, tensors: new Map([...c.lora].map(([key, t]) => [key, t.data.map((v) => v * scale)])) };
   const base: BaseSource = {
     spec,
     repo: 'test/tiny',
