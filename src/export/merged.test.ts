@@ -6,7 +6,8 @@ import { specFromHfConfig } from '../model/config';
 import { readSafetensors } from '../model/safetensors';
 import { adapterScaling } from './adapter';
 import { randomExportCase } from './export.testing';
-import { type MergedDtype, exportMergedSafetensors, shardWeights } from './merged';
+import { ggufFromHfModel } from '../model/gguf/convert';
+import { type MergedDtype, MERGED_GGUF_TYPES, exportMergedGguf, exportMergedSafetensors, shardWeights } from './merged';
 import { memoryFolder } from './sink';
 
 const SPEC: ModelSpec = {
@@ -133,9 +134,58 @@ describe('merged safetensors export', () => {
     expect(new Set(Object.values(index.weight_map))).toEqual(new Set(result.files));
   });
 
+  it("writes the base's tokenizer files beside the weights", async () => {
+    const { base } = randomExportCase(SPEC, { rank: 2, alpha: 4 }, 14);
+    base.tokenizer = { tokenizer: { model: { type: 'BPE' } }, config: { bos_token: '<s>' } };
+    const folder = memoryFolder();
+    await exportMergedSafetensors(base, null, folder, { dtype: 'BF16' });
+    expect(JSON.parse(decoder.decode(folder.files.get('tokenizer.json')))).toEqual(base.tokenizer.tokenizer);
+    expect(JSON.parse(decoder.decode(folder.files.get('tokenizer_config.json')))).toEqual(base.tokenizer.config);
+  });
+
   it('shards as huggingface_hub does: a new shard when the next tensor would overflow, an oversized tensor alone', () => {
     const w = (bytes: number) => ({ bytes });
     expect(shardWeights([w(4), w(4), w(3), w(10), w(1)], 8).map((s) => s.map((x) => x.bytes))).toEqual([[4, 4], [3], [10], [1]]);
     expect(shardWeights([w(4), w(4)], 100)).toHaveLength(1);
+  });
+});
+
+describe('merged GGUF export', () => {
+  // Rows of 256 values, so that Q4_K and Q6_K are used rather than a fallback; Llama 3 scaling adds rope_freqs.
+  const spec: ModelSpec = {
+    ...SPEC, arch: 'llama', slidingWindow: null, hiddenSize: 256, intermediateSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, numLayers: 1,
+    ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 32 },
+  };
+  const tokenizer = {
+    tokenizer: { model: { type: 'BPE', vocab: { '<unk>': 0, '<s>': 1, '</s>': 2, a: 3 }, merges: [] }, added_tokens: [] },
+    config: { bos_token: '<s>', eos_token: '</s>' },
+  };
+
+  for (const type of MERGED_GGUF_TYPES) {
+    it(`${type}: streams the bytes ggufFromHfModel writes for the merged weights`, async () => {
+      const { base, adapter } = randomExportCase(spec, { rank: 2, alpha: 4 }, 12);
+      base.tokenizer = tokenizer;
+      const folder = memoryFolder();
+      await exportMergedSafetensors(base, adapter, folder, { dtype: 'F32' });
+      const merged = readSafetensors(folder.files.get('model.safetensors')!);
+      const expected = ggufFromHfModel({ spec, type, tensors: (name) => (merged.has(name) ? merged.tensor(name) : undefined), tokenizer, name: 'test/tiny' });
+
+      const out = memoryFolder();
+      const done: number[] = [];
+      await exportMergedGguf(base, adapter, await out.file('m.gguf'), { type, onProgress: (n) => done.push(n) });
+      const got = out.files.get('m.gguf')!;
+      expect(got.length).toBe(expected.length);
+      expect(got.findIndex((byte, i) => byte !== expected[i]), 'first differing byte').toBe(-1);
+      expect(done.length).toBe(baseWeights(spec).length + 1);
+    });
+  }
+
+  it('refuses a type it does not write, and an adapter made for another model', async () => {
+    const { base, adapter } = randomExportCase(SPEC, { rank: 2, alpha: 4 }, 13);
+    const sink = await memoryFolder().file('x');
+    await expect(exportMergedGguf(base, adapter, sink, { type: 'Q5_K' as 'Q4_K' })).rejects.toThrow(/must be one of .*Q6_K, got Q5_K/);
+    await expect(exportMergedSafetensors(base, adapter, memoryFolder(), { dtype: 'F64' as 'F32' })).rejects.toThrow(/dtype must be one of/);
+    const other = { ...adapter, spec: { ...SPEC, numKvHeads: 4 } };
+    await expect(exportMergedGguf(base, other, sink, { type: 'F16' })).rejects.toThrow(/numKvHeads 4, the base model has 2/);
   });
 });

@@ -43,7 +43,8 @@ export async function mergedTensor(base: BaseSource, adapter: HostAdapter | null
 // ---------------------------------------------------------------------------------------------------------
 // Safetensors
 
-export type MergedDtype = 'F32' | 'F16' | 'BF16';
+export const MERGED_DTYPES = ['F32', 'F16', 'BF16'] as const;
+export type MergedDtype = (typeof MERGED_DTYPES)[number];
 
 const TORCH_DTYPE: Record<MergedDtype, TorchDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 const DTYPE_BYTES: Record<MergedDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -102,6 +103,7 @@ export async function exportMergedSafetensors(
   const { spec } = base;
   checkAdapterFits(spec, adapter);
   const { dtype } = opts;
+  if (!MERGED_DTYPES.includes(dtype)) fail(`dtype must be one of ${MERGED_DTYPES.join(', ')}, got ${String(dtype)}`);
   const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!(shardBytes > 0)) fail(`shardBytes must be positive, got ${shardBytes}`);
   const weights = baseWeights(spec).map((w) => ({ ...w, bytes: w.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype] }));
@@ -139,7 +141,8 @@ export async function exportMergedSafetensors(
 // ---------------------------------------------------------------------------------------------------------
 // GGUF
 
-export type MergedGgufType = Extract<GgmlType, 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K'>;
+export const MERGED_GGUF_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const satisfies readonly GgmlType[];
+export type MergedGgufType = (typeof MERGED_GGUF_TYPES)[number];
 
 export interface MergedGgufOptions {
   /** Type of the matrices; rows that are not whole blocks of it fall back as the converter does (matrixType). */
@@ -156,6 +159,7 @@ export interface MergedGgufOptions {
  */
 export async function exportMergedGguf(base: BaseSource, adapter: HostAdapter | null, file: FileSink, opts: MergedGgufOptions): Promise<void> {
   const { spec } = base;
+  if (!MERGED_GGUF_TYPES.includes(opts.type)) fail(`GGUF type must be one of ${MERGED_GGUF_TYPES.join(', ')}, got ${String(opts.type)}`);
   checkAdapterFits(spec, adapter);
   const tensors = ggufModelTensors(spec, opts.type);
   const name = opts.name ?? base.repo;
