@@ -122,7 +122,8 @@ export async function exportMergedSafetensors(
     await file.write(layout.header);
     for (const info of layout.tensors) {
       const values = await mergedTensor(base, adapter, byName.get(info.name)!);
-      await file.write(quantize(dtype, values));
+      // F32: the merged array's own bytes (safetensors is little-endian, as every host this runs on).
+      await file.write(dtype === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(dtype, values));
       opts.onProgress?.(++done, weights.length);
     }
     await file.close();
@@ -168,12 +169,10 @@ export async function exportMergedGguf(base: BaseSource, adapter: HostAdapter | 
     { metadata, tensors: tensors.map(({ name, type, shape }) => ({ name, type, shape })) },
     async (_, i) => {
       const t = tensors[i];
-      const values = t.values ?? (await mergedTensor(base, adapter, t.hf!));
-      const bytes = encodeGgufModelTensor(t, values);
-      opts.onProgress?.(i + 1, tensors.length);
-      return bytes;
+      return encodeGgufModelTensor(t, t.values ?? (await mergedTensor(base, adapter, t.hf!)));
     },
     (bytes) => file.write(bytes),
+    (i) => opts.onProgress?.(i + 1, tensors.length),
   );
   await file.close();
 }

@@ -351,12 +351,14 @@ export function ggufLayout(opts: GgufLayoutOptions): GgufLayout {
 
 /**
  * Writes a GGUF file piece by piece: the header, then each tensor's data in order, asked for only when it is
- * its turn (`data(tensor, index)`), so that no more than one tensor needs to be in memory.
+ * its turn (`data(tensor, index)`), so that no more than one tensor needs to be in memory. `written(index)`
+ * follows each tensor's last byte.
  */
 export async function writeGgufStreamed(
   opts: GgufLayoutOptions,
   data: (tensor: GgufPlacedTensor, index: number) => Promise<Uint8Array> | Uint8Array,
   write: (bytes: Uint8Array) => Promise<void>,
+  written?: (index: number) => void,
 ): Promise<GgufLayout> {
   const layout = ggufLayout(opts);
   await write(layout.header);
@@ -367,6 +369,7 @@ export async function writeGgufStreamed(
     await write(bytes);
     const padding = alignUp(bytes.length, layout.alignment) - bytes.length;
     if (padding > 0) await write(new Uint8Array(padding));
+    written?.(i);
   }
   return layout;
 }
