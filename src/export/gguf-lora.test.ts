@@ -47,7 +47,9 @@ describe('GGUF LoRA adapter', () => {
 
   it('stores F16 when asked, and for rsLoRA an alpha whose alpha / r is the adapter scaling', async () => {
     const { adapter } = randomExportCase(SPEC, { rank: 4, alpha: 3, useRslora: true }, 4);
-    const file = await readGguf(ggufLoraBytes(adapter, { type: 'F16' }));
+    const file = await readGguf(ggufLoraBytes(adapter, { type: 'F16', baseRepo: 'org/base' }));
+    expect(file.header.metadata['general.base_model.count']).toBe(1);
+    expect(file.header.metadata['general.base_model.0.repo_url']).toBe('https://huggingface.co/org/base');
     const alpha = file.header.metadata['adapter.lora.alpha'] as number;
     expect(alpha / 4).toBeCloseTo(adapterScaling(adapter), 6);
     expect(alpha / 4).toBeCloseTo(3 / 2, 6);

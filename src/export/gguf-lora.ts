@@ -20,6 +20,8 @@ export interface GgufLoraOptions {
   type?: GgufLoraType;
   /** general.name */
   name?: string;
+  /** The base model's Hub repo ("meta-llama/Llama-3.2-1B"), written as general.base_model.0.* when given. */
+  baseRepo?: string;
 }
 
 /** general.file_type, as llama.cpp's LlamaFileType. */
@@ -37,6 +39,13 @@ export function ggufLoraMetadata(adapter: HostAdapter, opts: GgufLoraOptions = {
     ...(opts.name ? { 'general.name': opts.name } : {}),
     'general.file_type': ggufValue.u32(FILE_TYPE[opts.type ?? 'F32']),
     'general.quantization_version': ggufValue.u32(2),
+    ...(opts.baseRepo
+      ? {
+          'general.base_model.count': ggufValue.u32(1),
+          'general.base_model.0.name': opts.baseRepo,
+          'general.base_model.0.repo_url': `https://huggingface.co/${opts.baseRepo}`,
+        }
+      : {}),
     'adapter.type': 'lora',
     'adapter.lora.alpha': ggufValue.f32(ggufLoraAlpha(adapter)),
   };
