@@ -270,40 +270,66 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   };
 }
 
+export interface SafetensorsLayout {
+  /** The 8-byte length and the JSON header, padded: everything before the data section. */
+  header: Uint8Array;
+  /** In data order: sorted by name. */
+  tensors: SafetensorsTensorInfo[];
+  dataBytes: number;
+}
+
 /**
- * Writes float32 tensors as a safetensors file, laid out like the Python writer does: tensors sorted by name,
- * data in that order, JSON header padded with spaces so that the data section starts on an 8-byte boundary.
+ * A file's header, from the tensors' names, dtypes and shapes alone, laid out as the Python writer does: tensors
+ * sorted by name, data in that order, JSON padded with spaces so that the data section starts on an 8-byte
+ * boundary. The data then follows tensor by tensor, in `tensors` order.
  */
+export function safetensorsLayout(
+  tensors: readonly { name: string; dtype: SafetensorsDtype; shape: number[] }[],
+  metadata?: Record<string, string>,
+): SafetensorsLayout {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const json: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) json.__metadata__ = metadata;
+  let offset = 0;
+  const infos: SafetensorsTensorInfo[] = [];
+  for (const { name, dtype, shape } of sorted) {
+    if (name === '__metadata__') fail('"__metadata__" is not a valid tensor name');
+    if (name in json) fail(`two tensors are named "${name}"`);
+    const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    json[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
+    infos.push({ name, dtype, shape, begin: offset, end: offset + bytes });
+    offset += bytes;
+  }
+  const jsonBytes = new TextEncoder().encode(JSON.stringify(json));
+  const paddedLength = Math.ceil(jsonBytes.length / 8) * 8;
+  const header = new Uint8Array(8 + paddedLength);
+  new DataView(header.buffer).setBigUint64(0, BigInt(paddedLength), true);
+  header.set(jsonBytes, 8);
+  header.fill(0x20, 8 + jsonBytes.length);
+  return { header, tensors: infos, dataBytes: offset };
+}
+
+/** Writes float32 tensors as a safetensors file (the layout of safetensorsLayout). */
 export function writeSafetensors(
   tensors: Record<string, { shape: number[]; data: Float32Array }>,
   metadata?: Record<string, string>,
 ): Uint8Array {
   if (!hostIsLittleEndian) fail('big-endian hosts are not supported');
-  const names = Object.keys(tensors).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const name of names) {
-    if (name === '__metadata__') fail('"__metadata__" is not a valid tensor name');
-    const { shape, data } = tensors[name];
+  for (const [name, { shape, data }] of Object.entries(tensors)) {
     const elements = shape.reduce((a, b) => a * b, 1);
     if (elements !== data.length) {
       fail(`tensor "${name}": shape ${JSON.stringify(shape)} has ${elements} elements, data has ${data.length}`);
     }
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
   }
-  const jsonBytes = new TextEncoder().encode(JSON.stringify(header));
-  const paddedLength = Math.ceil(jsonBytes.length / 8) * 8;
-  const out = new Uint8Array(8 + paddedLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(paddedLength), true);
-  out.set(jsonBytes, 8);
-  out.fill(0x20, 8 + jsonBytes.length, 8 + paddedLength);
-  let position = 8 + paddedLength;
-  for (const name of names) {
+  const layout = safetensorsLayout(
+    Object.entries(tensors).map(([name, { shape }]) => ({ name, dtype: 'F32' as const, shape })),
+    metadata,
+  );
+  const out = new Uint8Array(layout.header.length + layout.dataBytes);
+  out.set(layout.header);
+  for (const { name, begin } of layout.tensors) {
     const { data } = tensors[name];
-    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), position);
-    position += data.byteLength;
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), layout.header.length + begin);
   }
   return out;
 }

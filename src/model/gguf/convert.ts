@@ -5,12 +5,12 @@
 // Two deliberate differences from llama.cpp: the Llama 3 factors use original_max_position_embeddings from
 // the rope scaling parameters (llama.cpp reads a top-level key and falls back to 8192, which happens to be
 // right for Meta's models only), and Mistral's sliding window is kept as llama.attention.sliding_window.
-import { type ModelSpec, baseWeights } from '../../engine/spec';
+import { type BaseWeightInfo, type ModelSpec, baseWeights } from '../../engine/spec';
 import type { TokenizerFiles } from '../tokenizer';
 import { type GgmlType, blockSize, quantize } from '../../engine/ggml';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, llama3RopeFreqFactors, permuteQkRows } from './spec';
 import { ggufTokenizerMetadata } from './tokenizer';
-import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';
+import { type GgufTensorEntry, type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';
 
 export interface GgufFromHfOptions {
   spec: ModelSpec;
@@ -52,7 +52,9 @@ export function matrixType(type: GgmlType, rowLength: number): GgmlType {
   return 'F32';
 }
 
-function modelMetadata(spec: ModelSpec, opts: GgufFromHfOptions): Record<string, GgufValue> {
+/** The llama.* metadata (and tokenizer, when given) of a converted model. */
+export function ggufModelMetadata(opts: Pick<GgufFromHfOptions, 'spec' | 'config' | 'type' | 'tokenizer' | 'name'>): Record<string, GgufValue> {
+  const { spec } = opts;
   const { u32, f32 } = ggufValue;
   const name = opts.name ?? (typeof opts.config?._name_or_path === 'string' ? opts.config._name_or_path : undefined);
   const metadata: Record<string, GgufValue> = {
@@ -87,36 +89,52 @@ function modelMetadata(spec: ModelSpec, opts: GgufFromHfOptions): Record<string,
   return metadata;
 }
 
-/** Converts an HF checkpoint to a GGUF file. */
-export function ggufFromHfModel(opts: GgufFromHfOptions): Uint8Array {
-  const { spec } = opts;
-  const { numHeads: h, numKvHeads: kv, headDim: hd } = spec;
-  const tensors: GgufTensorInput[] = [];
+/** One tensor of a converted model: its GGUF name, type and shape, and where its values come from. */
+export interface GgufModelTensor extends GgufTensorEntry {
+  /** The HF weight it is converted from; absent for rope_freqs.weight. */
+  hf?: Pick<BaseWeightInfo, 'name' | 'shape' | 'target'>;
+  /** q_proj/k_proj: the heads over which llama.cpp permutes the rows. */
+  qkHeads?: number;
+  /** The values of a tensor with no HF counterpart (rope_freqs.weight). */
+  values?: Float32Array;
+}
 
-  const read = (hfName: string, elements: number): Float32Array => {
-    const values = opts.tensors(hfName) ?? fail(`missing tensor ${hfName}`);
-    if (values.length !== elements) fail(`${hfName} has ${values.length} values, expected ${elements}`);
-    return values;
-  };
+/** The tensors of a model converted to `type`, in file order: the one description every GGUF model writer uses. */
+export function ggufModelTensors(spec: ModelSpec, type: GgmlType): GgufModelTensor[] {
+  const tensors: GgufModelTensor[] = [];
   const gguf = (hfName: string): string => ggufNameOfHfTensor(hfName) ?? fail(`no GGUF name for ${hfName}`);
-  const vector = (hfName: string, length: number) =>
-    tensors.push({ name: gguf(hfName), type: 'F32', shape: [length], data: quantize('F32', read(hfName, length)) });
-  /** An HF [rows, cols] weight: GGUF shape [cols, rows]; q/k rows permuted over `qkHeads` heads. */
-  const matrix = (hfName: string, rows: number, cols: number, qkHeads?: number) => {
-    let values = read(hfName, rows * cols);
-    if (qkHeads !== undefined) values = permuteQkRows(values, rows, cols, qkHeads);
-    const type = matrixType(opts.type, cols);
-    tensors.push({ name: gguf(hfName), type, shape: [cols, rows], data: quantize(type, values) });
-  };
-
   if (spec.ropeScaling?.type === 'llama3') {
-    const factors = llama3RopeFreqFactors(spec.ropeScaling, hd, spec.ropeTheta);
-    tensors.push({ name: ROPE_FREQS_TENSOR, type: 'F32', shape: [factors.length], data: quantize('F32', factors) });
+    const values = llama3RopeFreqFactors(spec.ropeScaling, spec.headDim, spec.ropeTheta);
+    tensors.push({ name: ROPE_FREQS_TENSOR, type: 'F32', shape: [values.length], values });
   }
   for (const { name, shape, role, target } of baseWeights(spec)) {
-    if (role === 'norm') vector(name, shape[0]);
-    else matrix(name, shape[0], shape[1], target === 'q_proj' ? h : target === 'k_proj' ? kv : undefined);
+    const hf = { name, shape, ...(target ? { target } : {}) };
+    if (role === 'norm') {
+      tensors.push({ name: gguf(name), type: 'F32', shape: [shape[0]], hf });
+    } else {
+      const [rows, cols] = shape;
+      const qkHeads = target === 'q_proj' ? spec.numHeads : target === 'k_proj' ? spec.numKvHeads : undefined;
+      tensors.push({ name: gguf(name), type: matrixType(type, cols), shape: [cols, rows], hf, ...(qkHeads !== undefined ? { qkHeads } : {}) });
+    }
   }
+  return tensors;
+}
 
-  return writeGguf({ version: opts.version ?? 3, metadata: modelMetadata(spec, opts), tensors });
+/** A tensor's bytes in the file, from its values in HF layout (rows permuted here when it is q/k). */
+export function encodeGgufModelTensor(tensor: GgufModelTensor, values: Float32Array): Uint8Array {
+  const elements = tensor.shape.reduce((a, b) => a * b, 1);
+  const what = tensor.hf?.name ?? tensor.name;
+  if (values.length !== elements) fail(`${what} has ${values.length} values, expected ${elements}`);
+  const [cols, rows] = tensor.shape;
+  const laidOut = tensor.qkHeads !== undefined ? permuteQkRows(values, rows, cols, tensor.qkHeads) : values;
+  return quantize(tensor.type, laidOut);
+}
+
+/** Converts an HF checkpoint to a GGUF file. */
+export function ggufFromHfModel(opts: GgufFromHfOptions): Uint8Array {
+  const tensors = ggufModelTensors(opts.spec, opts.type).map((t): GgufTensorInput => {
+    const values = t.values ?? opts.tensors(t.hf!.name) ?? fail(`missing tensor ${t.hf!.name}`);
+    return { name: t.name, type: t.type, shape: t.shape, data: encodeGgufModelTensor(t, values) };
+  });
+  return writeGguf({ version: opts.version ?? 3, metadata: ggufModelMetadata(opts), tensors });
 }

@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Llama, LlamaLogLevel, LlamaVocabularyType, type Token, getLlama } from 'node-llama-cpp';
+import { LlamaVocabularyType } from 'node-llama-cpp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomCase } from '../../reference/make-case';
 import { forward } from '../../engine/model';
@@ -15,10 +15,9 @@ import { readGgufBaseModel } from '../../reference/case';
 import type { ModelSpec } from '../../engine/spec';
 import { testGpu } from '../../gpu/gpu.testing';
 import { mulberry32 } from '../../util/random';
-import type { TokenizerFiles } from '../tokenizer';
 import { ggufFromHfModel } from './convert';
 import { GGML_TYPE_ID } from '../../engine/ggml';
-import { errorMessage } from '../../util/errors';
+import { LLAMA_CPP_PREBUILT, compare, llamaCppLogits, loadLlamaCpp, sentencePieceTokenizer } from './llama-cpp.testing';
 
 // K-quant rows hold 256 values: hidden 256, ffn 512 and 4 heads of 64 make every matrix whole blocks.
 const SPEC: ModelSpec = {
@@ -40,8 +39,6 @@ const SPEC: ModelSpec = {
   eosTokenId: 2,
 };
 const SEQ_LEN = 24;
-const CONTEXT_SIZE = 64;
-const THREADS = 2;
 
 /**
  * Max |ours - llama.cpp| / max |llama.cpp| over all positions. llama.cpp's CPU path rounds the activations
@@ -60,35 +57,6 @@ const TOLERANCES: Record<'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K', number> = {
 };
 const TYPES = Object.keys(TOLERANCES) as (keyof typeof TOLERANCES)[];
 
-/**
- * A SentencePiece-style tokenizer.json (BPE with byte fallback): <unk> <s> </s>, the 256 byte tokens, "▁" and
- * the lowercase letters. ggufTokenizerMetadata pads it with unused tokens to the model's vocabulary.
- */
-function sentencePieceTokenizer(): TokenizerFiles {
-  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
-  for (const c of ['▁', ...'abcdefghijklmnopqrstuvwxyz']) vocab[c] = Object.keys(vocab).length;
-  const special = (id: number, content: string) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-  });
-  return {
-    tokenizer: {
-      version: '1.0',
-      added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-      normalizer: {
-        type: 'Sequence',
-        normalizers: [
-          { type: 'Prepend', prepend: '▁' },
-          { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-        ],
-      },
-      pre_tokenizer: null,
-      model: { type: 'BPE', dropout: null, unk_token: '<unk>', byte_fallback: true, vocab, merges: [] },
-    },
-    config: { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, add_eos_token: false },
-  };
-}
-
 /** Random weights scaled like the reference fixtures (norms 1 + 0.1 N(0,1), matrices N(0,1) / sqrt(fan_in)). */
 function randomWeights(): Map<string, Float32Array> {
   const { weights } = randomCase({ spec: SPEC, batch: 1, seqLen: 8, answers: 1, pad: 0, rank: 1, alpha: 1, targets: ['q_proj'], seed: 20240611 });
@@ -99,66 +67,6 @@ function randomWeights(): Map<string, Float32Array> {
 function inputTokens(realTokens: number): number[] {
   const next = mulberry32(7);
   return [SPEC.bosTokenId!, ...Array.from({ length: SEQ_LEN - 1 }, () => 3 + Math.floor(next() * (realTokens - 3)))];
-}
-
-interface LlamaCppRun {
-  /** [T, V] */
-  logits: Float32Array;
-  vocabSize: number;
-  trainContextSize: number;
-  embeddingSize: number;
-  layers: number;
-  vocabularyType: LlamaVocabularyType;
-  bos: number | null;
-  eos: number | null;
-  /** ggml type id of each tensor, as node-llama-cpp's GGUF reader sees it. */
-  tensorTypes: Map<string, number>;
-}
-
-/** Loads the file on the CPU and evaluates `tokens` in one sequence, keeping the raw logits of every position. */
-async function llamaCppLogits(llama: Llama, modelPath: string, tokens: number[]): Promise<LlamaCppRun> {
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  try {
-    // F32 KV cache, no flash attention: llama.cpp's default F16 cache would add its own rounding to the comparison.
-    const context = await model.createContext({
-      contextSize: CONTEXT_SIZE,
-      batchSize: CONTEXT_SIZE,
-      threads: THREADS,
-      flashAttention: false,
-      experimentalKvCacheKeyType: 'F32',
-      experimentalKvCacheValueType: 'F32',
-    });
-    const V = SPEC.vocabSize;
-    const logits = new Float32Array(tokens.length * V).fill(NaN);
-    let vocabSize = 0;
-    try {
-      const results = await context.getSequence().controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { logits: true } }]));
-      results.forEach((result, t) => {
-        const row = result?.next.logits;
-        if (!row) throw new Error(`llama.cpp returned no logits at position ${t}`);
-        vocabSize = row.size;
-        for (const [token, logit] of row) {
-          if (token < 0 || token >= V) throw new Error(`llama.cpp returned a logit for token ${token}, outside the vocabulary (${V})`);
-          logits[t * V + token] = logit;
-        }
-      });
-    } finally {
-      await context.dispose();
-    }
-    return {
-      logits,
-      vocabSize,
-      trainContextSize: model.trainContextSize,
-      embeddingSize: model.embeddingVectorSize,
-      layers: model.fileInsights.totalLayers - 1, // counts the output layer too
-      vocabularyType: model.vocabularyType,
-      bos: model.tokens.bos,
-      eos: model.tokens.eos,
-      tensorTypes: new Map((model.fileInfo.tensorInfo ?? []).map((info) => [info.name, Number(info.ggmlType)])),
-    };
-  } finally {
-    await model.dispose();
-  }
 }
 
 /** Our path: the GGUF reader, Model.fromEncoded (linear layers stay quantized on the GPU), forward, LM head. */
@@ -185,52 +93,7 @@ async function engineLogits(file: Uint8Array, tokens: number[]): Promise<{ spec:
   }
 }
 
-function argmax(values: Float32Array, start: number, length: number): number {
-  let best = 0;
-  for (let i = 1; i < length; i++) if (values[start + i] > values[start + best]) best = i;
-  return best;
-}
-
-interface Comparison {
-  maxAbsError: number;
-  relError: number;
-  /** Positions where both pick the same top token. */
-  argmaxAgree: number;
-  /** Positions where llama.cpp's top two logits are closer than 2 * maxAbsError: there the top token may differ. */
-  nearTies: number;
-}
-
-function compare(ours: Float32Array, theirs: Float32Array, T: number, V: number): Comparison {
-  let maxAbsError = 0;
-  let scale = 0;
-  for (let i = 0; i < T * V; i++) {
-    const d = Math.abs(ours[i] - theirs[i]);
-    maxAbsError = Number.isNaN(d) ? Infinity : Math.max(maxAbsError, d);
-    scale = Math.max(scale, Math.abs(theirs[i]));
-  }
-  let argmaxAgree = 0;
-  let nearTies = 0;
-  for (let t = 0; t < T; t++) {
-    const top = argmax(theirs, t * V, V);
-    if (argmax(ours, t * V, V) === top) argmaxAgree++;
-    let second = -Infinity;
-    for (let v = 0; v < V; v++) if (v !== top) second = Math.max(second, theirs[t * V + v]);
-    if (theirs[t * V + top] - second < 2 * maxAbsError) nearTies++;
-  }
-  return { maxAbsError, relError: maxAbsError / scale, argmaxAgree, nearTies };
-}
-
-/** node-llama-cpp's prebuilt binary, or why it cannot load here. */
-async function loadLlamaCpp(): Promise<Llama | string> {
-  try {
-    return await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: THREADS });
-  } catch (error) {
-    return errorMessage(error);
-  }
-}
-
-// The project installs only the linux-x64 CPU build (package.json overrides): elsewhere there is nothing to load.
-const prebuilt = process.platform === 'linux' && process.arch === 'x64';
+const prebuilt = LLAMA_CPP_PREBUILT;
 const llama = prebuilt ? await loadLlamaCpp() : 'no linux-x64';
 
 describe.skipIf(!prebuilt)('logits match llama.cpp on GGUF files our converter writes', () => {
@@ -260,7 +123,7 @@ describe.skipIf(!prebuilt)('logits match llama.cpp on GGUF files our converter w
       try {
         const path = join(dir, `tiny-${type}.gguf`);
         await writeFile(path, file);
-        const theirs = await llamaCppLogits(llama, path, tokens);
+        const theirs = await llamaCppLogits(llama, path, tokens, { vocabSize: SPEC.vocabSize });
         const ours = await engineLogits(new Uint8Array(await readFile(path)), tokens);
 
         expect(ours.spec).toEqual(SPEC);

@@ -5,7 +5,7 @@ import { GGUFValueType, gguf } from '@huggingface/gguf';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../util/random';
 import { GGML_TYPES, GGML_TYPE_ID, type GgmlType, blockSize, quantize } from '../../engine/ggml';
-import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './writer';
+import { type GgufTensorInput, type GgufValue, ggufLayout, ggufValue, writeGguf, writeGgufStreamed } from './writer';
 
 // Reads back through @huggingface/gguf's own local-file path, independent of our reader.
 const dir = mkdtempSync(join(tmpdir(), 'gguf-writer-'));
@@ -172,5 +172,45 @@ describe('writeGguf', () => {
     expect(() => writeGguf({ metadata: { 'general.alignment': ggufValue.u32(64) }, tensors: [], alignment: 32 })).toThrow(
       /contradicts/,
     );
+  });
+});
+
+describe('writeGgufStreamed', () => {
+  it('writes the bytes writeGguf does, asking for each tensor once, in order, after the header', async () => {
+    const tensors = tensorsOfEveryType();
+    const whole = writeGguf({ metadata: METADATA, tensors, alignment: 64 });
+    const chunks: Uint8Array[] = [];
+    const asked: number[] = [];
+    const layout = await writeGgufStreamed(
+      { metadata: METADATA, tensors: tensors.map(({ name, type, shape }) => ({ name, type, shape })), alignment: 64 },
+      async (tensor, i) => {
+        expect(chunks.length).toBeGreaterThan(0);
+        expect(tensor.name).toBe(tensors[i].name);
+        asked.push(i);
+        return tensors[i].data;
+      },
+      async (bytes) => {
+        chunks.push(bytes.slice());
+      },
+    );
+    expect(asked).toEqual(tensors.map((_, i) => i));
+    expect(chunks[0]).toEqual(layout.header);
+    expect(layout.fileBytes).toBe(whole.length);
+    const streamed = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      streamed.set(c, at);
+      at += c.length;
+    }
+    expect(streamed).toEqual(whole);
+  });
+
+  it('knows the layout before any data, and rejects data of the wrong size', async () => {
+    const layout = ggufLayout({ metadata: {}, tensors: [{ name: 'a', type: 'F16', shape: [3] }, { name: 'b', type: 'Q8_0', shape: [32, 2] }] });
+    expect(layout.tensors.map((t) => [t.offset, t.bytes])).toEqual([[0, 6], [32, 68]]);
+    expect(layout.fileBytes).toBe(layout.header.length + 32 + 96);
+    await expect(
+      writeGgufStreamed({ metadata: {}, tensors: [{ name: 'a', type: 'F32', shape: [4] }] }, () => new Uint8Array(12), async () => {}),
+    ).rejects.toThrow(/"a".*takes 16 bytes, data has 12/);
   });
 });

@@ -75,21 +75,28 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 const MAX_TENSOR_NAME_BYTES = 63;
 const MAX_DIMS = 4;
 
-export interface GgufTensorInput {
+export interface GgufTensorEntry {
   name: string;
   type: GgmlType;
   /** GGUF order: shape[0] (ne[0]) is the innermost dimension, the row length. A [out, in] HF matrix is [in, out]. */
   shape: number[];
+}
+
+export interface GgufTensorInput extends GgufTensorEntry {
   /** Already encoded in `type`. */
   data: Uint8Array;
 }
 
-export interface WriteGgufOptions {
+export interface GgufLayoutOptions {
   version?: 2 | 3;
   metadata: Record<string, GgufValue>;
-  tensors: GgufTensorInput[];
+  tensors: GgufTensorEntry[];
   /** Default: metadata general.alignment if given, else 32. Written as general.alignment when not 32. */
   alignment?: number;
+}
+
+export interface WriteGgufOptions extends GgufLayoutOptions {
+  tensors: GgufTensorInput[];
 }
 
 function fail(message: string): never {
@@ -260,8 +267,8 @@ function readAlignment(metadata: Record<string, GgufValue>, requested: number | 
   return alignment;
 }
 
-function checkTensor(tensor: GgufTensorInput, seen: Set<string>): void {
-  const { name, type, shape, data } = tensor;
+function checkTensorInfo(tensor: GgufTensorEntry, seen: Set<string>): number {
+  const { name, type, shape } = tensor;
   const nameBytes = new TextEncoder().encode(name).length;
   if (nameBytes === 0 || nameBytes > MAX_TENSOR_NAME_BYTES) {
     fail(`tensor name "${name}" must be 1 to ${MAX_TENSOR_NAME_BYTES} bytes long`);
@@ -275,14 +282,33 @@ function checkTensor(tensor: GgufTensorInput, seen: Set<string>): void {
   if (shape[0] % blockSize(type) !== 0) {
     fail(`tensor "${name}": ${type} rows hold blocks of ${blockSize(type)} values, but ne[0] is ${shape[0]}`);
   }
-  const expected = tensorBytes(type, shape.reduce((a, b) => a * b, 1));
-  if (data.length !== expected) {
-    fail(`tensor "${name}": ${type} ${JSON.stringify(shape)} takes ${expected} bytes, data has ${data.length}`);
+  return tensorBytes(type, shape.reduce((a, b) => a * b, 1));
+}
+
+function checkTensorData(tensor: GgufTensorEntry & { bytes: number }, data: Uint8Array): void {
+  if (data.length !== tensor.bytes) {
+    fail(`tensor "${tensor.name}": ${tensor.type} ${JSON.stringify(tensor.shape)} takes ${tensor.bytes} bytes, data has ${data.length}`);
   }
 }
 
-/** Serialises a GGUF file. Metadata keys are written in insertion order, tensors in the order given. */
-export function writeGguf(opts: WriteGgufOptions): Uint8Array {
+/** A tensor as the header describes it: where its data lies and how long it is. */
+export interface GgufPlacedTensor extends GgufTensorEntry {
+  /** Offset in the data section. */
+  offset: number;
+  bytes: number;
+}
+
+export interface GgufLayout {
+  /** The header: everything before the first tensor's data, padded to the alignment. */
+  header: Uint8Array;
+  tensors: GgufPlacedTensor[];
+  alignment: number;
+  /** The whole file's size. */
+  fileBytes: number;
+}
+
+/** The layout of a GGUF file (its header bytes, where each tensor goes), from the tensors' names, types and shapes alone. */
+export function ggufLayout(opts: GgufLayoutOptions): GgufLayout {
   const version = opts.version ?? 3;
   if (version !== 2 && version !== 3) fail(`version must be 2 or 3, got ${String(version)}`);
   const alignment = readAlignment(opts.metadata, opts.alignment);
@@ -290,7 +316,7 @@ export function writeGguf(opts: WriteGgufOptions): Uint8Array {
   if (alignment !== GGUF_DEFAULT_ALIGNMENT) metadata['general.alignment'] = ggufValue.u32(alignment);
 
   const seen = new Set<string>();
-  for (const tensor of opts.tensors) checkTensor(tensor, seen);
+  const sizes = opts.tensors.map((tensor) => checkTensorInfo(tensor, seen));
 
   const sink = new ByteSink();
   sink.bytes(new Uint8Array([0x47, 0x47, 0x55, 0x46])); // "GGUF"
@@ -305,20 +331,57 @@ export function writeGguf(opts: WriteGgufOptions): Uint8Array {
   }
 
   let dataSize = 0;
-  const offsets: number[] = [];
-  for (const tensor of opts.tensors) {
-    offsets.push(dataSize);
-    sink.string(tensor.name);
-    sink.u32(tensor.shape.length);
-    for (const dim of tensor.shape) sink.u64(dim);
-    sink.u32(GGML_TYPE_ID[tensor.type]);
+  const tensors: GgufPlacedTensor[] = [];
+  opts.tensors.forEach((tensor, i) => {
+    const { name, type, shape } = tensor;
+    tensors.push({ name, type, shape, offset: dataSize, bytes: sizes[i] });
+    sink.string(name);
+    sink.u32(shape.length);
+    for (const dim of shape) sink.u64(dim);
+    sink.u32(GGML_TYPE_ID[type]);
     sink.u64(dataSize);
-    dataSize = alignUp(dataSize + tensor.data.length, alignment);
-  }
+    dataSize = alignUp(dataSize + sizes[i], alignment);
+  });
 
   const dataOffset = alignUp(sink.length, alignment);
-  const out = new Uint8Array(dataOffset + dataSize);
-  out.set(sink.result());
-  opts.tensors.forEach((tensor, i) => out.set(tensor.data, dataOffset + offsets[i]));
+  const header = new Uint8Array(dataOffset);
+  header.set(sink.result());
+  return { header, tensors, alignment, fileBytes: dataOffset + dataSize };
+}
+
+/**
+ * Writes a GGUF file piece by piece: the header, then each tensor's data in order, asked for only when it is
+ * its turn (`data(tensor, index)`), so that no more than one tensor needs to be in memory. `written(index)`
+ * follows each tensor's last byte.
+ */
+export async function writeGgufStreamed(
+  opts: GgufLayoutOptions,
+  data: (tensor: GgufPlacedTensor, index: number) => Promise<Uint8Array> | Uint8Array,
+  write: (bytes: Uint8Array) => Promise<void>,
+  written?: (index: number) => void,
+): Promise<GgufLayout> {
+  const layout = ggufLayout(opts);
+  await write(layout.header);
+  for (let i = 0; i < layout.tensors.length; i++) {
+    const tensor = layout.tensors[i];
+    const bytes = await data(tensor, i);
+    checkTensorData(tensor, bytes);
+    await write(bytes);
+    const padding = alignUp(bytes.length, layout.alignment) - bytes.length;
+    if (padding > 0) await write(new Uint8Array(padding));
+    written?.(i);
+  }
+  return layout;
+}
+
+/** Serialises a GGUF file. Metadata keys are written in insertion order, tensors in the order given. */
+export function writeGguf(opts: WriteGgufOptions): Uint8Array {
+  const layout = ggufLayout(opts);
+  const out = new Uint8Array(layout.fileBytes);
+  out.set(layout.header);
+  layout.tensors.forEach((tensor, i) => {
+    checkTensorData(tensor, opts.tensors[i].data);
+    out.set(opts.tensors[i].data, layout.header.length + tensor.offset);
+  });
   return out;
 }
