@@ -1,4 +1,5 @@
 // npm run export -- DIR --format peft|gguf-lora|merged-safetensors|merged-gguf|onnx [--dtype f32|f16|bf16] --out PATH
+//   [--quant Q8_0|Q4_0|Q4_K|Q6_K] (merged-gguf: quantized matrices instead of --dtype)
 // DIR is a case folder: config.json + model.safetensors (or model.safetensors.index.json and its shards), or
 // model.gguf; adapter_config.json + adapter_model.safetensors; tokenizer.json and tokenizer_config.json when
 // there. --out is a file for gguf-lora and merged-gguf, a folder otherwise. The export is written beside --out
@@ -8,14 +9,14 @@ import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BaseSource } from '../export/base';
-import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportDtype, type ExportFormat, exportModel, isSingleFile } from '../export/formats';
+import { EXPORT_DTYPES, EXPORT_FORMATS, EXPORT_QUANTS, type ExportDtype, type ExportFormat, type ExportQuant, exportModel, isSingleFile } from '../export/formats';
 import { readPeftAdapter } from '../export/peft';
 import { ggufHostTensors, safetensorsHostTensors } from '../model/host-tensors';
 import type { TokenizerFiles } from '../model/tokenizer';
 import { errorMessage } from '../util/errors';
 import { nodeFolder, nodeRangeFile } from './node-folder';
 
-const USAGE = `usage: npm run export -- DIR --format ${EXPORT_FORMATS.join('|')} [--dtype ${EXPORT_DTYPES.join('|')}] --out PATH`;
+const USAGE = `usage: npm run export -- DIR --format ${EXPORT_FORMATS.join('|')} [--dtype ${EXPORT_DTYPES.join('|')}] --out PATH [--quant ${EXPORT_QUANTS.join('|')}]`;
 
 class UsageError extends Error {}
 
@@ -62,7 +63,7 @@ async function caseBase(dir: string): Promise<{ base: BaseSource; close: () => P
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { format: { type: 'string' }, dtype: { type: 'string', default: 'f32' }, out: { type: 'string' } },
+    options: { format: { type: 'string' }, dtype: { type: 'string', default: 'f32' }, quant: { type: 'string' }, out: { type: 'string' } },
     allowPositionals: true,
   });
   if (positionals.length !== 1) throw new UsageError('give one case folder');
@@ -70,6 +71,8 @@ async function main(): Promise<number> {
   if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`--format takes ${EXPORT_FORMATS.join(', ')}; got ${values.format ?? 'nothing'}`);
   const dtype = values.dtype as ExportDtype;
   if (!EXPORT_DTYPES.includes(dtype)) throw new UsageError(`--dtype takes ${EXPORT_DTYPES.join(', ')}; got ${values.dtype}`);
+  const quant = values.quant as ExportQuant | undefined;
+  if (quant !== undefined && !EXPORT_QUANTS.includes(quant)) throw new UsageError(`--quant takes ${EXPORT_QUANTS.join(', ')}; got ${quant}`);
   if (!values.out) throw new UsageError('give --out');
   const dir = positionals[0];
   const out = resolve(values.out);
@@ -89,11 +92,11 @@ async function main(): Promise<number> {
       const single = isSingleFile(format);
       const folder = nodeFolder(single ? dirname(partial) : partial);
       const t0 = performance.now();
-      await exportModel(format, base, adapter, folder, { dtype, fileName: single ? basename(partial) : undefined });
+      await exportModel(format, base, adapter, folder, { dtype, quant, fileName: single ? basename(partial) : undefined });
       await rm(out, { recursive: true, force: true });
       await rename(partial, out);
       const bytes = single ? (await stat(out)).size : undefined;
-      console.log(JSON.stringify({ format, dtype, out, ...(bytes !== undefined ? { bytes } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
+      console.log(JSON.stringify({ format, dtype, ...(quant ? { quant } : {}), out, ...(bytes !== undefined ? { bytes } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
     } catch (error) {
       await rm(partial, { recursive: true, force: true });
       throw error;

@@ -63,10 +63,17 @@ function adapterFiles() {
 describe('the exports store', () => {
   test('exports a run as a download with the chosen format and precision', async () => {
     const { store, requests, downloads } = setup();
-    store.getState().set({ format: 'merged-safetensors', dtype: 'bf16' });
+    store.getState().set({ format: 'merged-safetensors', precision: 'bf16' });
     await store.getState().exportRun('lora', 'download');
-    expect(requests.map((r) => [r.run.id, r.format, r.options.dtype])).toEqual([['lora', 'merged-safetensors', 'bf16']]);
-    expect(downloads).toEqual(['run lora.zip']);
+    store.getState().set({ format: 'merged-gguf' });
+    expect(store.getState().precision).toBe('f32'); // merged GGUF has no BF16
+    store.getState().set({ precision: 'Q4_K' });
+    await store.getState().exportRun('lora', 'download');
+    expect(requests.map((r) => [r.run.id, r.format, r.options])).toEqual([
+      ['lora', 'merged-safetensors', { dtype: 'bf16' }],
+      ['lora', 'merged-gguf', { quant: 'Q4_K' }],
+    ]);
+    expect(downloads).toEqual(['run lora.zip', 'run lora.zip']);
     expect(store.getState()).toMatchObject({ busy: null, error: null, message: 'Downloaded run lora.zip' });
   });
 

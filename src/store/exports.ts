@@ -4,7 +4,7 @@ import { create } from 'zustand';
 import { studyMarkdown, summarize } from '../eval/study';
 import { flatOfHostAdapter } from '../export/adapter';
 import { type Download, type ExportClient, createExportClient } from '../export/export-client';
-import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportDtype, type ExportFormat, FORMAT_LABELS, needsAdapter } from '../export/formats';
+import { EXPORT_FORMATS, type ExportFormat, type ExportPrecision, FORMAT_LABELS, needsAdapter, precisionOptions, precisionsOf } from '../export/formats';
 import { type AdapterSource, importAdapter } from '../export/import-adapter';
 import type { ModelCardInfo } from '../export/peft';
 import { runBaseSource } from '../export/run-export';
@@ -17,7 +17,7 @@ import { selectRunConfig, useRunSetupStore } from './run-setup';
 import { useRunsStore } from './runs';
 import { type StudyRecord, useStudyStore } from './study';
 
-export { EXPORT_DTYPES, EXPORT_FORMATS, FORMAT_LABELS, type ExportFormat };
+export { EXPORT_FORMATS, FORMAT_LABELS, precisionsOf, type ExportFormat, type ExportPrecision };
 
 export interface ExportsDeps {
   createClient(): ExportClient;
@@ -37,7 +37,8 @@ export interface ExportsDeps {
 
 export interface ExportsState {
   format: ExportFormat;
-  dtype: ExportDtype;
+  /** One of precisionsOf(format). */
+  precision: ExportPrecision;
   /** The export under way. */
   busy: { runId: string; format: ExportFormat } | null;
   progress: { done: number; total: number } | null;
@@ -47,7 +48,8 @@ export interface ExportsState {
   importError: string | null;
   canPickFolder: boolean;
 
-  set(patch: Partial<Pick<ExportsState, 'format' | 'dtype'>>): void;
+  /** Choosing a format resets the precision to that format's default when it does not have the current one. */
+  set(patch: Partial<Pick<ExportsState, 'format' | 'precision'>>): void;
   /** Exports a run as a download, or streamed into a folder the user picks. */
   exportRun(runId: string, destination: 'download' | 'folder'): Promise<void>;
   /** Reads a PEFT adapter for the setup's base model and adds a run that starts from it. */
@@ -69,7 +71,7 @@ export function createExportsStore(deps: ExportsDeps) {
   let client: ExportClient | null = null;
   return create<ExportsState>()((set, get) => ({
     format: 'peft',
-    dtype: 'f32',
+    precision: 'f32',
     busy: null,
     progress: null,
     message: null,
@@ -78,11 +80,14 @@ export function createExportsStore(deps: ExportsDeps) {
     importError: null,
     canPickFolder: deps.pickFolder !== null,
 
-    set: (patch) => set(patch),
+    set: (patch) => {
+      const next = { ...get(), ...patch };
+      set({ ...patch, precision: precisionsOf(next.format).includes(next.precision) ? next.precision : precisionsOf(next.format)[0] });
+    },
 
     async exportRun(runId, destination) {
       const run = deps.findRun(runId);
-      const { format, dtype } = get();
+      const { format, precision } = get();
       if (!run || get().busy) return;
       if (needsAdapter(format) && run.config.mode === 'full') {
         set({ error: `${run.name} trained every weight: it has no adapter to export as ${format}. Export it merged or as ONNX.`, message: null });
@@ -101,7 +106,7 @@ export function createExportsStore(deps: ExportsDeps) {
       try {
         client ??= deps.createClient();
         const download = await client.exportRun(
-          { run, format, options: { dtype }, evaluation: studyEvaluation(deps.study(), run) },
+          { run, format, options: precisionOptions(precision), evaluation: studyEvaluation(deps.study(), run) },
           folder,
           (done, total) => set({ progress: { done, total } }),
         );

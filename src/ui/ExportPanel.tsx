@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportFormat, FORMAT_LABELS, useExportsStore } from '../store/exports';
+import { EXPORT_FORMATS, type ExportFormat, type ExportPrecision, FORMAT_LABELS, precisionsOf, useExportsStore } from '../store/exports';
 import { selectedRun, useRunsStore } from '../store/runs';
 
 /** Exports the selected run in the ecosystem's formats, and imports PEFT adapters as runs. */
@@ -10,7 +10,7 @@ export function ExportPanel() {
   const hasWeights = run?.checkpointStep !== undefined;
   const busyHere = state.busy !== null;
   const adapterOnly = (format: ExportFormat) => format === 'peft' || format === 'gguf-lora';
-  const dtypeApplies = state.format !== 'peft' && state.format !== 'onnx';
+  const precisions = precisionsOf(state.format);
   return (
     <section className="panel" data-testid="export" aria-labelledby="export-title">
       <div className="panel-head">
@@ -38,13 +38,13 @@ export function ExportPanel() {
                 ))}
               </select>
             </label>
-            {dtypeApplies && (
+            {precisions.length > 1 && (
               <label className="field">
                 <span>Precision</span>
-                <select data-testid="export-dtype" value={state.dtype} onChange={(e) => set({ dtype: e.target.value as (typeof EXPORT_DTYPES)[number] })}>
-                  {EXPORT_DTYPES.filter((d) => !(d === 'bf16' && state.format === 'gguf-lora')).map((d) => (
-                    <option key={d} value={d}>
-                      {d === 'f32' ? 'F32' : d === 'f16' ? 'F16' : 'BF16'}
+                <select data-testid="export-precision" value={state.precision} onChange={(e) => set({ precision: e.target.value as ExportPrecision })}>
+                  {precisions.map((p) => (
+                    <option key={p} value={p}>
+                      {p.toUpperCase()}
                     </option>
                   ))}
                 </select>
