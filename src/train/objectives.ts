@@ -7,7 +7,8 @@
 import type { PackObjective } from '../data/packer';
 import type { Objective } from '../engine/trainer';
 
-export type RunObjective = 'manyicl' | 'last-answer' | 'zero-shot' | 'dedicated';
+export const RUN_OBJECTIVES = ['manyicl', 'last-answer', 'zero-shot', 'dedicated'] as const;
+export type RunObjective = (typeof RUN_OBJECTIVES)[number];
 
 /** How contexts are packed: a dedicated run packs many-shot contexts of its one task. */
 export function packObjective(objective: RunObjective): PackObjective {

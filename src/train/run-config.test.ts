@@ -1,8 +1,8 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import type { ImportedTask, RunConfig } from './run-config';
 import { charTokenizer } from '../data/tokenizer';
 import { heldOutSplit } from '../data/tasks';
-import { buildPreview, defaultRunConfig, runSources, taskSources, trainSplit, validateConfig } from './run-config';
+import { buildPreview, defaultRunConfig, parseRunConfig, runConfigJson, runSources, taskSources, trainSplit, validateConfig } from './run-config';
 
 const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
 
@@ -77,5 +77,24 @@ describe('held-out test split', () => {
     expect(trainSplit(taskSources(config({ tasks: [], datasets: [tiny] }))[0].task, 0.1).heldOut).toBe(false);
     expect(runSources(config({ tasks: [], datasets: [tiny] }))[0].task.size).toBe(1);
     expect(validateConfig(config({ datasets: [tiny] })).warnings).toEqual(['tiny has too few examples to hold out a test split: it is trained on whole, and not evaluated.']);
+  });
+});
+
+describe('run config files', () => {
+  it('round-trips through runConfigJson, and takes the defaults for absent fields', () => {
+    const config = { ...defaultRunConfig(), steps: 7, lora: { rank: 4, alpha: 8, targets: ['q_proj' as const] } };
+    expect(parseRunConfig(runConfigJson(config))).toEqual(config);
+    expect(parseRunConfig('{"steps": 3}')).toEqual({ ...defaultRunConfig(), steps: 3 });
+  });
+
+  it('refuses a file that is not a run config, naming the field', () => {
+    expect(() => parseRunConfig('{', 'a.json')).toThrow(/a\.json: not valid JSON/);
+    expect(() => parseRunConfig('{"format": "peft"}')).toThrow(/format is "peft", not "manyicl-run-config"/);
+    expect(() => parseRunConfig('{"stepz": 3}')).toThrow(/unknown field "stepz"/);
+    expect(() => parseRunConfig('{"steps": "3"}')).toThrow(/steps must be a number, got "3"/);
+    expect(() => parseRunConfig('{"tasks": [{"task": "nope", "weight": 1}]}')).toThrow(/unknown task "nope"/);
+    expect(() => parseRunConfig('{"objective": "magic"}')).toThrow(/objective must be one of manyicl, last-answer/);
+    expect(() => parseRunConfig('{"lora": {"rank": 4, "alpha": 8, "targets": ["qkv"]}}')).toThrow(/unknown LoRA target "qkv"/);
+    expect(() => parseRunConfig('{"steps": 0}')).toThrow(/Steps must be a whole number of at least 1/);
   });
 });

@@ -4,9 +4,9 @@ import { ContextStream, type PreviewToken, type StreamOptions, type WeightedSour
 import { BUILTIN_TASKS, type Example, TEST_FRACTION, type TaskFamily, type TaskSource, heldOutSplit, listSource } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import type { QuantizeOnLoad } from '../engine/load';
-import type { LoraTarget } from '../engine/spec';
+import { LORA_TARGETS as LORA_TARGET_NAMES, type LoraTarget } from '../engine/spec';
 import { EMBEDDED_SPEC } from '../model/embedded';
-import { type RunObjective, packObjective } from './objectives';
+import { RUN_OBJECTIVES, type RunObjective, packObjective } from './objectives';
 
 export type { QuantizeOnLoad };
 
@@ -231,4 +231,63 @@ export function validateConfig(config: RunConfig): SetupCheck {
     }
   }
   return { errors, warnings };
+}
+
+/** A run config as a file: the RunConfig itself, tagged so that a file of another kind is refused by name. */
+export const RUN_CONFIG_FORMAT = 'manyicl-run-config';
+export const RUN_CONFIG_VERSION = 1;
+
+export function runConfigJson(config: RunConfig): string {
+  return `${JSON.stringify({ format: RUN_CONFIG_FORMAT, version: RUN_CONFIG_VERSION, ...config }, null, 2)}\n`;
+}
+
+/**
+ * Reads a run config file (from runConfigJson, or written by hand): fields that are absent take the defaults of
+ * defaultRunConfig; a field of the wrong type, an unknown field or a config that validateConfig refuses throws,
+ * naming the field.
+ */
+export function parseRunConfig(text: string, source = 'run config'): RunConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not valid JSON (${(error as Error).message})`);
+  }
+  const fail = (message: string): never => {
+    throw new Error(`${source}: ${message}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
+  const { format, version, ...fields } = value as Record<string, unknown>;
+  if (format !== undefined && format !== RUN_CONFIG_FORMAT) fail(`format is ${JSON.stringify(format)}, not "${RUN_CONFIG_FORMAT}"`);
+  if (version !== undefined && version !== RUN_CONFIG_VERSION) fail(`version ${JSON.stringify(version)} is not supported (only ${RUN_CONFIG_VERSION})`);
+  const defaults = defaultRunConfig();
+  const optional = new Set(['maxShots', 'datasets', 'testFraction']);
+  for (const key of Object.keys(fields)) {
+    if (!(key in defaults) && !optional.has(key)) fail(`unknown field "${key}"`);
+  }
+  const config = { ...defaults, ...fields } as RunConfig;
+  const kinds: [keyof RunConfig, string][] = [
+    ['contextLength', 'number'], ['batchSize', 'number'], ['gradAccumulation', 'number'], ['lr', 'number'], ['warmupSteps', 'number'],
+    ['minLrRatio', 'number'], ['steps', 'number'], ['weightDecay', 'number'], ['maxGradNorm', 'number'], ['seed', 'number'],
+    ['checkpointEvery', 'number'], ['recompute', 'boolean'], ['objective', 'string'], ['mode', 'string'],
+  ];
+  for (const [key, kind] of kinds) if (typeof config[key] !== kind) fail(`${key} must be a ${kind}, got ${JSON.stringify(config[key])}`);
+  if (!['full', 'lora'].includes(config.mode)) fail(`mode must be "full" or "lora", got ${JSON.stringify(config.mode)}`);
+  if (!RUN_OBJECTIVES.includes(config.objective)) fail(`objective must be one of ${RUN_OBJECTIVES.join(', ')}, got ${JSON.stringify(config.objective)}`);
+  const model = config.model as unknown as Record<string, unknown> | null;
+  if (typeof model !== 'object' || model === null || !['embedded', 'checkpoint', 'cached'].includes(model.source as string)) {
+    fail(`model must be {"source": "embedded" | "checkpoint" | "cached", ...}, got ${JSON.stringify(config.model)}`);
+  }
+  if (!Array.isArray(config.tasks) || config.tasks.some((t) => typeof t?.task !== 'string' || typeof t.weight !== 'number')) {
+    fail('tasks must be a list of {"task": name, "weight": number}');
+  }
+  for (const { task } of config.tasks) if (!BUILTIN_TASKS[task]) fail(`unknown task "${task}"; built-in tasks: ${Object.keys(BUILTIN_TASKS).join(', ')}`);
+  const lora = config.lora as unknown as Record<string, unknown> | null;
+  if (typeof lora !== 'object' || lora === null || typeof lora.rank !== 'number' || typeof lora.alpha !== 'number' || !Array.isArray(lora.targets)) {
+    fail('lora must be {"rank": number, "alpha": number, "targets": [...]}');
+  }
+  for (const target of config.lora.targets) if (!(LORA_TARGET_NAMES as readonly string[]).includes(target)) fail(`unknown LoRA target "${target}"`);
+  const { errors } = validateConfig(config);
+  if (errors.length > 0) fail(errors.join(' '));
+  return config;
 }
