@@ -5,7 +5,7 @@ import { charTokenizer } from '../data/tokenizer';
 import { defaultRunConfig } from '../train/run-config';
 import type { RunConfig } from '../train/run-config';
 import { plannedRuns, streamOptions, validateConfig } from '../train/run-config';
-import { BUILTIN_TASK_INFO, embeddedModelUrl, runConfigWithImports, selectCheck, selectPreview, selectRunConfig, tasksByFamily } from './run-setup';
+import { BUILTIN_TASK_INFO, embeddedModelUrl, runConfigJson, runConfigWithImports, selectCheck, selectPreview, selectRunConfig, tasksByFamily } from './run-setup';
 import { testRunSetupStore } from './run-setup.testing';
 
 function setup(hfRows?: (opts: HfRowsOptions) => Promise<HfRows>) {
@@ -55,6 +55,19 @@ describe('task mixture and settings', () => {
     s().loadConfig(config({ tasks: [{ task: 'topic', weight: 2 }] }));
     expect(s().config.tasks).toEqual([{ task: 'topic', weight: 2 }]);
     expect(s().weights.topic).toBe(2);
+  });
+
+  test('a run config file sets up the form; a bad one is refused in words and changes nothing', () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    const file = runConfigJson(config({ steps: 12, tasks: [{ task: 'topic', weight: 3 }] }));
+    s().loadConfigFile('run.config.json', file);
+    expect(s().config).toMatchObject({ steps: 12, tasks: [{ task: 'topic', weight: 3 }] });
+    s().loadConfigFile('broken.json', '{"steps": "many"}');
+    expect(s().configFileError).toBe('broken.json: steps must be a number, got "many"');
+    expect(s().config.steps).toBe(12);
+    s().loadConfigFile('run.config.json', file);
+    expect(s().configFileError).toBeNull();
   });
 });
 

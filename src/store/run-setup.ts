@@ -7,13 +7,13 @@ import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../
 import type { Tokenizer } from '../data/tokenizer';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import {
-  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, plannedRuns,
-  validateConfig,
+  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, parseRunConfig,
+  plannedRuns, runConfigJson, validateConfig,
 } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 import { type RunsState, defaultRunName, useRunsStore } from './runs';
 
-export { defaultRunConfig, LORA_TARGETS, TASK_FAMILIES };
+export { defaultRunConfig, LORA_TARGETS, runConfigJson, TASK_FAMILIES };
 export type { ImportDraft, ImportMapping, LoraTarget, TaskFamily };
 
 // ---- built-in tasks ---------------------------------------------------------------------------------------
@@ -113,6 +113,10 @@ export interface RunSetupState {
   setTaskWeight(name: string, weight: number): void;
   /** Takes the settings of an earlier run. */
   loadConfig(config: RunConfig): void;
+  /** Takes the settings of a run config file (runConfigJson); a bad file sets configFileError instead. */
+  loadConfigFile(fileName: string, text: string): void;
+  /** Why the last config file was refused. */
+  configFileError: string | null;
   reset(): void;
 
   openFile(fileName: string, text: string): void;
@@ -169,6 +173,7 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       tokenizer: null,
       tokenizerOf: null,
       previewIndex: 0,
+      configFileError: null,
 
       setConfig(patch) {
         set((state) => ({ config: { ...state.config, ...patch } }));
@@ -213,7 +218,15 @@ export function createRunSetupStore(deps: RunSetupDeps) {
 
       loadConfig(config) {
         const copy = structuredClone(config);
-        set({ config: copy, weights: weightsOf(copy), previewIndex: 0 });
+        set({ config: copy, weights: weightsOf(copy), previewIndex: 0, configFileError: null });
+      },
+
+      loadConfigFile(fileName, text) {
+        try {
+          get().loadConfig(parseRunConfig(text, fileName));
+        } catch (error) {
+          set({ configFileError: errorMessage(error) });
+        }
       },
 
       reset() {

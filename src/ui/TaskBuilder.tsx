@@ -192,6 +192,7 @@ export function CreateRun() {
   const gpuStatus = useGpuStore((s) => s.status);
   const noGpu = gpuStatus === 'missing' || gpuStatus === 'error';
   const check = useRunSetupStore(selectCheck);
+  const configFileError = useRunSetupStore((s) => s.configFileError);
   const [name, setName] = useState('');
   const create = (start: boolean) => {
     useRunSetupStore.getState().createRuns(name, { start });
@@ -225,6 +226,24 @@ export function CreateRun() {
           Create
         </button>
       </div>
+      <label className="field config-file">
+        <span>Or load a run config file (.json)</span>
+        <input
+          type="file"
+          accept=".json,application/json"
+          data-testid="run-config-file"
+          onChange={async (e) => {
+            const file = e.target.files?.[0];
+            if (file) useRunSetupStore.getState().loadConfigFile(file.name, await file.text());
+            e.target.value = '';
+          }}
+        />
+      </label>
+      {configFileError && (
+        <p className="alert alert-error" role="alert" data-testid="run-config-file-error">
+          {configFileError}
+        </p>
+      )}
       {activeId !== null && <p className="field-hint">A run is training; new runs can be created and started after it.</p>}
       {noGpu && <p className="field-hint">WebGPU is not available here: runs can be created, but not trained in this browser.</p>}
     </section>

@@ -2,6 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { heatmapMatrix, lossSeries, runSummary, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
 import { formatBytes, formatLoss, formatLr, formatRate } from '../util/format';
 import { type RunProgress, runControls, runMeta, selectedRun, statusLine, useRunsStore } from '../store/runs';
+import { runConfigJson, useRunSetupStore } from '../store/run-setup';
 import { type RunRecord } from '../train/protocol';
 import { Heatmap } from './Heatmap';
 import { TokenLoss } from './TokenLoss';
@@ -97,6 +98,7 @@ export function RunDashboard(props: RunDashboardProps) {
         <span data-testid="run-status">{statusLine(run)}</span>
         {run.checkpointStep !== undefined && <span className="muted run-checkpoint">checkpoint at step {run.checkpointStep}</span>}
       </p>
+      <RunConfigActions run={run} />
       {loading && (
         <div className="progress" aria-label={`Loading the ${loading.label}`}>
           <progress value={loading.total > 0 ? loading.done : undefined} max={loading.total > 0 ? loading.total : undefined} />
@@ -277,5 +279,40 @@ function TaskBreakdown({ rows }: { rows: ReturnType<typeof taskBreakdown> }) {
         </table>
       )}
     </section>
+  );
+}
+
+/** The run's config as a file: copied, downloaded, or loaded into the setup form for a new run. */
+function RunConfigActions({ run }: { run: RunRecord }) {
+  const [copied, setCopied] = useState(false);
+  const json = () => runConfigJson(run.config);
+  const copy = async () => {
+    await navigator.clipboard.writeText(json());
+    setCopied(true);
+    setTimeout(() => setCopied(false), 2000);
+  };
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([json()], { type: 'application/json' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${run.name.replace(/[^\w.-]+/g, '-')}.config.json`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  };
+  return (
+    <p className="run-config-actions small-text" data-testid="run-config-actions">
+      <span className="muted">Run config:</span>{' '}
+      <button type="button" className="link-button" onClick={() => void copy()} data-testid="run-config-copy">
+        {copied ? 'copied' : 'copy'}
+      </button>
+      {' · '}
+      <button type="button" className="link-button" onClick={download} data-testid="run-config-download">
+        download
+      </button>
+      {' · '}
+      <button type="button" className="link-button" onClick={() => useRunSetupStore.getState().loadConfig(run.config)} data-testid="run-config-reuse">
+        set up a new run from it
+      </button>
+    </p>
   );
 }
