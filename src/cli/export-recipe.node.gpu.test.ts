@@ -78,6 +78,10 @@ describe('npm run export-recipe', () => {
       const rows = (await readFile(join(out, 'data/train.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
       const masked = rows.slice(0, 4).reduce((n, r) => n + r.assistant_masks.reduce((a: number, b: number) => a + b, 0), 0);
       expect(parity.target_tokens).toBe(masked);
+      // The same rows through a float64 numpy Llama with HF's shift: the mask is aligned as HF reads it.
+      const numpy = JSON.parse((await run('python3', ['src/cli/recipe-numpy-loss.testing.py', out])).stdout);
+      expect(numpy.tokens).toBe(masked);
+      expect(Math.abs(numpy.loss - parity.engine_loss) / numpy.loss).toBeLessThan(1e-5);
       const session = await sessionFirstLoss(config);
       expect(Math.abs(parity.engine_loss - session) / session).toBeLessThan(1e-6);
     });
