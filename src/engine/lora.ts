@@ -15,6 +15,26 @@ export interface LoraTensorEntry {
   offset: number;
 }
 
+/**
+ * The flat parameters (LoraAdapter's layout) that initialize(seed) writes: PEFT's default init, A ~
+ * kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)) drawn from mulberry32(seed), B = 0.
+ */
+export function initialLoraParams(spec: ModelSpec, config: LoraConfig, seed: number): Float32Array {
+  const shapes = loraTensorShapes(spec, config);
+  const values = new Float32Array(shapes.reduce((n, t) => n + t.shape[0] * t.shape[1], 0));
+  const next = mulberry32(seed);
+  let offset = 0;
+  for (const t of shapes) {
+    const n = t.shape[0] * t.shape[1];
+    if (t.which === 'A') {
+      const bound = 1 / Math.sqrt(t.shape[1]);
+      for (let i = 0; i < n; i++) values[offset + i] = (2 * next() - 1) * bound;
+    }
+    offset += n;
+  }
+  return values;
+}
+
 export class LoraAdapter {
   readonly scaling: number;
   readonly entries: LoraTensorEntry[];
@@ -73,15 +93,7 @@ export class LoraAdapter {
 
   /** PEFT's default initialisation: A ~ kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
   initialize(seed: number): void {
-    const values = new Float32Array(this.count);
-    const next = mulberry32(seed);
-    for (const e of this.entries) {
-      if (e.which !== 'A') continue;
-      const bound = 1 / Math.sqrt(e.shape[1]);
-      const n = e.shape[0] * e.shape[1];
-      for (let i = 0; i < n; i++) values[e.offset + i] = (2 * next() - 1) * bound;
-    }
-    this.gpu.write(this.params, values);
+    this.gpu.write(this.params, initialLoraParams(this.spec, this.config, seed));
     this.resetOptimizer();
   }
 
