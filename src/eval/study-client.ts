@@ -1,5 +1,6 @@
 // The page's side of the study worker (the study, and the playground's generations).
 import { type Remote, proxy, wrap } from 'comlink';
+import type { RunConfig } from '../train/run-config';
 import type { StudyConfig, StudyEvent, StudyUnit } from './study';
 import type { PlaygroundOutput, PlaygroundRequest, PlaygroundResult, StudyWorkerApi } from './study-worker';
 
@@ -9,6 +10,8 @@ export interface StudyClient {
   /** Runs the study, skipping the units given; resolves when it is done or has failed. */
   run(config: StudyConfig, completed: StudyUnit[], onEvent: (event: StudyEvent) => void): Promise<void>;
   playground(request: PlaygroundRequest): Promise<PlaygroundResult>;
+  /** A run's cluster recipe into `folder` (resolves to null), or in memory as a zip to download. */
+  recipe(run: { name: string; config: RunConfig }, folder: FileSystemDirectoryHandle | null, onProgress: (done: number, total: number) => void): Promise<{ fileName: string; bytes: Uint8Array } | null>;
   dispose(): void;
 }
 
@@ -19,6 +22,7 @@ export function createStudyClient(): StudyClient {
   return {
     run: (config, completed, onEvent) => api.run(config, completed, appBaseUrl, proxy(onEvent)),
     playground: (request) => api.playground(request, appBaseUrl),
+    recipe: (run, folder, onProgress) => api.recipe(run, folder, appBaseUrl, proxy(onProgress)),
     dispose: () => worker.terminate(),
   };
 }

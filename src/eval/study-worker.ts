@@ -1,6 +1,6 @@
 // The study worker: runs one ManyICL study off the UI thread on its own GPU device, unit by unit, handing each
 // finished unit to the page (which keeps it in IndexedDB) so that a reload or a crash resumes where it stopped.
-import { expose } from 'comlink';
+import { expose, transfer } from 'comlink';
 import { Gpu } from '../gpu/gpu';
 import { loadCachedModel } from '../model/load-cached';
 import { getModel } from '../model/sources/library';
@@ -8,11 +8,16 @@ import { loadHostBaseModel } from '../train/base-model';
 import { loadCheckpoint } from '../train/checkpoints';
 import type { RunConfig } from '../train/run-config';
 import { runBaseSource, runWeights } from '../export/run-export';
+import { zipFiles } from '../export/peft';
+import { directoryFolder, memoryFolder } from '../export/sink';
+import { exportRunRecipe } from './recipe-export';
 import { type Adapted, type OnnxPlaygroundOutput, type PlaygroundOptions, type PlaygroundOutput, continuePrompt, continueWithOnnx } from './playground';
 import { errorMessage } from '../util/errors';
 import { type StudyConfig, type StudyEvent, type StudyUnit, runStudy } from './study';
 
 let gpu: Promise<Gpu> | null = null;
+/** Downloads are built in memory: past this, the user is asked to pick a folder instead. */
+const RECIPE_DOWNLOAD_LIMIT_BYTES = 1.5 * 1024 ** 3;
 let busy = false;
 
 /** A playground request: the base model, and optionally a trained run to set beside it. */
@@ -92,6 +97,23 @@ const api = {
     } finally {
       if ('model' in base) base.model.destroy();
     }
+  },
+  /**
+   * The run's cluster recipe (TRL + accelerate), with our engine's first-step loss for its parity check: into the
+   * folder the user picked, or in memory as a zip to download.
+   */
+  async recipe(
+    run: { name: string; config: RunConfig }, folder: FileSystemDirectoryHandle | null, appBaseUrl: string,
+    onProgress: (done: number, total: number) => void,
+  ): Promise<{ fileName: string; bytes: Uint8Array } | null> {
+    gpu ??= Gpu.create();
+    const device = await gpu;
+    const tooLarge = 'the recipe holds the model, too large to build in memory for a download: use "Save to folder" (Chrome, Edge)';
+    const memory = memoryFolder(RECIPE_DOWNLOAD_LIMIT_BYTES, tooLarge);
+    await exportRunRecipe(device, run.config, appBaseUrl, folder ? directoryFolder(folder) : memory, onProgress);
+    if (folder) return null;
+    const download = { fileName: `${run.name.replace(/[^\w.-]+/g, '-')}-recipe.zip`, bytes: zipFiles(memory.files) };
+    return transfer(download, [download.bytes.buffer]);
   },
 };
 

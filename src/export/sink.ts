@@ -17,15 +17,21 @@ export async function writeFile(folder: FolderSink, path: string, content: Uint8
   await file.close();
 }
 
-/** A folder kept in memory (tests, small exports that are zipped afterwards). */
-export function memoryFolder(): FolderSink & { files: Map<string, Uint8Array> } {
+/**
+ * A folder kept in memory (tests, small exports that are zipped afterwards). Past `limitBytes` in all, a write
+ * throws `tooLarge` (a message for the user) instead of exhausting the heap.
+ */
+export function memoryFolder(limitBytes = Infinity, tooLarge = 'the export is too large to build in memory'): FolderSink & { files: Map<string, Uint8Array> } {
   const files = new Map<string, Uint8Array>();
+  let total = 0;
   return {
     files,
     async file(path) {
       const chunks: Uint8Array[] = [];
       return {
         async write(bytes) {
+          total += bytes.length;
+          if (total > limitBytes) throw new Error(tooLarge);
           chunks.push(bytes.slice());
         },
         async close() {

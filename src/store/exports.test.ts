@@ -20,6 +20,7 @@ function setup(options: { failSave?: boolean } = {}) {
   const created: { config: RunConfig; name: string; from: string; id: string }[] = [];
   const deleted: string[] = [];
   const saved: Checkpoint[] = [];
+  const recipes: string[] = [];
   const client: ExportClient = {
     exportRun: async (request) => {
       requests.push(request);
@@ -44,10 +45,14 @@ function setup(options: { failSave?: boolean } = {}) {
       if (options.failSave) throw new Error('QuotaExceededError');
       saved.push(checkpoint);
     },
+    recipe: async (r) => {
+      recipes.push(r.id);
+      return { fileName: `${r.name}-recipe.zip`, bytes: new Uint8Array(2) };
+    },
     pickFolder: null,
     download: (d) => void downloads.push(d.fileName),
   });
-  return { store, requests, downloads, created, deleted, saved };
+  return { store, requests, downloads, created, deleted, saved, recipes };
 }
 
 const CONFIG: LoraConfig = { rank: 2, alpha: 8, targets: ['q_proj', 'down_proj'], useRslora: false };
@@ -75,6 +80,15 @@ describe('the exports store', () => {
     ]);
     expect(downloads).toEqual(['run lora.zip', 'run lora.zip']);
     expect(store.getState()).toMatchObject({ busy: null, error: null, message: 'Downloaded run lora.zip' });
+  });
+
+  test('exports the cluster recipe of a LoRA run; a full-parameter run has none', async () => {
+    const { store, recipes, downloads } = setup();
+    await store.getState().exportRecipe('lora', 'download');
+    await store.getState().exportRecipe('full', 'download');
+    expect(recipes).toEqual(['lora']);
+    expect(downloads).toEqual(['run lora-recipe.zip']);
+    expect(store.getState().error).toMatch(/run full trained every weight: a cluster recipe trains a LoRA adapter/);
   });
 
   test('refuses an adapter format for a full-parameter run, without calling the worker', async () => {

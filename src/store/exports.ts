@@ -15,7 +15,7 @@ import type { ModelSpec } from '../engine/spec';
 import { errorMessage } from '../util/errors';
 import { selectRunConfig, useRunSetupStore } from './run-setup';
 import { useRunsStore } from './runs';
-import { type StudyRecord, useStudyStore } from './study';
+import { type StudyRecord, studyWorkerClient, useStudyStore } from './study';
 
 export { EXPORT_FORMATS, FORMAT_LABELS, precisionsOf, type ExportFormat, type ExportPrecision };
 
@@ -30,6 +30,8 @@ export interface ExportsDeps {
   createRun(config: RunConfig, name: string, imported: { from: string }): string;
   deleteRun(id: string): Promise<void>;
   saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** The run's cluster recipe (the study worker: it computes our engine's first-step loss on the GPU). */
+  recipe(run: RunRecord, folder: FileSystemDirectoryHandle | null, onProgress: (done: number, total: number) => void): Promise<Download | null>;
   /** The File System Access API's folder picker, where the browser has it. */
   pickFolder: (() => Promise<FileSystemDirectoryHandle>) | null;
   download(download: Download): void;
@@ -40,7 +42,7 @@ export interface ExportsState {
   /** One of precisionsOf(format). */
   precision: ExportPrecision;
   /** The export under way. */
-  busy: { runId: string; format: ExportFormat } | null;
+  busy: { runId: string; label: string } | null;
   progress: { done: number; total: number } | null;
   message: string | null;
   error: string | null;
@@ -52,6 +54,8 @@ export interface ExportsState {
   set(patch: Partial<Pick<ExportsState, 'format' | 'precision'>>): void;
   /** Exports a run as a download, or streamed into a folder the user picks. */
   exportRun(runId: string, destination: 'download' | 'folder'): Promise<void>;
+  /** The run as a TRL + accelerate recipe for a GPU cluster (LoRA runs). */
+  exportRecipe(runId: string, destination: 'download' | 'folder'): Promise<void>;
   /** Reads a PEFT adapter for the setup's base model and adds a run that starts from it. */
   importAdapter(source: AdapterSource): Promise<string | null>;
 }
@@ -69,7 +73,34 @@ export function studyEvaluation(study: StudyRecord | null, run: RunRecord): Mode
 
 export function createExportsStore(deps: ExportsDeps) {
   let client: ExportClient | null = null;
-  return create<ExportsState>()((set, get) => ({
+  return create<ExportsState>()((set, get) => {
+    /** Runs one export to a download or a picked folder, with progress, and reports how it went. */
+    const exporting = async (
+      run: RunRecord, label: string, destination: 'download' | 'folder',
+      write: (folder: FileSystemDirectoryHandle | null, onProgress: (done: number, total: number) => void) => Promise<Download | null>,
+    ) => {
+      if (get().busy) return;
+      let folder: FileSystemDirectoryHandle | null = null;
+      if (destination === 'folder') {
+        if (!deps.pickFolder) return;
+        try {
+          folder = await deps.pickFolder();
+        } catch {
+          return; // the picker was dismissed
+        }
+      }
+      set({ busy: { runId: run.id, label }, progress: null, error: null, message: null });
+      try {
+        const download = await write(folder, (done, total) => set({ progress: { done, total } }));
+        if (download) deps.download(download);
+        set({ message: download ? `Downloaded ${download.fileName}` : `Wrote the ${label} of ${run.name} into ${folder?.name ?? 'the folder'}` });
+      } catch (error) {
+        set({ error: `Could not export ${run.name} (${label}): ${errorMessage(error)}` });
+      } finally {
+        set({ busy: null, progress: null });
+      }
+    };
+    return {
     format: 'peft',
     precision: 'f32',
     busy: null,
@@ -88,35 +119,25 @@ export function createExportsStore(deps: ExportsDeps) {
     async exportRun(runId, destination) {
       const run = deps.findRun(runId);
       const { format, precision } = get();
-      if (!run || get().busy) return;
+      if (!run) return;
       if (needsAdapter(format) && run.config.mode === 'full') {
         set({ error: `${run.name} trained every weight: it has no adapter to export as ${format}. Export it merged or as ONNX.`, message: null });
         return;
       }
-      let folder: FileSystemDirectoryHandle | null = null;
-      if (destination === 'folder') {
-        if (!deps.pickFolder) return;
-        try {
-          folder = await deps.pickFolder();
-        } catch {
-          return; // the picker was dismissed
-        }
-      }
-      set({ busy: { runId, format }, progress: null, error: null, message: null });
-      try {
+      await exporting(run, FORMAT_LABELS[format], destination, async (folder, onProgress) => {
         client ??= deps.createClient();
-        const download = await client.exportRun(
-          { run, format, options: precisionOptions(precision), evaluation: studyEvaluation(deps.study(), run) },
-          folder,
-          (done, total) => set({ progress: { done, total } }),
-        );
-        if (download) deps.download(download);
-        set({ message: download ? `Downloaded ${download.fileName}` : `Wrote the ${format} export of ${run.name} into ${folder?.name ?? 'the folder'}` });
-      } catch (error) {
-        set({ error: `Could not export ${run.name}: ${errorMessage(error)}` });
-      } finally {
-        set({ busy: null, progress: null });
+        return client.exportRun({ run, format, options: precisionOptions(precision), evaluation: studyEvaluation(deps.study(), run) }, folder, onProgress);
+      });
+    },
+
+    async exportRecipe(runId, destination) {
+      const run = deps.findRun(runId);
+      if (!run) return;
+      if (run.config.mode !== 'lora') {
+        set({ error: `${run.name} trained every weight: a cluster recipe trains a LoRA adapter. Set up a LoRA run from its config.`, message: null });
+        return;
       }
+      await exporting(run, 'cluster recipe', destination, (folder, onProgress) => deps.recipe(run, folder, onProgress));
     },
 
     async importAdapter(source) {
@@ -154,7 +175,8 @@ export function createExportsStore(deps: ExportsDeps) {
         set({ importing: false });
       }
     },
-  }));
+    };
+  });
 }
 
 function downloadFile({ fileName, bytes }: Download): void {
@@ -180,5 +202,6 @@ export const useExportsStore = createExportsStore({
   pickFolder: typeof window !== 'undefined' && 'showDirectoryPicker' in window
     ? () => (window as unknown as { showDirectoryPicker(o: object): Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'readwrite' })
     : null,
+  recipe: (run, folder, onProgress) => studyWorkerClient().recipe({ name: run.name, config: run.config }, folder, onProgress),
   download: downloadFile,
 });

@@ -14,6 +14,7 @@ function fakeClient(requests: PlaygroundRequest[]): StudyClient {
       if (request.prompt === 'fail') throw new Error('out of memory');
       return { base: output('base'), adapted: request.run ? output('adapted') : null, onnx: request.onnx ? { ...output('onnx'), backend: 'wasm' } : null };
     },
+    recipe: async () => null,
     dispose: () => {},
   };
 }

@@ -32,6 +32,7 @@ function fakeClient(units: StudyUnit[], runs: { completed: string[] }[]): StudyC
       onEvent({ type: 'status', status: 'done' });
     },
     playground: async () => Promise.reject(new Error('not in these tests')),
+    recipe: async () => null,
     dispose: () => {},
   };
 }

@@ -6,7 +6,7 @@ import { selectedRun, useRunsStore } from '../store/runs';
 export function ExportPanel() {
   const state = useExportsStore();
   const run = useRunsStore(selectedRun);
-  const { set, exportRun } = useExportsStore.getState();
+  const { set, exportRun, exportRecipe } = useExportsStore.getState();
   const hasWeights = run?.checkpointStep !== undefined;
   const busyHere = state.busy !== null;
   const adapterOnly = (format: ExportFormat) => format === 'peft' || format === 'gguf-lora';
@@ -61,11 +61,29 @@ export function ExportPanel() {
               </button>
             )}
           </div>
+          {run.config.mode === 'lora' && (
+            <div className="export-recipe">
+              <p className="muted small-text">
+                Outgrown the browser? The same run as a TRL + PEFT job for <code>accelerate launch</code> (one GPU, DDP, FSDP2, DeepSpeed
+                ZeRO-3): the packed data with its answer masks, the scripts, and our engine's first-step loss for its parity check.
+              </p>
+              <div className="button-row">
+                <button type="button" className="button" data-testid="export-recipe" disabled={busyHere} onClick={() => void exportRecipe(run.id, 'download')}>
+                  Cluster recipe (.zip)
+                </button>
+                {state.canPickFolder && (
+                  <button type="button" className="button" data-testid="export-recipe-folder" disabled={busyHere} onClick={() => void exportRecipe(run.id, 'folder')}>
+                    Cluster recipe to folder…
+                  </button>
+                )}
+              </div>
+            </div>
+          )}
         </>
       )}
       {state.busy && (
         <div className="export-progress" role="status">
-          <span>Exporting {FORMAT_LABELS[state.busy.format]}…</span>
+          <span>Exporting the {state.busy.label}…</span>
           <progress max={state.progress?.total ?? 1} value={state.progress?.done ?? undefined} aria-label="Export progress" />
         </div>
       )}
