@@ -32,6 +32,7 @@ const cliBuild = {
       study: 'src/cli/study.ts',
       'bench-kernels': 'src/cli/bench-kernels.ts',
       export: 'src/cli/export.ts',
+      train: 'src/cli/train.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },
