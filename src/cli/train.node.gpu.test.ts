@@ -1,12 +1,12 @@
 // npm run train (the built entry) on the embedded model: a run stopped with Ctrl-C (SIGINT) and resumed ends byte
-// for byte where an uninterrupted run does; a full-parameter run writes a model folder; bad input exits 1 or 2.
+// for byte where an uninterrupted run does; bad input exits 1 or 2. (A full-parameter run's files: train-model.test.ts;
+// its training and resuming: src/train/session.gpu.test.ts, the same session code.)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelFolder } from '../model/load';
 import { defaultRunConfig, parseRunConfig, runConfigJson } from '../train/run-config';
 import { diskCheckpoints } from './disk-checkpoints';
 
@@ -112,20 +112,6 @@ describe('npm run train', () => {
     const changed = await train(['--out', b, '--resume', '--context', '64']);
     expect(changed.code).toBe(1);
     expect(changed.stderr).toMatch(/config\.json differs from this config in contextLength/);
-  });
-
-  it('full: writes the trained model as a folder that loads', { timeout: 60_000 }, async () => {
-    const out = join(dir, 'full');
-    const run = await train(['--config', await writeConfig('full.json', { mode: 'full', steps: 1 }), '--out', out]);
-    expect(run.code).toBe(0);
-    expect((await readdir(join(out, 'model'))).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
-    const folder = await loadModelFolder(async (name) => new Uint8Array(await readFile(join(out, 'model', name))));
-    const checkpoint = await diskCheckpoints(join(out, 'checkpoints')).load('');
-    const params = checkpoint!.params as Record<string, Float32Array>;
-    const name = 'model.layers.0.self_attn.q_proj.weight';
-    expect(folder.weights.tensor(name)).toEqual(params[name]);
-    const embedded = await readFile(join('public/models/manyicl-tiny/model.safetensors'));
-    expect(new Uint8Array(await readFile(join(out, 'model', 'model.safetensors')))).not.toEqual(new Uint8Array(embedded));
   });
 
   it('exits 1 or 2 naming the problem for bad input', { timeout: 60_000 }, async () => {
