@@ -15,6 +15,7 @@ import { tensorsOf, writeSafetensors } from '../model/safetensors';
 import { loadTokenizer } from '../model/tokenizer';
 import { caseModel, readGgufBaseModel } from '../reference/case';
 import type { Gpu } from '../gpu/gpu';
+import { errorMessage } from '../util/errors';
 import type { Checkpoint } from '../train/checkpoints';
 import type { RunConfig } from '../train/run-config';
 import type { BaseModel } from '../train/session';
@@ -38,7 +39,15 @@ export async function loadBaseFolder(gpu: Gpu, dir: string): Promise<BaseModel> 
     const { spec, weights, gguf } = await readGgufBaseModel(await read('model.gguf')).catch((error: Error) => {
       throw new Error(`${join(dir, 'model.gguf')}: ${error.message}`);
     });
-    const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? await loadTokenizerFiles(read) : loadTokenizer(tokenizerJsonFromGguf(gguf.header.metadata));
+    const tokenizer = existsSync(join(dir, 'tokenizer.json'))
+      ? await loadTokenizerFiles(read)
+      : (() => {
+          try {
+            return loadTokenizer(tokenizerJsonFromGguf(gguf.header.metadata));
+          } catch (error) {
+            throw new Error(`${dir}: no tokenizer.json + tokenizer_config.json, and model.gguf has no usable tokenizer (${errorMessage(error)})`);
+          }
+        })();
     return { spec, tokenizer, model: caseModel(gpu, { spec, weights, gguf }) };
   }
   if (!existsSync(join(dir, 'config.json')) || !existsSync(join(dir, 'model.safetensors'))) {

@@ -89,6 +89,8 @@ describe('npm run train', () => {
     expect((await diskCheckpoints(join(b, 'checkpoints')).load(''))?.step).toBe(stopStep);
     expect(await readdir(b)).not.toContain('adapter');
 
+    // A step logged after the checkpoint (a run killed before it saved): --resume drops it and logs it again.
+    await writeFile(join(b, 'metrics.jsonl'), `${stopped.stdout}${JSON.stringify({ step: stopStep + 1, loss: 99 })}\n`);
     const resumed = await train(['--out', b, '--resume']);
     expect(resumed.code).toBe(0);
     expect(lines(resumed.stdout).map((l) => l.step)).toEqual(Array.from({ length: 3 - stopStep }, (_, i) => stopStep + 1 + i));

@@ -64,11 +64,20 @@ function metricsLine(m: StepMetrics): string {
   });
 }
 
-/** Keeps the lines of metrics.jsonl up to `step`: what a resumed run appends to ends like an uninterrupted run. */
+/**
+ * Keeps the lines of metrics.jsonl up to `step` (and none cut short by a kill): what a resumed run appends to
+ * then ends like an uninterrupted run's.
+ */
 function truncateMetrics(path: string, step: number): string {
   if (!existsSync(path)) return '';
-  const kept = readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '' && (JSON.parse(line) as { step: number }).step <= step);
-  return kept.map((line) => `${line}\n`).join('');
+  const stepOf = (line: string): number => {
+    try {
+      return (JSON.parse(line) as { step: number }).step;
+    } catch {
+      return Infinity;
+    }
+  };
+  return readFileSync(path, 'utf8').split('\n').filter((line) => stepOf(line) <= step).map((line) => `${line}\n`).join('');
 }
 
 function progressBar(step: number, steps: number, loss: number): string {
