@@ -33,6 +33,7 @@ const cliBuild = {
       'bench-kernels': 'src/cli/bench-kernels.ts',
       export: 'src/cli/export.ts',
       'export-recipe': 'src/cli/export-recipe.ts',
+      train: 'src/cli/train.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },

@@ -3,6 +3,7 @@
 // command has --real-gpu, otherwise Chromium's SwiftShader, which needs Debian's chromium package.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 if (process.argv.includes('--real-gpu')) env.MANYICL_GPU = 'real';
@@ -20,5 +21,7 @@ if (env.MANYICL_GPU !== 'real') {
   env.LD_LIBRARY_PATH = [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
 }
 const [command, ...args] = process.argv.slice(2);
+// Ctrl-C reaches the command too (one process group): let it finish (a trainer saves a checkpoint) and pass on its status.
+process.on('SIGINT', () => {});
 const result = spawnSync(command, args, { stdio: 'inherit', env, shell: false });
-process.exit(result.status ?? 1);
+process.exit(result.status ?? (result.signal ? 128 + (os.constants.signals[result.signal] ?? 0) : 1));
