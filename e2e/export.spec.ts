@@ -56,7 +56,7 @@ async function download(page: Page, click: () => Promise<void>): Promise<{ name:
   return { name: file.suggestedFilename(), bytes: new Uint8Array(await readFile(await file.path())) };
 }
 
-test('exports a trained run as PEFT and ONNX zips, and imports the PEFT adapter back', async ({ page }) => {
+test('exports a trained run as PEFT, ONNX and cluster-recipe zips, and imports the PEFT adapter back', async ({ page }) => {
   test.setTimeout(900_000);
   await page.goto('/');
   const field = (label: string) => page.getByLabel(label, { exact: true });
@@ -129,4 +129,27 @@ test('exports a trained run as PEFT and ONNX zips, and imports the PEFT adapter 
   const ids = [...(tokenizer.bosId !== null ? [tokenizer.bosId] : []), ...tokenizer.encode(prompt)];
   const tokens = await ortGreedy(folder['onnx/model.onnx'], ids, 6, tokenizer.eosId);
   expect(tokenizer.decode(tokens)).toBe(engineText);
+
+  // The cluster recipe: its parity check carries our engine's first-step loss, the loss the run logged at step 1.
+  const recipe = await download(page, () => panel.getByTestId('export-recipe').click());
+  expect(recipe.name).toBe('export-me-recipe.zip');
+  const recipeFiles = unzipSync(recipe.bytes);
+  for (const name of ['train.py', 'check_parity.py', 'data/train.jsonl', 'parity.json', 'README.md', 'accelerate/deepspeed_zero3.yaml']) {
+    expect(Object.keys(recipeFiles), name).toContain(name);
+  }
+  const parity = JSON.parse(new TextDecoder().decode(recipeFiles['parity.json']));
+  const firstLoss = await page.evaluate(async (id) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('manyicl-workbench');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const run = await new Promise<{ metrics: { loss: number }[] }>((resolve) => {
+      const request = db.transaction('runs').objectStore('runs').get(id);
+      request.onsuccess = () => resolve(request.result);
+    });
+    db.close();
+    return run.metrics[0].loss;
+  }, runId);
+  expect(Math.abs(parity.engine_loss - firstLoss) / firstLoss).toBeLessThan(1e-6);
 });
