@@ -52,6 +52,9 @@ describe.runIf(inBrowser)('benchmarkCacheToGpu', () => {
     expect(result.sha256Verified).toBe(true);
     expect(result.loadSeconds).toBeGreaterThan(0);
     expect(result.loadMBps).toBeCloseTo(result.bytes / MiB / result.loadSeconds, 6);
+    expect(result.loadHashers).toBe(0); // verified when it entered the cache: the load does not hash
+    expect(result.writeMBps).toBeCloseTo(result.bytes / MiB / result.writeSeconds, 6);
+    expect(result.hashedLoadSeconds).toBeGreaterThan(0);
     expect([...phases].sort()).toEqual(['load', 'write']);
 
     // First, middle and last tensor, each at its start, middle and end.

@@ -1,10 +1,11 @@
 // The model load benchmark: how fast a cached safetensors file streams from browser storage into GPU buffers,
 // and how much JS heap the load takes. It writes a synthetic file into a cache of its own (never the user's
 // models), loads it through the app's load path (streamFileCached -> SafetensorsToGpu), checks a few bytes
-// read back from the GPU, and removes everything it made.
+// read back from the GPU, and removes everything it made. The file's sha256 is computed as it enters the cache,
+// so the load does not hash; a second load of it as a record from before that (unverified) shows what hashing costs.
 import type { Gpu } from '../gpu/gpu';
 import { type CacheBackend, ModelCache, checkQuota, streamFileCached } from '../model/sources/cache';
-import { createSha256, hexOfDigest } from '../model/sources/download';
+import { createSha256 } from '../model/sources/download';
 import { SafetensorsToGpu } from '../model/sources/to-gpu';
 
 /** The benchmark's own cache (OPFS folder / Cache Storage name, and IndexedDB database). */
@@ -29,8 +30,8 @@ export interface LoadBenchOptions {
   /** Default: OPFS where it is writable, else Cache Storage. */
   backend?: CacheBackend;
   /**
-   * Store the file's sha256 with it, so that the load verifies the bytes as it reads them, as it does for a
-   * file downloaded from the Hub. Default true.
+   * Also time a load of the file as a record cached before entries were hashed (no verified flag), which
+   * verifies its sha256 while reading. Default true.
    */
   sha256?: boolean;
   /** JS heap bytes now. Default performance.memory.usedJSHeapSize (Chromium). */
@@ -66,13 +67,20 @@ export interface LoadBenchResult {
   /** The GPU adapter, and the largest tensor (buffer) it allowed. */
   adapter: string;
   maxTensorBytes: number;
+  /** The cache hashed the file as it entered and recorded it as verified. */
   sha256Verified: boolean;
-  /** Making the file and storing it in the cache. */
+  /** Making the file and storing it in the cache, its sha256 computed on the way (the entry). */
   writeSeconds: number;
-  /** From opening the cached file to the GPU queue having done every write. */
+  writeMBps: number;
+  /** From opening the cached (verified) file to the GPU queue having done every write: no hashing. */
   loadSeconds: number;
   /** MiB (2^20 bytes) per second. */
   loadMBps: number;
+  /** sha256 hashers the cache made during that load (0: it did not hash). */
+  loadHashers: number;
+  /** The same load of the file as an unverified record (hashed while read, then marked); null without `sha256`. */
+  hashedLoadSeconds: number | null;
+  hashedLoadMBps: number | null;
   /** JS heap before the load (after a GC where one could be asked for), at most during it, and the difference. */
   heapBaselineBytes: number | null;
   heapPeakBytes: number | null;
@@ -224,24 +232,19 @@ async function writeSyntheticFile(
   cache: ModelCache,
   layout: SyntheticLayout,
   chunkBytes: number,
-  withSha256: boolean,
   onProgress?: (progress: LoadBenchProgress) => void,
-): Promise<void> {
+): Promise<boolean> {
   const dataBytes = layout.fileBytes - layout.head.length;
   const writer = await cache.write(LOAD_BENCH_KEY, { size: layout.fileBytes });
-  const hasher = withSha256 ? createSha256() : null;
   try {
-    const store = async (chunk: Uint8Array) => {
-      hasher?.update(chunk);
-      await writer.write(chunk);
-    };
+    const store = (chunk: Uint8Array) => writer.write(chunk);
     await store(layout.head);
     // A fresh array per chunk: the Cache Storage backend keeps a reference to it until the stream is read.
     for (let start = 0; start < dataBytes; start += chunkBytes) {
       await store(patternChunk(start, Math.min(chunkBytes, dataBytes - start)));
       onProgress?.({ phase: 'write', loaded: layout.head.length + Math.min(dataBytes, start + chunkBytes), total: layout.fileBytes });
     }
-    await writer.close(hasher ? { sha256: hexOfDigest(hasher.digest()) } : {});
+    return (await writer.close()).verified === true;
   } catch (error) {
     await writer.abort();
     throw error;
@@ -278,7 +281,8 @@ export async function benchmarkCacheToGpu(gpu: Gpu, options: LoadBenchOptions): 
   const withSha256 = options.sha256 ?? true;
   const layout = syntheticLayout(dataBytes, tensorBytes);
 
-  const cache = new ModelCache({ ...LOAD_BENCH_CACHE, backend: options.backend });
+  let hashers = 0;
+  const cache = new ModelCache({ ...LOAD_BENCH_CACHE, backend: options.backend, createHasher: () => (hashers++, createSha256()) });
   await cache.delete(LOAD_BENCH_KEY); // a run that crashed may have left its file
   await cache.removeIncomplete();
   const quota = await checkQuota(layout.fileBytes);
@@ -292,9 +296,14 @@ export async function benchmarkCacheToGpu(gpu: Gpu, options: LoadBenchOptions): 
 
   const allocatedAtStart = gpu.allocatedBytes;
   let loader: SafetensorsToGpu | null = null;
+  /** Destroys every buffer the current load allocated. */
+  const release = () => {
+    loader?.abort();
+    loader = null;
+  };
   try {
     const writeStart = performance.now();
-    await writeSyntheticFile(cache, layout, chunkBytes, withSha256, options.onProgress);
+    const sha256Verified = await writeSyntheticFile(cache, layout, chunkBytes, options.onProgress);
     const writeSeconds = (performance.now() - writeStart) / 1000;
 
     if (collectGarbage) await collectFully(collectGarbage);
@@ -302,26 +311,32 @@ export async function benchmarkCacheToGpu(gpu: Gpu, options: LoadBenchOptions): 
     const heapBaselineBytes = heap.readHeap ? await heap.readHeap() : null;
     const sampler = heap.readHeap ? new HeapSampler(heap.readHeap, options.heapSampleEveryMs ?? 0) : null;
 
-    const loadStart = performance.now();
-    const activeLoader = new SafetensorsToGpu(gpu, layout.fileBytes);
-    loader = activeLoader;
-    const read = await streamFileCached({
-      url: `https://manyicl-load-bench.invalid/${LOAD_BENCH_KEY}`,
-      key: LOAD_BENCH_KEY,
-      cache,
-      expectedSize: layout.fileBytes,
-      fetch: () => Promise.reject(new Error('load benchmark: the file is not in the cache')),
-      maxRetries: 1,
-      onProgress: (p) => options.onProgress?.({ phase: 'load', loaded: p.loaded, total: layout.fileBytes }),
-      onChunk: async (chunk, offset) => {
-        await activeLoader.push(chunk, offset);
-        await sampler?.sample();
-      },
-    });
-    const { buffers } = await activeLoader.finish(); // waits for the GPU queue
-    const loadSeconds = (performance.now() - loadStart) / 1000;
+    /** The app's load path, cache -> GPU buffers; returns the loader and the seconds it took. */
+    const load = async (onChunk?: () => Promise<void>) => {
+      const start = performance.now();
+      const activeLoader = new SafetensorsToGpu(gpu, layout.fileBytes);
+      loader = activeLoader;
+      const read = await streamFileCached({
+        url: `https://manyicl-load-bench.invalid/${LOAD_BENCH_KEY}`,
+        key: LOAD_BENCH_KEY,
+        cache,
+        expectedSize: layout.fileBytes,
+        fetch: () => Promise.reject(new Error('load benchmark: the file is not in the cache')),
+        maxRetries: 1,
+        onProgress: (p) => options.onProgress?.({ phase: 'load', loaded: p.loaded, total: layout.fileBytes }),
+        onChunk: async (chunk, offset) => {
+          await activeLoader.push(chunk, offset);
+          await onChunk?.();
+        },
+      });
+      const { buffers } = await activeLoader.finish(); // waits for the GPU queue
+      if (!read.fromCache) throw new Error('load benchmark: the file did not come from the cache');
+      return { buffers, seconds: (performance.now() - start) / 1000 };
+    };
+    const hashersBefore = hashers;
+    const { buffers, seconds: loadSeconds } = await load(() => sampler?.sample() ?? Promise.resolve());
+    const loadHashers = hashers - hashersBefore;
     await sampler?.sample(true);
-    if (!read.fromCache) throw new Error('load benchmark: the file did not come from the cache');
 
     const gpuPeakBytes = gpu.allocatedBytes - allocatedAtStart;
     const checked = [0, Math.floor((layout.tensorNames.length - 1) / 2), layout.tensorNames.length - 1];
@@ -335,6 +350,13 @@ export async function benchmarkCacheToGpu(gpu: Gpu, options: LoadBenchOptions): 
       throw new Error(`load benchmark: wrong bytes on the GPU at ${wrong.map((w) => `${w.tensor}+${w.offset}`).join(', ')}`);
     }
 
+    let hashedLoadSeconds: number | null = null;
+    if (withSha256) {
+      release(); // the first load's buffers
+      await cache.markUnverified(LOAD_BENCH_KEY);
+      hashedLoadSeconds = (await load()).seconds;
+    }
+
     const heapPeakBytes = sampler && heapBaselineBytes !== null ? Math.max(sampler.peak, heapBaselineBytes) : null;
     const gcNote = collectGarbage ? '; baseline taken after a garbage collection' : '; no garbage collection before the baseline';
     return {
@@ -345,10 +367,14 @@ export async function benchmarkCacheToGpu(gpu: Gpu, options: LoadBenchOptions): 
       backend: cache.backend,
       adapter: [gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.description].filter(Boolean).join(' / '),
       maxTensorBytes,
-      sha256Verified: withSha256,
+      sha256Verified,
       writeSeconds,
+      writeMBps: layout.fileBytes / MiB / writeSeconds,
       loadSeconds,
       loadMBps: layout.fileBytes / MiB / loadSeconds,
+      loadHashers,
+      hashedLoadSeconds,
+      hashedLoadMBps: hashedLoadSeconds === null ? null : layout.fileBytes / MiB / hashedLoadSeconds,
       heapBaselineBytes,
       heapPeakBytes,
       heapPeakAboveBaselineBytes: heapPeakBytes !== null && heapBaselineBytes !== null ? heapPeakBytes - heapBaselineBytes : null,
@@ -358,7 +384,7 @@ export async function benchmarkCacheToGpu(gpu: Gpu, options: LoadBenchOptions): 
       spotChecks,
     };
   } finally {
-    loader?.abort(); // destroys every buffer it allocated
+    release();
     await cache.delete(LOAD_BENCH_KEY);
     await cache.removeIncomplete();
   }

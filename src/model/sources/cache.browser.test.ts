@@ -3,8 +3,8 @@
 // loading the cached copy with the network off. In Node (the `unit` project also matches this file) they skip.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { testGpu } from '../../gpu/gpu.testing';
-import { type CacheBackend, ModelCache, checkQuota, streamFileCached } from './cache';
-import { isCancelled, streamFile } from './download';
+import { type CacheBackend, CacheSha256Error, ModelCache, checkQuota, streamFileCached } from './cache';
+import { type Sha256Hasher, createSha256, isCancelled, streamFile } from './download';
 import { resolveHubFiles } from './hub';
 import type { TransferProgress } from './progress';
 import { fixtureBytes, fixtureSafetensors } from './files.testing';
@@ -44,11 +44,28 @@ async function emptyCache(cache: ModelCache): Promise<void> {
 
 describe.runIf(inBrowser).each<CacheBackend>(['opfs', 'cache-storage'])('ModelCache on %s', (backend) => {
   const cache = inBrowser ? new ModelCache({ backend, name: `test-models-${backend}`, database: `test-model-cache-${backend}` }) : null;
+  // Counts the bytes its sha256 hashers see.
+  let hashedBytes = 0;
+  const countingHasher = (): Sha256Hasher => {
+    const hasher = createSha256();
+    return Object.assign(Object.create(hasher) as Sha256Hasher, {
+      update(chunk: Uint8Array) {
+        hashedBytes += chunk.length;
+        hasher.update(chunk);
+        return this;
+      },
+      digest: () => hasher.digest(),
+    });
+  };
+  const countingCache = inBrowser
+    ? new ModelCache({ backend, name: `test-models-counting-${backend}`, database: `test-model-cache-counting-${backend}`, createHasher: countingHasher })
+    : null;
   const small = fixtureBytes(10_001, 1);
   const large = fixtureBytes(300_000, 2);
 
   beforeAll(async () => {
     await emptyCache(cache as ModelCache);
+    await emptyCache(countingCache as ModelCache);
   });
 
   it('writes in chunks, lists, reads back, deletes', async () => {
@@ -103,29 +120,56 @@ describe.runIf(inBrowser).each<CacheBackend>(['opfs', 'cache-storage'])('ModelCa
     await unfinished.abort();
   });
 
-  it('checks the sha256 on read and removes a damaged copy', async () => {
+  it('refuses an entry whose bytes do not hash to the expected sha256', async () => {
     const c = cache as ModelCache;
-    const writer = await c.write('damaged');
-    await writer.write(small);
-    await writer.close({ sha256: '0'.repeat(64) }); // a record that does not match the bytes
-    const stream = (await c.read('damaged')) as ReadableStream<Uint8Array>;
-    await expect(readAll(stream)).rejects.toThrow(/cached copy of "damaged" is damaged \(sha256 mismatch\)/);
+    const wrong = '0'.repeat(64);
+    const given = await c.write('damaged');
+    await given.write(small);
+    await expect(given.close({ sha256: wrong })).rejects.toThrow(/"damaged": sha256 [0-9a-f]{64} does not match the expected 0{64}/);
+    const announced = await c.write('damaged', { sha256: wrong });
+    await announced.write(small);
+    await expect(announced.close()).rejects.toThrow(CacheSha256Error);
+    expect(await c.info('damaged')).toBeUndefined();
     expect(await c.has('damaged')).toBe(false);
+    expect(await c.removeIncomplete()).toBe(0); // the stored bytes went with it
   });
 
-  it('verifies a file of many chunks on read and catches a corrupted stored copy', async () => {
-    const c = cache as ModelCache;
+  it('hashes a file once, as it enters; loads count its bytes without hashing', async () => {
+    const c = countingCache as ModelCache;
+    const key = 'org/m@main/verified.bin';
+    const hashed = hashedBytes;
+    const writer = await c.write(key, { size: large.length, sha256: await subtleSha256(large) });
+    for (let i = 0; i < large.length; i += 4099) await writer.write(large.subarray(i, i + 4099));
+    const record = await writer.close();
+    expect(record).toMatchObject({ sha256: await subtleSha256(large), verified: true });
+    expect(hashedBytes - hashed).toBe(large.length); // one pass, during the write
+    for (let load = 0; load < 2; load++) {
+      expect(equalBytes(await readAll((await c.read(key)) as ReadableStream<Uint8Array>), large)).toBe(true);
+    }
+    expect(hashedBytes - hashed).toBe(large.length);
+  });
+
+  it('verifies a record from before entries were hashed on its next load, once, and catches a corrupted copy', async () => {
+    const c = countingCache as ModelCache;
     const key = 'org/m@main/corrupted.bin';
     const writer = await c.write(key, { size: large.length });
     for (let i = 0; i < large.length; i += 4099) await writer.write(large.subarray(i, i + 4099));
-    await writer.close({ sha256: await subtleSha256(large) });
+    await writer.close();
+    await c.markUnverified(key); // as such a record has no flag
+    expect((await c.info(key))?.verified).toBeUndefined();
+    let hashed = hashedBytes;
     expect(equalBytes(await readAll((await c.read(key)) as ReadableStream<Uint8Array>), large)).toBe(true);
+    expect(hashedBytes - hashed).toBe(large.length);
+    expect(await c.info(key)).toMatchObject({ sha256: await subtleSha256(large), verified: true });
+    hashed = hashedBytes;
+    await readAll((await c.read(key)) as ReadableStream<Uint8Array>);
+    expect(hashedBytes).toBe(hashed);
 
     // Flip one byte of the stored file, far into it (in a later chunk of the read); the size stays right.
     const corrupted = large.slice();
     corrupted[250_000] ^= 0x40;
     const storedName = `${await subtleSha256(new TextEncoder().encode(key))}.bin`;
-    const folder = `test-models-${backend}`;
+    const folder = `test-models-counting-${backend}`;
     if (backend === 'opfs') {
       const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
       const writable = await (await dir.getFileHandle(storedName)).createWritable({ keepExistingData: true });
@@ -137,7 +181,8 @@ describe.runIf(inBrowser).each<CacheBackend>(['opfs', 'cache-storage'])('ModelCa
       expect(request).toBeDefined();
       await storage.put(request as Request, new Response(corrupted));
     }
-    expect(await c.has(key)).toBe(true); // the size still matches: only reading the bytes can tell
+    expect(await c.has(key)).toBe(true); // the size still matches: only hashing the bytes can tell
+    await c.markUnverified(key);
     const stream = (await c.read(key)) as ReadableStream<Uint8Array>;
     await expect(readAll(stream)).rejects.toThrow(/is damaged \(sha256 mismatch\) and was removed/);
     expect(await c.has(key)).toBe(false);

@@ -1,10 +1,11 @@
 // A persistent browser cache of downloaded model files, for offline use. File bytes live in the Origin
 // Private File System (streamed writes through createWritable) or, where that is missing, in Cache Storage;
 // each complete file has a metadata record in IndexedDB. The record is written last, after the bytes are
-// committed and their size checked, so a download that did not complete is never listed as cached.
+// committed and their size checked, so a download that did not complete is never listed as cached. A file's
+// sha256 is computed once, as it is written (and checked against the expected one); later reads only count bytes.
 import { type UseStore, createStore, del, entries, get, set } from 'idb-keyval';
 import { formatBytes } from '../../util/format';
-import { type StreamFileOptions, createSha256, hexOfDigest, sha256Hex, streamFile } from './download';
+import { type Sha256Hasher, type StreamFileOptions, createSha256, hexOfDigest, sha256Hex, streamFile } from './download';
 import { streamReadable } from './local';
 
 export type CacheBackend = 'opfs' | 'cache-storage';
@@ -12,8 +13,13 @@ export type CacheBackend = 'opfs' | 'cache-storage';
 export interface CachedFile {
   key: string;
   size: number;
-  /** Lowercase hex, when known (given by the Hub, or hashed while downloading). Reads are checked against it. */
+  /** Lowercase hex of the stored bytes, hashed as they were written (and equal to the expected one, when given). */
   sha256?: string;
+  /**
+   * The stored bytes were hashed and matched `sha256`: when the file entered the cache, or on the first read of
+   * a record written before entries were hashed. Reads of a verified file check only the byte count.
+   */
+  verified?: boolean;
   url?: string;
   repo?: string;
   revision?: string;
@@ -24,7 +30,7 @@ export interface CachedFile {
   backend: CacheBackend;
 }
 
-/** What the caller knows before writing; `size` and `sha256`, when given, are checked on close. */
+/** What the caller knows before writing; `size` and `sha256`, when given, are checked on close (the entry is refused). */
 export interface CacheWriteMeta {
   url?: string;
   repo?: string;
@@ -38,8 +44,8 @@ export interface CacheWriteMeta {
 export interface CacheWriter {
   write(chunk: Uint8Array): Promise<void>;
   /**
-   * Commits the file, checks its size, records it. `sha256` is the digest the downloader computed (when it
-   * did); it must agree with the meta's, and is kept to verify later reads.
+   * Commits the file, checks its size and the sha256 of what was written against the meta's and `sha256` (a
+   * digest the caller expects, when given), and records it as verified. On a mismatch nothing is cached.
    */
   close(final?: { sha256?: string }): Promise<CachedFile>;
   /** Drops what was written. */
@@ -53,12 +59,22 @@ export interface ModelCacheOptions {
   name?: string;
   /** IndexedDB database of the metadata (store 'files'). Default 'manyicl-model-cache'. */
   database?: string;
+  /** Makes the sha256 hashers of writes and of first reads of unverified records (tests count them). */
+  createHasher?: () => Sha256Hasher;
 }
 
 export class CacheError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CacheError';
+  }
+}
+
+/** The bytes written do not hash to the sha256 expected of them: the entry was refused. */
+export class CacheSha256Error extends CacheError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CacheSha256Error';
   }
 }
 
@@ -78,8 +94,10 @@ export class ModelCache {
   readonly backend: CacheBackend;
   private readonly name: string;
   private readonly meta: UseStore;
+  private readonly createHasher: () => Sha256Hasher;
 
   constructor(options: ModelCacheOptions = {}) {
+    this.createHasher = options.createHasher ?? createSha256;
     this.backend = options.backend ?? (opfsWritable() ? 'opfs' : 'cache-storage');
     this.name = options.name ?? 'manyicl-models';
     this.meta = createStore(options.database ?? 'manyicl-model-cache', 'files');
@@ -92,8 +110,9 @@ export class ModelCache {
   }
 
   /**
-   * The cached file as a stream, or null when absent or damaged (then the entry is removed). The stream
-   * checks the byte count, and the sha256 when the record has one, and errors on a mismatch.
+   * The cached file as a stream, or null when absent or damaged (then the entry is removed). The stream checks
+   * the byte count and errors on a mismatch. A record not yet verified (written before entries were hashed) is
+   * hashed on this read: checked against its sha256 (or given one, when it has none) and marked verified.
    */
   async read(key: string): Promise<ReadableStream<Uint8Array> | null> {
     const record = await get<CachedFile>(key, this.meta);
@@ -138,11 +157,13 @@ export class ModelCache {
     const sink = this.backend === 'opfs' ? await this.opfsSink(key) : await this.cacheStorageSink(key);
     let written = 0;
     let finished = false;
+    const hasher = this.createHasher(); // the same pass as the write: the bytes are verified once, here
     return {
       write: async (chunk) => {
         if (finished) throw new CacheError(`cache write of "${key}": write after close or abort`);
         try {
           await sink.write(chunk);
+          hasher.update(chunk);
         } catch (error) {
           throw new CacheError(`could not store "${key}" in the browser cache: ${(error as Error).message}`);
         }
@@ -160,18 +181,17 @@ export class ModelCache {
           if (stored !== undefined && stored !== written) {
             throw new CacheError(`"${key}": stored ${stored} bytes, wrote ${written}`);
           }
-          const given = final.sha256?.toLowerCase();
-          const expected = meta.sha256?.toLowerCase();
-          if (given && expected && given !== expected) {
-            throw new CacheError(`"${key}": sha256 ${given} does not match the expected ${expected}`);
+          const sha256 = hexOfDigest(hasher.digest());
+          for (const expected of [meta.sha256?.toLowerCase(), final.sha256?.toLowerCase()]) {
+            if (expected && expected !== sha256) throw new CacheSha256Error(`"${key}": sha256 ${sha256} does not match the expected ${expected}`);
           }
-          const sha256 = given ?? expected;
           const record: CachedFile = {
             key,
             size: written,
             savedAt: Date.now(),
             backend: this.backend,
-            ...(sha256 && { sha256 }),
+            sha256,
+            verified: true,
             ...(meta.url && { url: meta.url }),
             ...(meta.repo && { repo: meta.repo }),
             ...(meta.revision && { revision: meta.revision }),
@@ -191,6 +211,12 @@ export class ModelCache {
         await this.removeStored(key).catch(() => {});
       },
     };
+  }
+
+  /** Drops a record's verified flag, as records written before entries were hashed have none: its next read hashes it. */
+  async markUnverified(key: string): Promise<void> {
+    const record = await get<CachedFile>(key, this.meta);
+    if (record?.verified) await set(key, { ...record, verified: undefined }, this.meta);
   }
 
   /** Complete files, newest first. */
@@ -313,10 +339,13 @@ export class ModelCache {
     }
   }
 
-  /** Passes bytes through; errors the stream (and drops the entry) when the count or the sha256 is wrong. */
+  /**
+   * Passes bytes through; errors the stream (and drops the entry) when the count is wrong. Hashes only a record
+   * not yet verified: a mismatch with its sha256 errors too, a match (or a first digest) marks it verified.
+   */
   private verifier(record: CachedFile): TransformStream<Uint8Array, Uint8Array> {
     let count = 0;
-    const hasher = record.sha256 ? createSha256() : null;
+    const hasher = record.verified ? null : this.createHasher();
     const fail = async (controller: TransformStreamDefaultController<Uint8Array>, problem: string) => {
       await this.delete(record.key).catch(() => {});
       controller.error(new CacheError(`the cached copy of "${record.key}" is damaged (${problem}) and was removed; download it again`));
@@ -330,7 +359,12 @@ export class ModelCache {
       },
       flush: async (controller) => {
         if (count !== record.size) return fail(controller, `${count} bytes, expected ${record.size}`);
-        if (hasher && hexOfDigest(hasher.digest()) !== record.sha256) return fail(controller, 'sha256 mismatch');
+        if (!hasher) return;
+        const sha256 = hexOfDigest(hasher.digest());
+        if (record.sha256 !== undefined && sha256 !== record.sha256) return fail(controller, 'sha256 mismatch');
+        // Unless the record changed meanwhile (a new copy being written, or deleted).
+        const current = await get<CachedFile>(record.key, this.meta);
+        if (current?.savedAt === record.savedAt) await set(record.key, { ...current, sha256, verified: true }, this.meta);
       },
     });
   }
@@ -408,24 +442,26 @@ export async function streamFileCached(options: StreamCachedOptions): Promise<{ 
       (options.expectedSha256 !== undefined && record.sha256 !== undefined && record.sha256 !== options.expectedSha256.toLowerCase()));
   const cached = record && !stale ? await cache.read(key) : null;
   if (record && cached) {
-    // The read verifies the record's sha256; hash here only for a record that has none.
-    const computeSha256 = Boolean(options.computeSha256) && record.sha256 === undefined;
-    const result = await streamReadable({ ...options, computeSha256, stream: cached, size: record.size });
-    return { size: result.size, sha256: record.sha256 ?? result.sha256, fromCache: true };
+    // The file was hashed when it entered the cache (or is, by this read, when its record is older).
+    const result = await streamReadable({ ...options, computeSha256: false, stream: cached, size: record.size });
+    return { size: result.size, sha256: (await cache.info(key))?.sha256 ?? record.sha256, fromCache: true };
   }
 
   const meta: CacheWriteMeta = { ...options.meta, url: options.url, size: options.expectedSize, sha256: options.expectedSha256 };
-  const hashOptions = { computeSha256: options.computeSha256 ?? true }; // the digest checks later reads
   let writer: CacheWriter | null = null;
   try {
     writer = await cache.write(key, meta);
   } catch (error) {
     onCacheError?.(error as Error);
   }
+  // The cache writer hashes the bytes and checks the expected sha256; the download hashes them only without one.
+  // (A cache write that fails midway leaves that download checked by its size alone.)
+  const cachedWrite = writer !== null;
   try {
     const result = await streamFile({
       ...options,
-      ...hashOptions,
+      computeSha256: cachedWrite ? false : options.computeSha256,
+      expectedSha256: cachedWrite ? undefined : options.expectedSha256,
       onChunk: async (chunk, offset) => {
         await options.onChunk(chunk, offset);
         if (!writer) return;
@@ -442,7 +478,12 @@ export async function streamFileCached(options: StreamCachedOptions): Promise<{ 
     if (writer) {
       const committing = writer;
       writer = null;
-      await committing.close({ sha256: result.sha256 }).catch((error: Error) => onCacheError?.(error));
+      const stored = await committing.close().catch((error: Error) => {
+        if (error instanceof CacheSha256Error) throw error; // the download itself is wrong
+        onCacheError?.(error);
+        return null;
+      });
+      if (stored) return { size: result.size, sha256: stored.sha256, fromCache: false };
     }
     return { ...result, fromCache: false };
   } catch (error) {

@@ -410,16 +410,14 @@ export class ModelLibrary {
               token: file.source.token,
               signal,
               expectedSize,
-              expectedSha256: file.sha256,
-              computeSha256: true,
               onChunk,
               fetch: this.options.fetch,
               maxRetries: this.options.maxRetries,
               retryDelayMs: this.options.retryDelayMs,
             })
-          : await streamBlob({ blob: file.source.blob, signal, computeSha256: true, onChunk });
+          : await streamBlob({ blob: file.source.blob, signal, onChunk });
       head.finish(result.size);
-      await writer.close({ sha256: result.sha256 });
+      await writer.close(); // hashes what was written and checks it against file.sha256, once
       return result.size;
     } catch (error) {
       await writer.abort();
