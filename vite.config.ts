@@ -34,8 +34,20 @@ const cliBuild = {
       export: 'src/cli/export.ts',
       'export-recipe': 'src/cli/export-recipe.ts',
       train: 'src/cli/train.ts',
+      'bench-device': 'src/cli/bench-device.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
+  },
+};
+
+// `vite build --mode device` bundles the device benchmark into one self-contained file, dist-device/bench-device.mjs:
+// every dependency and WGSL inlined except `webgpu` (dawn.node), which travels beside it (scripts/prepare-device-bench.mjs).
+const deviceBuild = {
+  ...cliBuild,
+  outDir: 'dist-device',
+  rollupOptions: {
+    input: { 'bench-device': 'src/cli/bench-device.ts' },
+    output: { entryFileNames: '[name].mjs', format: 'es' as const, codeSplitting: false },
   },
 };
 
@@ -44,7 +56,8 @@ export default defineConfig(({ mode }) => ({
   // Pre-bundled up front, so the first browser test run does not reload the page to optimise them.
   // Pre-bundled up front: a dependency found mid-run makes Vite reload the browser test page (two Reacts).
   optimizeDeps: { include: ['@noble/hashes/sha2.js', 'comlink', 'idb-keyval', 'uplot', 'react', 'react-dom/client', 'zustand'] },
-  build: mode === 'cli' ? cliBuild : { target: 'es2022', sourcemap: true },
+  build: mode === 'cli' ? cliBuild : mode === 'device' ? deviceBuild : { target: 'es2022', sourcemap: true },
+  ssr: mode === 'device' ? { noExternal: true, external: ['webgpu'] } : undefined,
   worker: { format: 'es' },
   test: {
     provide: { realGpu },

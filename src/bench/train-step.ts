@@ -17,6 +17,8 @@ export interface BenchOptions {
   recompute: boolean;
   /** Allocate everything but run no step: shows the memory plan of shapes too slow for this GPU. */
   allocateOnly?: boolean;
+  /** One more step timed per kernel where timestamp queries exist (default true). */
+  kernelTiming?: boolean;
 }
 
 export interface BenchResult {
@@ -96,7 +98,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string)
       result.steps = opts.steps;
       result.step_ms = total / opts.steps;
       result.tokens_per_s = (opts.batch * opts.seq) / (result.step_ms / 1000);
-      if (gpu.startTiming()) {
+      if (opts.kernelTiming !== false && gpu.startTiming()) {
         await trainer.step([batch]);
         const timings = await gpu.stopTiming();
         const byKernel: Record<string, number> = {};
