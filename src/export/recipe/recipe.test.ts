@@ -16,7 +16,7 @@ import { readPeftAdapter } from '../peft';
 import { memoryFolder } from '../sink';
 import { ACCELERATE_CONFIGS } from './accelerate';
 import { exportRecipe } from './recipe';
-import { parseYamlSubset } from './yaml.testing';
+import { parse as parseYaml } from 'yaml';
 
 const MODEL = `public/${EMBEDDED_MODEL_PATH}`;
 const json = (path: string) => JSON.parse(readFileSync(join(MODEL, path), 'utf8'));
@@ -126,8 +126,8 @@ describe('exportRecipe', () => {
     const read = execFileSync('python3', ['-c', 'import json, os\nfrom recipe_lib import *\nr = load_recipe()\nrows = read_jsonl(os.path.join(HERE, "data", "train.jsonl"))\nprint(json.dumps([r["batch"]["contexts"], len(rows), sum(rows[0]["assistant_masks"])]))'], { cwd: dir, encoding: 'utf8' });
     expect(JSON.parse(read)).toEqual([12, 12, rows[0].assistant_masks.reduce((x: number, y: number) => x + y, 0)]);
 
-    // The accelerate configs parse as YAML (the strict subset accelerate writes).
-    const yaml = Object.fromEntries(ACCELERATE_CONFIGS.map((kind) => [kind, parseYamlSubset(text(files, `accelerate/${kind}.yaml`))]));
+    // The accelerate configs parse as YAML 1.1, as PyYAML (which accelerate uses) reads it.
+    const yaml = Object.fromEntries(ACCELERATE_CONFIGS.map((kind) => [kind, parseYaml(text(files, `accelerate/${kind}.yaml`), { version: '1.1', uniqueKeys: true, strict: true })]));
     expect(yaml.single_gpu).toMatchObject({ distributed_type: 'NO', num_processes: 1, mixed_precision: 'bf16', downcast_bf16: 'no' });
     expect(yaml.multi_gpu).toMatchObject({ distributed_type: 'MULTI_GPU', num_machines: 1 });
     expect(yaml.fsdp2).toMatchObject({ distributed_type: 'FSDP', fsdp_config: { fsdp_version: 2, fsdp_transformer_layer_cls_to_wrap: 'LlamaDecoderLayer' } });
@@ -156,12 +156,5 @@ describe('exportRecipe', () => {
     expect(folder.files.has('model/model.safetensors')).toBe(true);
     expect(text(folder.files, 'README.md')).toMatch(/GGUF model de-quantized/);
     await expect(exportRecipe({ ...config, mode: 'full' }, tokenizer, memoryFolder(), { base, testRows })).rejects.toThrow(/only LoRA runs/);
-  });
-});
-
-describe('parseYamlSubset', () => {
-  it('reads nested blocks and refuses what the subset lacks', () => {
-    expect(parseYamlSubset("a: 1\nb:\n  c: 'no'\n  d: x\ne: true\n")).toEqual({ a: 1, b: { c: 'no', d: 'x' }, e: true });
-    for (const bad of ['a: [1]', 'a:\n- 1', 'a: 1\na: 2', 'a:\n   b: 1', 'a: no', 'a:\tb', 'a:']) expect(() => parseYamlSubset(bad)).toThrow();
   });
 });
