@@ -2,6 +2,7 @@
 import react from '@vitejs/plugin-react';
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
 import { chromiumArgs, findChromium, realGpu } from './e2e/chromium.ts';
 
 function chromiumOrNothing(): string | undefined {
@@ -51,8 +52,42 @@ const deviceBuild = {
   },
 };
 
+// The service worker (vite-plugin-pwa, Workbox generateSW): offline after one visit. It precaches the app shell
+// (index.html, every JS and CSS chunk, the workers' chunks included) and the embedded model in public/models/,
+// and nothing else. onnxruntime-web's .wasm (28 MB, only the playground's ONNX option loads it) is cached on
+// first use instead. Cross-origin requests (model downloads, with their byte ranges) match no route, so the
+// worker leaves them to the network and to the app's own model cache. Prompt mode: a new version waits until the
+// user reloads (src/main.tsx, src/store/app-update.ts). `vite` (dev) registers no worker.
+const serviceWorker = () =>
+  VitePWA({
+    strategies: 'generateSW',
+    registerType: 'prompt',
+    injectRegister: false, // src/main.tsx registers it through virtual:pwa-register
+    manifest: false,
+    workbox: {
+      globPatterns: ['**/*.{js,css,html}', 'models/manyicl-tiny/*.{json,safetensors}'],
+      globIgnores: ['**/*.map'],
+      maximumFileSizeToCacheInBytes: 8 * 1024 * 1024, // the embedded model.safetensors is 2.9 MB
+      navigateFallback: 'index.html',
+      navigateFallbackDenylist: [/^\/models\//],
+      cleanupOutdatedCaches: true,
+      // The first visit's page is controlled at once (offline after one visit, no reload needed); an update
+      // still waits for the user, since skipWaiting stays off.
+      clientsClaim: true,
+      skipWaiting: false,
+      runtimeCaching: [
+        {
+          urlPattern: ({ sameOrigin, url }) => sameOrigin && url.pathname.endsWith('.wasm'),
+          handler: 'CacheFirst',
+          options: { cacheName: 'manyicl-wasm', expiration: { maxEntries: 4 } },
+        },
+      ],
+    },
+  });
+
 export default defineConfig(({ mode }) => ({
-  plugins: [react()],
+  // The service worker belongs to the app's build (and preview) only: not to the CLI bundles nor to vitest.
+  plugins: mode === 'cli' || mode === 'device' || mode === 'test' ? [react()] : [react(), serviceWorker()],
   // Pre-bundled up front, so the first browser test run does not reload the page to optimise them.
   // Pre-bundled up front: a dependency found mid-run makes Vite reload the browser test page (two Reacts).
   optimizeDeps: { include: ['@noble/hashes/sha2.js', 'comlink', 'idb-keyval', 'uplot', 'react', 'react-dom/client', 'zustand'] },
