@@ -9,6 +9,7 @@ import { PlaygroundPanel } from './PlaygroundPanel';
 import { StudyPanel } from './StudyPanel';
 import { CreateRun, TaskBuilder } from './TaskBuilder';
 import { TrainingDashboard } from './TrainingDashboard';
+import { UpdateNotice } from './UpdateNotice';
 
 export function App() {
   return (
@@ -47,6 +48,7 @@ export function App() {
           <ExportPanel />
         </main>
       </div>
+      <UpdateNotice />
     </div>
   );
 }
