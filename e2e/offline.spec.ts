@@ -3,7 +3,7 @@
 // still loads from the precache, trains the embedded model two steps, and lists the cached model (which the
 // app's own model cache keeps, not the service worker). And the update flow: a new version waits, the page
 // says so and does not reload by itself, and its reload button waits while a run trains.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type Page, expect, test } from '@playwright/test';
 import { fixtureGguf } from '../src/model/sources/library.testing';
@@ -21,6 +21,10 @@ test.afterAll(async () => {
 });
 
 const SW_PATH = fileURLToPath(new URL('../dist/sw.js', import.meta.url));
+const ASSETS = fileURLToPath(new URL('../dist/assets/', import.meta.url));
+
+/** Bytes of a same-origin file as the page fetches it. */
+const fetchedBytes = (page: Page, path: string) => page.evaluate(async (url) => (await (await fetch(url)).arrayBuffer()).byteLength, path);
 
 /** Resolves once the service worker is installed (everything precached) and controls the page. */
 async function controlled(page: Page): Promise<void> {
@@ -55,6 +59,10 @@ test('loads, trains the embedded model and lists a cached model offline after on
   const row = picker.getByTestId('cached-model');
   await expect(row).toContainText('offline-tiny.gguf');
   const served = server.requests.length;
+  // onnxruntime-web's .wasm (the playground's ONNX option) is not precached but cached on its first use.
+  const wasm = `/assets/${(await readdir(ASSETS)).find((name) => /^ort-wasm-simd-threaded\.jsep-.*\.wasm$/.test(name))}`;
+  const wasmBytes = await fetchedBytes(page, wasm);
+  expect(wasmBytes).toBeGreaterThan(1e6);
 
   await context.setOffline(true);
   expect(await page.evaluate(() => navigator.onLine)).toBe(false);
@@ -64,6 +72,7 @@ test('loads, trains the embedded model and lists a cached model offline after on
   await expect(row).toContainText('offline-tiny.gguf');
   await expect(row).toContainText('GGUF');
   await expect(picker.getByRole('radio', { name: /embedded/ })).toBeChecked();
+  expect(await fetchedBytes(page, wasm)).toBe(wasmBytes);
 
   await trainTwoSteps(page, 'offline');
   await expect(page.getByTestId('run-status')).toHaveText(/^done · step 2\/2/, { timeout: 240_000 });
