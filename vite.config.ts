@@ -34,6 +34,7 @@ const cliBuild = {
       export: 'src/cli/export.ts',
       'export-recipe': 'src/cli/export-recipe.ts',
       train: 'src/cli/train.ts',
+      plan: 'src/cli/plan.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },
