@@ -42,7 +42,10 @@ export function tableRowRanges(rows: number, dim: number, maxBindingBytes: numbe
   const pair = rowBytes % 4 === 0 ? 1 : 2;
   let maxRows = Math.floor(maxBindingBytes / rowBytes);
   if (maxRows < rows) maxRows -= maxRows % pair;
-  if (maxRows < 1) throw new Error(`a table row of ${rowBytes} bytes does not fit a ${maxBindingBytes}-byte binding`);
+  if (maxRows < 1) {
+    const what = pair === 1 ? `a table row of ${rowBytes} bytes` : `two table rows of ${rowBytes} bytes (parts start at multiples of 4 bytes)`;
+    throw new Error(`${what} do not fit a ${maxBindingBytes}-byte binding`);
+  }
   if (maxRows >= rows) return [{ firstRow: 0, rows }];
   const alignedMax = maxRows >= ROW_ALIGN ? maxRows - (maxRows % ROW_ALIGN) : maxRows;
   const parts = Math.ceil(rows / alignedMax);
