@@ -43,8 +43,8 @@ export function tableRowRanges(rows: number, dim: number, maxBindingBytes: numbe
   let maxRows = Math.floor(maxBindingBytes / rowBytes);
   if (maxRows < rows) maxRows -= maxRows % pair;
   if (maxRows < 1) {
-    const what = pair === 1 ? `a table row of ${rowBytes} bytes` : `two table rows of ${rowBytes} bytes (parts start at multiples of 4 bytes)`;
-    throw new Error(`${what} do not fit a ${maxBindingBytes}-byte binding`);
+    const what = pair === 1 ? `a table row of ${rowBytes} bytes does` : `two table rows of ${rowBytes} bytes (parts start at multiples of 4 bytes) do`;
+    throw new Error(`${what} not fit a ${maxBindingBytes}-byte binding`);
   }
   if (maxRows >= rows) return [{ firstRow: 0, rows }];
   const alignedMax = maxRows >= ROW_ALIGN ? maxRows - (maxRows % ROW_ALIGN) : maxRows;
