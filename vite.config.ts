@@ -36,6 +36,7 @@ const cliBuild = {
       'export-recipe': 'src/cli/export-recipe.ts',
       train: 'src/cli/train.ts',
       'bench-device': 'src/cli/bench-device.ts',
+      plan: 'src/cli/plan.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },

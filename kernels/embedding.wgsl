@@ -1,11 +1,13 @@
-// Embedding gather and its gradient, f32 [vocab, dim] table, u32 token ids.
+// Embedding gather and its gradient, [vocab, dim] table, u32 token ids.
 // forward:  out[n, d] = table[ids[n] - first_row, d] for the ids in this part of the table
 //   [first_row, first_row + table rows); with zero_others set, 0 for the other ids (the first part of a split
 //   table writes every row, later parts overwrite theirs).
+// forward_quant: the same from a part held as raw GGML blocks (part_rows rows of row_bytes bytes): each thread
+//   decodes 8 values of the token's row (dequant8 of kernels/ggml_blocks.wgsl, which the wrapper appends).
 // backward: dTable[tokens[g], d] += sum of dOut[row, d] over row_list[offsets[g] .. offsets[g + 1]]
 //   The rows are grouped by token on the CPU (a CSR), so each table row has one writer: no atomics, and the sum
 //   runs in row order, so the result is deterministic.
-// Each workgroup handles 256 columns of one row (forward) or one group (backward); the 1-D grid of
+// Each workgroup handles 256 columns (forward_quant: 2048) of one row (forward) or one group (backward); the 1-D grid of
 // items * col_tiles workgroups is split over x and y past 65535 (src/engine/ops/dispatch.ts).
 
 struct Params {
@@ -14,7 +16,11 @@ struct Params {
   col_tiles: u32,
   first_row: u32,  // forward
   zero_others: u32,  // forward
+  part_rows: u32,  // forward_quant
+  row_bytes: u32,  // forward_quant
 }
+
+override TYPE: u32 = 0u;  // forward_quant: the GGML type id
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -22,6 +28,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read> table: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+// forward_quant (ids and out as forward)
+@group(0) @binding(2) var<storage, read> w: array<u32>;
 
 // backward
 @group(0) @binding(1) var<storage, read> d_out: array<f32>;
@@ -44,6 +53,27 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     out[row * p.dim + col] = table[(token - p.first_row) * p.dim + col];
   } else if (p.zero_others != 0u) {
     out[row * p.dim + col] = 0.0;
+  }
+}
+
+@compute @workgroup_size(256)
+fn forward_quant(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+  let linear = wg.y * nwg.x + wg.x;
+  let row = linear / p.col_tiles;
+  let col = 8u * ((linear % p.col_tiles) * WG + li);
+  if (row >= p.items || col >= p.dim) { return; }
+  let token = ids[row];
+  let at = row * p.dim + col;
+  if (token >= p.first_row && token - p.first_row < p.part_rows) {
+    let v = dequant8((token - p.first_row) * p.row_bytes, col, p.dim);
+    for (var i = 0u; i < 8u; i++) {
+      if (col + i < p.dim) { out[at + i] = v[i]; }
+    }
+  } else if (p.zero_others != 0u) {
+    for (var i = 0u; i < 8u; i++) {
+      if (col + i < p.dim) { out[at + i] = 0.0; }
+    }
   }
 }
 

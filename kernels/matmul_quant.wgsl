@@ -2,6 +2,8 @@
 // layouts), dequantized on the fly:
 //   forward:  y [rows, out] (+)= x [rows, in] W^T
 //   backward: dx [rows, in] (+)= dy [rows, out] W
+// W may be rows w_row0 .. w_row0 + out_features of a larger matrix (a vocabulary chunk of the LM head), and C
+// may be a column window of a wider matrix: element (row, col) at c_offset + row * ldc + col.
 // A workgroup of 16x16 threads computes a (16 * ROW_GROUPS) x 64 tile of the output in K-steps of 32: per
 // step every thread dequantizes 8 consecutive values of one row of W into workgroup memory, where the whole
 // row tile reuses them. ROW_GROUPS is 4 (64 rows, 4x4 outputs per thread) or 1 for few rows (<= 16).
@@ -14,6 +16,9 @@ struct Params {
   in_features: u32,
   row_bytes: u32, // bytes of one row of W
   beta: f32,
+  w_row0: u32,    // first row of W read
+  ldc: u32,       // row stride of C
+  c_offset: u32,  // element offset of C
 }
 
 override TYPE: u32 = 0u;
@@ -58,10 +63,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
     var v: array<f32, 8>;
     if (BACKWARD) {
-      if (k0 + w_row < p.out_features && w_col < p.in_features) { v = dequant8((k0 + w_row) * p.row_bytes, w_col, p.in_features); }
+      if (k0 + w_row < p.out_features && w_col < p.in_features) { v = dequant8((p.w_row0 + k0 + w_row) * p.row_bytes, w_col, p.in_features); }
       for (var i = 0u; i < 8u; i++) { w_tile[w_row * TN + w_col - col0 + i] = v[i]; }
     } else {
-      if (w_row < p.out_features) { v = dequant8(w_row * p.row_bytes, k0 + w_col, p.in_features); }
+      if (w_row < p.out_features) { v = dequant8((p.w_row0 + w_row) * p.row_bytes, k0 + w_col, p.in_features); }
       for (var i = 0u; i < 8u; i++) { w_tile[(w_col + i) * TN + w_row - col0] = v[i]; }
     }
     workgroupBarrier();
@@ -82,7 +87,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var j = 0u; j < 4u; j++) {
       let col = col0 + lid.x + 16u * j;
       if (col >= N) { continue; }
-      let idx = row * N + col;
+      let idx = p.c_offset + row * p.ldc + col;
       var value = acc[i * 4u + j];
       if (p.beta != 0.0) { value += p.beta * c[idx]; }
       c[idx] = value;

@@ -1,12 +1,13 @@
 // The GPU memory a LoRA training run needs, buffer by buffer, computed from the shapes alone (before any
 // download or allocation): what the model, the adapter, the activations and the loss allocate, how the
 // embedding and the LM head split under the binding limit, and whether it all fits this GPU.
+// planForGguf plans a GGUF file from its header alone (its real per-tensor types).
 import { formatBytes } from '../util/format';
 import { type GgmlType, tensorBytes } from './ggml';
 import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearModulePath, linearShape } from './spec';
 import { crossEntropyChunkColumns } from './ops/cross_entropy';
 import { gradNormScratchSize } from './ops/grad_norm';
-import { tableRowRanges } from './vocab-table';
+import { tableRowBytes, tableRowRanges } from './vocab-table';
 
 export type PlanGroup = 'weights' | 'lora' | 'activations' | 'loss';
 
@@ -32,6 +33,11 @@ export interface PlanOptions {
   targets?: number;
   /** How each linear weight is stored on the GPU (by HF name): as in the file, or quantized on load. */
   linearType(name: string): GgmlType | 'F32';
+  /**
+   * How the embedding and the LM head are stored on the GPU (by HF name): 'F32' (the default), or the GGML
+   * type of a quantized checkpoint's table (tableTypeOnGpu of the file's type).
+   */
+  tableType?(name: string): GgmlType;
   limits: PlanLimits;
 }
 
@@ -41,7 +47,7 @@ export interface TrainingPlan {
   bytesByGroup: Record<PlanGroup, number>;
   /** The largest single binding. */
   largest: PlannedBuffer;
-  /** Parts of the embedding table (and of the LM head when untied). */
+  /** Parts of the embedding table. */
   tableParts: number;
 }
 
@@ -58,12 +64,18 @@ export function planTraining(spec: ModelSpec, options: PlanOptions): TrainingPla
     if (count > 0) buffers.push({ name, bytes: Math.max(4, Math.ceil(bytes / 4) * 4), count, group });
   };
 
-  // Weights: linear layers as stored, norms f32, the embedding and LM head f32 in parts.
+  // Weights: linear layers as stored, norms f32, the embedding and LM head f32 or GGML blocks, in parts.
   const maxPart = Math.min(options.limits.maxStorageBufferBindingSize, options.limits.maxBufferSize);
-  const parts = tableRowRanges(V, d, maxPart);
   const tables = spec.tieWordEmbeddings ? ['model.embed_tokens.weight'] : ['model.embed_tokens.weight', 'lm_head.weight'];
+  let tableParts = 0;
   for (const table of tables) {
-    for (const part of parts) add('weights', `${table}[${part.firstRow}:${part.firstRow + part.rows}]`, part.rows * d * F32);
+    const type = options.tableType?.(table) ?? 'F32';
+    const parts = tableRowRanges(V, d, maxPart, type);
+    if (table === tables[0]) tableParts = parts.length;
+    for (const part of parts) {
+      const name = `${table}[${part.firstRow}:${part.firstRow + part.rows}]`;
+      add('weights', type === 'F32' ? name : `${name} (${type})`, part.rows * tableRowBytes(d, type));
+    }
   }
   for (let l = 0; l < L; l++) {
     for (const target of LORA_TARGETS) {
@@ -114,7 +126,7 @@ export function planTraining(spec: ModelSpec, options: PlanOptions): TrainingPla
   for (const b of buffers) bytesByGroup[b.group] += b.bytes * b.count;
   const totalBytes = Object.values(bytesByGroup).reduce((a, b) => a + b, 0);
   const largest = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  return { buffers, totalBytes, bytesByGroup, largest, tableParts: parts.length };
+  return { buffers, totalBytes, bytesByGroup, largest, tableParts };
 }
 
 const TOO_BIG_ADVICE: Record<PlanGroup, string> = {

@@ -8,7 +8,7 @@ import { f32RowsOf } from './ops/dequantize';
 import { type QuantWeight, checkQuantWeight, uploadQuantWeight } from './ops/matmul_quant';
 import { ropeInverseFrequencies } from './rope';
 import { type LoraTarget, type ModelSpec, WEIGHT_NAMES, linearShape } from './spec';
-import { type VocabTable, tableRowRanges } from './vocab-table';
+import { type VocabTable, tableRowBytes, tableRowRanges, tableTypeOnGpu } from './vocab-table';
 
 export interface LayerWeights {
   attnNorm: GPUBuffer;
@@ -69,6 +69,12 @@ function rowsOf(data: Float32Array, shape: number[], rows?: RowRange): Float32Ar
   return data.subarray(rows.firstRow * shape[1], (rows.firstRow + rows.rows) * shape[1]);
 }
 
+/**
+ * A table (embedding or LM head) kept in its GGML blocks: its type, and a buffer of the raw bytes of `rows`
+ * (all rows when absent). Null: the table becomes f32.
+ */
+type EncodedTableMaker = (name: string, shape: [number, number]) => { type: GgmlType; part(rows?: RowRange): GPUBuffer } | null;
+
 /** The named tensor, which must exist with the shape the spec implies. */
 function checked<T extends { shape: number[] }>(lookup: (name: string) => T | undefined, name: string, shape: number[]): T {
   const t = lookup(name);
@@ -97,11 +103,21 @@ export class Model {
   }
 
   /**
-   * Base weights as a checkpoint stores them (GGUF): the linear layers stay in their GGML blocks on the GPU and
-   * are dequantized inside the matmuls; norms, the embedding and the LM head are dequantized to f32 on load.
+   * Base weights as a checkpoint stores them (GGUF): the linear layers, the embedding and the LM head stay in
+   * their GGML blocks on the GPU (a quantized table is decoded row by row in the gather and inside the LM-head
+   * matmuls); norms and F16/BF16 tables are dequantized to f32 on load.
    */
   static fromEncoded(gpu: Gpu, spec: ModelSpec, tensors: EncodedLookup, options: ModelOptions = {}): Model {
     const encoded = (name: string, shape: number[]) => checked(tensors, name, shape);
+    const table: EncodedTableMaker = (name, shape) => {
+      const t = encoded(name, shape);
+      if (tableTypeOnGpu(t.type) === 'F32') return null;
+      const rowBytes = tableRowBytes(shape[1], t.type);
+      return {
+        type: t.type,
+        part: (rows) => gpu.upload(name, rows ? t.bytes.subarray(rows.firstRow * rowBytes, (rows.firstRow + rows.rows) * rowBytes) : t.bytes),
+      };
+    };
     return new Model(
       gpu, spec, options,
       (name, shape, rows) => gpu.upload(name, rowsOf(encoded(name, shape).dequantize(), shape, rows)),
@@ -110,13 +126,15 @@ export class Model {
         if (t.type === 'F32') return { kind: 'f32', buffer: gpu.upload(name, t.dequantize()), outFeatures: out, inFeatures: inF };
         return uploadQuantWeight(gpu, name, t.type, t.bytes, out, inF);
       },
+      table,
     );
   }
 
   /**
    * Base weights whose raw bytes a streaming loader already put on the GPU. Linear layers keep their buffers
-   * (F32, or GGML blocks that the quant matmul reads); norms, the embedding and the LM head become f32 buffers:
-   * F32 ones are kept as they are (when whole), others are decoded on the GPU and their raw buffers destroyed.
+   * (F32, or GGML blocks that the quant matmul reads), and so do quantized tables (their parts copied out of
+   * the raw buffer when they are split); norms and F16/BF16 tables become f32 buffers: F32 ones are kept as they
+   * are (when whole), others are decoded on the GPU and their raw buffers destroyed.
    * Once this returns the Model owns every buffer it took; when it throws, the caller still frees all it passed
    * in (destroying a buffer twice is harmless).
    */
@@ -152,8 +170,30 @@ export class Model {
       kept.add(t.buffer);
       return w;
     };
+    const table: EncodedTableMaker = (name, shape) => {
+      const t = tensor(name, shape);
+      if (tableTypeOnGpu(t.type) === 'F32') return null;
+      const rowBytes = tableRowBytes(shape[1], t.type);
+      return {
+        type: t.type,
+        part: (rows) => {
+          if (!rows) {
+            kept.add(t.buffer);
+            return t.buffer;
+          }
+          decoded.add(t.buffer);
+          // Parts start at multiples of 4 bytes (tableRowRanges); the raw buffer is padded to a multiple of 4.
+          const bytes = Math.ceil((rows.rows * rowBytes) / 4) * 4;
+          const out = gpu.buffer(`${name}[${rows.firstRow}:${rows.firstRow + rows.rows}]`, bytes);
+          const encoder = gpu.device.createCommandEncoder();
+          encoder.copyBufferToBuffer(t.buffer, rows.firstRow * rowBytes, out, 0, bytes);
+          gpu.device.queue.submit([encoder.finish()]);
+          return out;
+        },
+      };
+    };
     try {
-      return new Model(gpu, spec, options, dense, linear);
+      return new Model(gpu, spec, options, dense, linear, table);
     } finally {
       gpu.destroy(...[...decoded].filter((buffer) => !kept.has(buffer)));
     }
@@ -175,7 +215,7 @@ export class Model {
 
   /**
    * makeDense gives an f32 tensor, or only `rows` of it for a part of a split table; makeLinear defaults to an
-   * f32 weight made by makeDense.
+   * f32 weight made by makeDense; makeEncodedTable (default none) keeps a table in its GGML blocks.
    */
   private constructor(
     readonly gpu: Gpu,
@@ -183,6 +223,7 @@ export class Model {
     options: ModelOptions,
     makeDense: (name: string, shape: number[], rows?: RowRange) => GPUBuffer,
     makeLinear?: (name: string, out: number, inF: number) => BaseWeight,
+    makeEncodedTable?: EncodedTableMaker,
   ) {
     const { hiddenSize: d, headDim: hd, vocabSize: V } = spec;
     const weight = (name: string, shape: number[], rows?: RowRange): GPUBuffer => {
@@ -193,9 +234,21 @@ export class Model {
     };
     const maxPartBytes = options.maxTablePartBytes ?? Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const table = (name: string): VocabTable => {
+      const encoded = makeEncodedTable?.(name, [V, d]) ?? null;
+      if (encoded) {
+        const ranges = tableRowRanges(V, d, maxPartBytes, encoded.type);
+        const part = (range: RowRange): GPUBuffer => {
+          const whole = ranges.length === 1;
+          const buffer = encoded.part(whole ? undefined : range);
+          this.owned.push(buffer);
+          this.names.set(buffer, whole ? name : `${name}[${range.firstRow}:${range.firstRow + range.rows}]`);
+          return buffer;
+        };
+        return { rows: V, dim: d, type: encoded.type, parts: ranges.map((range) => ({ ...range, buffer: part(range) })) };
+      }
       const ranges = tableRowRanges(V, d, maxPartBytes);
-      if (ranges.length === 1) return { rows: V, dim: d, parts: [{ buffer: weight(name, [V, d]), firstRow: 0, rows: V }] };
-      return { rows: V, dim: d, parts: ranges.map((range) => ({ ...range, buffer: weight(name, [V, d], range) })) };
+      if (ranges.length === 1) return { rows: V, dim: d, type: 'F32', parts: [{ buffer: weight(name, [V, d]), firstRow: 0, rows: V }] };
+      return { rows: V, dim: d, type: 'F32', parts: ranges.map((range) => ({ ...range, buffer: weight(name, [V, d], range) })) };
     };
     const linear = (name: string, out: number, inF: number): BaseWeight => {
       if (!makeLinear) return { kind: 'f32', buffer: weight(name, [out, inF]), outFeatures: out, inFeatures: inF };

@@ -311,7 +311,7 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
     await expectLoads(manifest, SMALL, reference, { quantize: 'Q8_0' });
   });
 
-  it('Model.fromGpuTensors decodes a quantized embedding and LM head into row parts', async () => {
+  it('Model.fromGpuTensors keeps a quantized embedding and LM head in their GGML blocks, in row parts', async () => {
     const base = await readGgufBaseModel(q8File);
     const before = gpu.allocatedBytes;
     const raw = new Map<string, GpuTensor>();
@@ -319,11 +319,12 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
       const { type, shape, bytes } = base.gguf.tensorBytes(name);
       raw.set(name, { type, shape, buffer: gpu.upload(name, bytes) });
     }
-    // Parts of at most 20 rows of 64 f32 values, of the 64-token vocabulary.
-    const model = Model.fromGpuTensors(gpu, SMALL, (name) => raw.get(name), { maxTablePartBytes: 20 * 64 * 4 });
+    // Parts of at most 20 rows of 64 Q8_0 values (68 bytes), of the 64-token vocabulary.
+    const model = Model.fromGpuTensors(gpu, SMALL, (name) => raw.get(name), { maxTablePartBytes: 20 * 68 });
     const reference = Model.fromTensors(gpu, SMALL, tensorsOf(base.weights));
     try {
       for (const table of [model.embedding, model.lmHead]) {
+        expect(table.type).toBe('Q8_0');
         expect(table.parts.length).toBeGreaterThan(3);
         let next = 0;
         for (const part of table.parts) {
@@ -337,7 +338,7 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
       model.destroy();
       reference.destroy();
     }
-    expect(gpu.allocatedBytes).toBe(before); // the raw embedding and head were freed once decoded
+    expect(gpu.allocatedBytes).toBe(before); // the raw embedding and head were freed once copied into parts
   });
 
   describe('bad input fails naming the problem and frees every buffer', () => {

@@ -5,7 +5,7 @@ import type { Tokenizer } from '../data/tokenizer';
 import { LoraAdapter } from '../engine/lora';
 import { Model, type TensorLookup } from '../engine/weights';
 import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planTraining } from '../engine/plan';
-import type { ModelSpec } from '../engine/spec';
+import { type ModelSpec, WEIGHT_NAMES } from '../engine/spec';
 import type { GgmlType } from '../engine/ggml';
 import type { StepResult } from '../engine/trainer';
 import { type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
@@ -121,7 +121,8 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
     if (config.mode === 'lora') {
       plan = planTraining(base.spec, {
         batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute, lora: config.lora,
-        linearType: linearTypes(model), limits: gpu.limits,
+        linearType: linearTypes(model), tableType: (name) => (name === WEIGHT_NAMES.lmHead ? model.lmHead : model.embedding).type ?? 'F32',
+        limits: gpu.limits,
       });
       checkPlanFits(plan, gpu.limits);
       emit({ type: 'status', status: 'loading', message: `GPU memory plan: ${describePlan(plan)}` });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
-import { type VocabTable, tableRowRanges, wholeTable } from '../vocab-table';
+import { type GgmlType, dequantize, quantize } from '../ggml';
+import { type VocabTable, tableRowBytes, tableRowRanges, wholeTable } from '../vocab-table';
 import {
   createCrossEntropyScratch,
   crossEntropyBackward,
@@ -36,11 +37,11 @@ function makeProblem(rows: number, dim: number, vocab: number, targets: number, 
 
 /** Runs forward then backward on the GPU; dHidden starts from `prior`. */
 async function runGpu(
-  gpu: Gpu, pr: CrossEntropyProblem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab,
+  gpu: Gpu, pr: CrossEntropyProblem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab, type: GgmlType = 'F32',
 ): Promise<{ loss: Float32Array; dHidden: Float32Array; chunk: number }> {
   const targets = pr.targetRows.length;
   const hidden = gpu.upload('hidden', pr.hidden);
-  const weight = uploadTable(gpu, pr.weight, pr.vocab, pr.dim, partRows);
+  const weight = uploadTable(gpu, pr.weight, pr.vocab, pr.dim, partRows, type);
   const targetRows = gpu.upload('targetRows', pr.targetRows);
   const targetLabels = gpu.upload('targetLabels', pr.targetLabels);
   const targetWeights = gpu.upload('targetWeights', pr.targetWeights);
@@ -60,14 +61,24 @@ async function runGpu(
   return { loss, dHidden: dHiddenOut, chunk };
 }
 
-/** The [vocab, dim] table in parts of partRows rows, as a large model's LM head is split over bindings. */
-function uploadTable(gpu: Gpu, table: Float32Array, vocab: number, dim: number, partRows: number): VocabTable {
-  const parts = tableRowRanges(vocab, dim, partRows * dim * 4).map(({ firstRow, rows }) => ({
-    buffer: gpu.upload(`weight rows ${firstRow}+${rows}`, table.subarray(firstRow * dim, (firstRow + rows) * dim)),
+/**
+ * The [vocab, dim] table in parts of partRows rows, as a large model's LM head is split over bindings: f32, or
+ * the GGML blocks of `type` (whose values the table must already be: see quantized()).
+ */
+function uploadTable(gpu: Gpu, table: Float32Array, vocab: number, dim: number, partRows: number, type: GgmlType = 'F32'): VocabTable {
+  const rowBytes = tableRowBytes(dim, type);
+  const bytes = type === 'F32' ? new Uint8Array(table.buffer, table.byteOffset, table.byteLength) : quantize(type, table);
+  const parts = tableRowRanges(vocab, dim, partRows * rowBytes, type).map(({ firstRow, rows }) => ({
+    buffer: gpu.upload(`weight rows ${firstRow}+${rows}`, bytes.subarray(firstRow * rowBytes, (firstRow + rows) * rowBytes)),
     firstRow,
     rows,
   }));
-  return { rows: vocab, dim, parts };
+  return { rows: vocab, dim, type, parts };
+}
+
+/** The problem with its LM head replaced by the values that `type`'s blocks hold exactly. */
+function quantized(pr: CrossEntropyProblem, type: GgmlType): CrossEntropyProblem {
+  return { ...pr, weight: dequantize(type, quantize(type, pr.weight), pr.weight.length) };
 }
 
 describe('cross-entropy at target rows (vocabulary chunks)', () => {
@@ -106,6 +117,46 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
         );
       });
   }
+
+  // A quantized model's LM head stays in its GGML blocks: the chunk products are the quantized matmul's.
+  const quantCases: { type: GgmlType; dim: number; chunkBytes?: number; partRows?: number }[] = [
+    { type: 'Q8_0', dim: 64, chunkBytes: chunk * targets * 4, partRows: 90 },
+    { type: 'Q4_K', dim: 256, chunkBytes: chunk * targets * 4 },
+    { type: 'Q6_K', dim: 256, partRows: 128 },
+  ];
+  for (const { type, dim, chunkBytes, partRows } of quantCases) {
+    const chunkName = (chunkBytes ? `chunks of ${chunk}` : 'one chunk') + (partRows ? `, parts of ${partRows} rows` : '');
+    it(`${type} LM head, D=${dim}, V=${vocab}, ${chunkName}`, async () => {
+      const gpu = await testGpu();
+      const pr = quantized(makeProblem(rows, dim, vocab, targets, dim + 1), type);
+      const prior = randomArray(rows * dim, 8, 0.5);
+      const got = await runGpu(gpu, pr, prior, chunkBytes, partRows, type);
+      const want = crossEntropyRef(pr);
+      expect(maxRelError(got.loss, want.loss)).toBeLessThan(1e-5);
+      const gradient = new Float64Array(rows * dim);
+      for (const r of pr.targetRows) {
+        for (let d = 0; d < dim; d++) gradient[r * dim + d] = got.dHidden[r * dim + d] - prior[r * dim + d];
+      }
+      expect(maxRelError(gradient, want.dHidden)).toBeLessThan(1e-5);
+      const other = [...Array(rows).keys()].find((r) => !pr.targetRows.includes(r))! * dim;
+      expect(got.dHidden.subarray(other, other + dim)).toEqual(prior.subarray(other, other + dim)); // untouched
+    });
+  }
+
+  it('Q4_0 LM head in parts: full logits equal the f32 product of the decoded table', async () => {
+    const gpu = await testGpu();
+    const [rowsL, dim, V] = [5, 64, 150];
+    const weightValues = dequantize('Q4_0', quantize('Q4_0', randomArray(V * dim, 3)), V * dim);
+    const hiddenValues = randomArray(rowsL * dim, 4);
+    const table = uploadTable(gpu, weightValues, V, dim, 64, 'Q4_0');
+    expect(table.parts.length).toBe(3);
+    const hidden = gpu.upload('hidden', hiddenValues);
+    const logits = gpu.upload('logits', new Float32Array(rowsL * V).fill(NaN));
+    await gpu.submit((enc) => lmHeadLogits(gpu, enc, { hidden, weight: table, rows: rowsL, dim, vocab: V, logits }));
+    const got = await gpu.readF32(logits);
+    gpu.destroy(hidden, logits, ...table.parts.map((p) => p.buffer));
+    expect(maxRelError(got, lmHeadLogitsRef(hiddenValues, weightValues, rowsL, dim, V))).toBeLessThan(1e-5);
+  });
 
   it('large logits stay finite (max-shifted logsumexp across chunks)', async () => {
     const gpu = await testGpu();

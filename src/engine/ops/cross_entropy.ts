@@ -1,12 +1,14 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/cross_entropy.wgsl?raw';
-import { type TablePart, type VocabTable, singleBuffer } from '../vocab-table';
+import { type TablePart, type VocabTable, isQuantTable, singleBuffer } from '../vocab-table';
 import { splitWorkgroups } from './dispatch';
 import { matmul } from './matmul';
+import { type QuantWeight, quantMatmulBackward, quantMatmulForward } from './matmul_quant';
 
 // The LM head and cross-entropy at target rows only, in vocabulary chunks: no [T, V] buffer exists.
 // hidden [N, D] is the final-normed hidden state, weight [V, D] the LM head (or the tied embedding table), in
-// one or more row parts; a chunk never crosses parts.
+// one or more row parts; a chunk never crosses parts. A quantized table stays in its GGML blocks: the chunk
+// products are the quantized matmul's forward (logits) and transposed product (dGathered).
 // Target p is predicted by hidden row targetRows[p] (u32, distinct) and has label targetLabels[p] (u32 < V).
 
 /** Scratch for up to `targets` target rows; reusable across steps with fewer targets. */
@@ -95,7 +97,7 @@ export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: 
     label: `${label} gather`,
   });
   forEachChunk(args.weight, scratch.chunk, (part, start, width, first, last) => {
-    chunkLogits(gpu, encoder, part, scratch, targets, dim, start, width, `${label} logits`);
+    chunkLogits(gpu, encoder, args.weight, part, scratch, targets, dim, start, width, `${label} logits`);
     gpu.run(encoder, {
       pipeline: gpu.pipeline(source, 'online_logsumexp'),
       buffers: [scratch.logits, args.targetLabels, scratch.stats, args.tokenLoss],
@@ -138,7 +140,7 @@ export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args:
   const label = args.label ?? 'cross-entropy backward';
   const workgroups = splitWorkgroups(gpu, targets); // one workgroup per target row
   forEachChunk(args.weight, scratch.chunk, (part, start, width, first) => {
-    chunkLogits(gpu, encoder, part, scratch, targets, dim, start, width, `${label} logits`);
+    chunkLogits(gpu, encoder, args.weight, part, scratch, targets, dim, start, width, `${label} logits`);
     gpu.run(encoder, {
       pipeline: gpu.pipeline(source, 'softmax_gradient'),
       buffers: [scratch.logits, args.targetLabels, scratch.stats, args.targetWeights],
@@ -147,11 +149,18 @@ export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args:
       label: `${label} dlogits`,
     });
     // dGathered (+)= dlogits [P, width] · W[start .. start + width, :]
-    matmul(gpu, encoder, {
-      a: scratch.logits, b: part.buffer, c: scratch.dGathered,
-      M: targets, N: dim, K: width, ldb: dim, bOffset: (start - part.firstRow) * dim, beta: first ? 0 : 1,
-      label: `${label} dGathered`,
-    });
+    if (isQuantTable(args.weight)) {
+      quantMatmulBackward(gpu, encoder, {
+        dy: scratch.logits, w: partWeight(args.weight, part), wRows: { firstRow: start - part.firstRow, rows: width },
+        dx: scratch.dGathered, rows: targets, beta: first ? 0 : 1, label: `${label} dGathered`,
+      });
+    } else {
+      matmul(gpu, encoder, {
+        a: scratch.logits, b: part.buffer, c: scratch.dGathered,
+        M: targets, N: dim, K: width, ldb: dim, bOffset: (start - part.firstRow) * dim, beta: first ? 0 : 1,
+        label: `${label} dGathered`,
+      });
+    }
     // dW[start .. start + width, :] += dlogits^T [width, P] · gathered [P, D]
     if (dWeight) {
       matmul(gpu, encoder, {
@@ -185,6 +194,13 @@ export function lmHeadLogits(gpu: Gpu, encoder: GPUCommandEncoder, args: LmHeadL
   checkTable(args.weight, args.vocab, args.dim);
   if (args.rows === 0) return;
   for (const part of args.weight.parts) {
+    if (isQuantTable(args.weight)) {
+      quantMatmulForward(gpu, encoder, {
+        x: args.hidden, w: partWeight(args.weight, part), y: args.logits, rows: args.rows, ldy: args.vocab, yOffset: part.firstRow,
+        label: args.label ?? 'lm head logits',
+      });
+      continue;
+    }
     matmul(gpu, encoder, {
       a: args.hidden, b: part.buffer, c: args.logits,
       M: args.rows, N: part.rows, K: args.dim, transB: true, ldc: args.vocab, cOffset: part.firstRow,
@@ -195,14 +211,25 @@ export function lmHeadLogits(gpu: Gpu, encoder: GPUCommandEncoder, args: LmHeadL
 
 /** logits [P, width] (packed) = gathered [P, D] · W[start .. start + width, :]^T, rows start.. in `part`. */
 function chunkLogits(
-  gpu: Gpu, encoder: GPUCommandEncoder, part: TablePart, scratch: CrossEntropyScratch,
+  gpu: Gpu, encoder: GPUCommandEncoder, table: VocabTable, part: TablePart, scratch: CrossEntropyScratch,
   targets: number, dim: number, start: number, width: number, label: string,
 ): void {
+  if (isQuantTable(table)) {
+    quantMatmulForward(gpu, encoder, {
+      x: scratch.gathered, w: partWeight(table, part), wRows: { firstRow: start - part.firstRow, rows: width }, y: scratch.logits, rows: targets, label,
+    });
+    return;
+  }
   matmul(gpu, encoder, {
     a: scratch.gathered, b: part.buffer, c: scratch.logits,
     M: targets, N: width, K: dim, transB: true, ldb: dim, bOffset: (start - part.firstRow) * dim,
     label,
   });
+}
+
+/** One part of a quantized table as the quantized matmul's weight [part rows, dim]. */
+function partWeight(table: VocabTable, part: TablePart): QuantWeight {
+  return { kind: 'quant', type: table.type!, buffer: part.buffer, outFeatures: part.rows, inFeatures: table.dim };
 }
 
 /** Vocabulary chunks [start, start + width) of at most `chunk` rows, each inside one part of the table. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
-import { type VocabTable, tableRowRanges } from '../vocab-table';
+import { type GgmlType, dequantize, quantize } from '../ggml';
+import { type VocabTable, tableRowBytes, tableRowRanges } from '../vocab-table';
 import { embeddingBackward, embeddingForward, groupRowsByToken } from './embedding';
 import { embeddingBackwardRef, embeddingForwardRef } from './embedding.reference';
 
@@ -61,6 +62,33 @@ describe('embedding', () => {
         const row = (a: Float32Array) => a.subarray(token * dim, (token + 1) * dim);
         expect(row(got)).toEqual(row(dTable0));
       }
+    });
+  }
+
+  // A quantized model's embedding stays in its GGML blocks: the gather decodes each token's row (the reference:
+  // the f32 gather from the GGML dequantization of the table).
+  const quantCases: [GgmlType, number, number, number, number][] = [
+    ['Q8_0', 9, 70, 96, 16], ['Q4_0', 33, 40, 64, 40], ['Q4_K', 12, 30, 512, 7], ['Q6_K', 20, 25, 256, 6], ['Q5_K', 6, 10, 256, 10],
+  ];
+  for (const [type, rows, vocab, dim, partRows] of quantCases) {
+    it(`forward from ${type} blocks rows=${rows} vocab=${vocab} dim=${dim}, parts of ${partRows} rows`, async () => {
+      const gpu = await testGpu();
+      const ids = randomIds(rows, vocab, rows + 5);
+      ids[rows - 1] = vocab; // past the table: a zero row
+      const bytes = quantize(type, randomArray(vocab * dim, dim + 3));
+      const rowBytes = tableRowBytes(dim, type);
+      const parts = tableRowRanges(vocab, dim, partRows * rowBytes, type).map(({ firstRow, rows: n }) => ({
+        buffer: gpu.upload(`${type} rows ${firstRow}+${n}`, bytes.subarray(firstRow * rowBytes, (firstRow + n) * rowBytes)),
+        firstRow,
+        rows: n,
+      }));
+      expect(parts.length).toBe(Math.ceil(vocab / partRows));
+      const gIds = gpu.upload('ids', ids);
+      const gOut = gpu.upload('out', new Float32Array(rows * dim).fill(NaN));
+      await gpu.submit((enc) => embeddingForward(gpu, enc, { ids: gIds, table: { rows: vocab, dim, type, parts }, out: gOut, rows }));
+      const got = await gpu.readF32(gOut, rows * dim);
+      gpu.destroy(gIds, gOut, ...parts.map((p) => p.buffer));
+      expect(got).toEqual(embeddingForwardRef(ids, dequantize(type, bytes, vocab * dim), vocab, dim));
     });
   }
 

@@ -1,9 +1,14 @@
 import type { Gpu } from '../../gpu/gpu';
-import source from '../../../kernels/embedding.wgsl?raw';
-import type { VocabTable } from '../vocab-table';
+import { GGML_TYPE_ID } from '../ggml';
+import blocks from '../../../kernels/ggml_blocks.wgsl?raw';
+import kernel from '../../../kernels/embedding.wgsl?raw';
+import { type VocabTable, isQuantTable, tableRowBytes } from '../vocab-table';
 import { splitWorkgroups } from './dispatch';
 
+const source = `${kernel}\n${blocks}`;
 const COLS_PER_WORKGROUP = 256;
+/** forward_quant: 8 values per thread. */
+const QUANT_COLS_PER_WORKGROUP = 8 * 256;
 
 /**
  * The batch's rows grouped by token id (a CSR), for the deterministic embedding gradient.
@@ -52,21 +57,24 @@ export function groupRowsByToken(gpu: Gpu, ids: Uint32Array): EmbeddingGradGroup
 }
 
 /**
- * out[n, :] = table[ids[n], :]. ids: u32 [rows]; table: f32 [vocab, dim] in one or more row parts;
- * out: f32 [rows, dim]. An id >= vocab gives a zero row.
+ * out[n, :] = table[ids[n], :]. ids: u32 [rows]; table: [vocab, dim] in one or more row parts, f32 or GGML
+ * blocks (each token's row decoded); out: f32 [rows, dim]. An id >= vocab gives a zero row.
  */
 export function embeddingForward(
   gpu: Gpu,
   encoder: GPUCommandEncoder,
   args: { ids: GPUBuffer; table: VocabTable; out: GPUBuffer; rows: number; label?: string },
 ): void {
-  const { dim } = args.table;
-  const colTiles = Math.ceil(dim / COLS_PER_WORKGROUP);
+  const { dim, type } = args.table;
+  const quant = isQuantTable(args.table);
+  const colTiles = Math.ceil(dim / (quant ? QUANT_COLS_PER_WORKGROUP : COLS_PER_WORKGROUP));
+  const rowBytes = quant ? tableRowBytes(dim, type) : 0;
+  const pipeline = quant ? gpu.pipeline(source, 'forward_quant', { TYPE: GGML_TYPE_ID[type!] }) : gpu.pipeline(source, 'forward');
   args.table.parts.forEach((part, i) => {
     gpu.run(encoder, {
-      pipeline: gpu.pipeline(source, 'forward'),
+      pipeline,
       buffers: [args.ids, part.buffer, args.out],
-      params: new Uint32Array([args.rows, dim, colTiles, part.firstRow, i === 0 ? 1 : 0]),
+      params: new Uint32Array([args.rows, dim, colTiles, part.firstRow, i === 0 ? 1 : 0, part.rows, rowBytes, 0]),
       workgroups: splitWorkgroups(gpu, args.rows * colTiles),
       label: args.label ?? 'embeddingForward',
     });
@@ -87,7 +95,7 @@ export function embeddingBackward(
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, 'backward'),
     buffers: [args.dOut, groups.tokens, groups.offsets, groups.rowList, args.dTable],
-    params: new Uint32Array([groups.groupCount, args.dim, colTiles, 0, 0]),
+    params: new Uint32Array([groups.groupCount, args.dim, colTiles, 0, 0, 0, 0, 0]),
     workgroups: splitWorkgroups(gpu, groups.groupCount * colTiles),
     label: args.label ?? 'embeddingBackward',
   });

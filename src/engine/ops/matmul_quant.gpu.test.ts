@@ -54,6 +54,53 @@ describe('quantMatmulForward / quantMatmulBackward against dequantize() and an f
   }
 });
 
+describe('a row range of W and a column window of y (the vocabulary chunks of a quantized LM head)', () => {
+  for (const type of ['Q8_0', 'Q6_K'] as const) {
+    it(`${type}: rows [19, 19 + 45) of a [96, 256] weight, forward into columns 7.. of [rows, 60], and backward`, async () => {
+      const gpu = await testGpu();
+      const [out, inF, first, width, rows, ldy, yOffset] = [96, 256, 19, 45, 20, 60, 7];
+      const { bytes, values } = testWeight(type, out, inF, 11);
+      const w = uploadQuantWeight(gpu, 'w', type, bytes, out, inF);
+      const sub = values.subarray(first * inF, (first + width) * inF);
+      const x = randomArray(rows * inF, 12);
+      const y0 = randomArray(rows * ldy, 13);
+      const [gx, gy] = [gpu.upload('x', x), gpu.upload('y', y0)];
+      await gpu.submit((enc) => quantMatmulForward(gpu, enc, { x: gx, w, wRows: { firstRow: first, rows: width }, y: gy, rows, ldy, yOffset, beta: 1 }));
+      const y = await gpu.readF32(gy, rows * ldy);
+      // The window holds y0 + x sub^T; every other element is untouched.
+      const window = new Float32Array(rows * width);
+      const c0 = new Float32Array(rows * width);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < ldy; c++) {
+          const i = r * ldy + c;
+          if (c >= yOffset && c < yOffset + width) [window[r * width + c - yOffset], c0[r * width + c - yOffset]] = [y[i], y0[i]];
+          else expect(y[i]).toBe(y0[i]);
+        }
+      }
+      expect(maxRelError(window, quantMatmulForwardRef(x, sub, c0, rows, width, inF, 1))).toBeLessThan(1e-5);
+
+      const dy = randomArray(rows * width, 14);
+      const dx0 = randomArray(rows * inF, 15);
+      const [gdy, gdx] = [gpu.upload('dy', dy), gpu.upload('dx', dx0)];
+      await gpu.submit((enc) => quantMatmulBackward(gpu, enc, { dy: gdy, w, wRows: { firstRow: first, rows: width }, dx: gdx, rows, beta: 1 }));
+      const dx = await gpu.readF32(gdx, rows * inF);
+      gpu.destroy(gx, gy, gdy, gdx, w.buffer);
+      expect(maxRelError(dx, quantMatmulBackwardRef(dy, sub, dx0, rows, width, inF, 1))).toBeLessThan(1e-5);
+    });
+  }
+
+  it('refuses rows outside W and a stride narrower than the output', async () => {
+    const gpu = await testGpu();
+    const { bytes } = testWeight('Q8_0', 8, 32, 3);
+    const w = uploadQuantWeight(gpu, 'w', 'Q8_0', bytes, 8, 32);
+    const [x, y] = [gpu.buffer('x', 4 * 32), gpu.buffer('y', 4 * 8)];
+    const enc = gpu.device.createCommandEncoder();
+    expect(() => quantMatmulForward(gpu, enc, { x, w, wRows: { firstRow: 5, rows: 4 }, y, rows: 1 })).toThrow(/rows \[5, 9\) are not rows of the \[8, 32\] weight/);
+    expect(() => quantMatmulForward(gpu, enc, { x, w, y, rows: 1, ldy: 7 })).toThrow(/row stride 7 is less than the 8 columns/);
+    gpu.destroy(x, y, w.buffer);
+  });
+});
+
 describe('dequantization on the GPU is exact', () => {
   // With dy = the identity, dx = W: every value the kernel decodes, compared one by one with dequantize().
   for (const type of GGML_TYPES) {

@@ -17,13 +17,25 @@ export interface QuantWeight {
   inFeatures: number;
 }
 
+/** Rows [firstRow, firstRow + rows) of W, used as if W were only those rows (a vocabulary chunk). */
+export interface QuantRowRange {
+  firstRow: number;
+  rows: number;
+}
+
 export interface QuantForwardArgs {
   /** [rows, in] */
   x: GPUBuffer;
   w: QuantWeight;
-  /** [rows, out] */
+  /** Only these rows of W (then out = wRows.rows). */
+  wRows?: QuantRowRange;
+  /** [rows, out], or columns yOffset.. of a [rows, ldy] matrix. */
   y: GPUBuffer;
   rows: number;
+  /** Row stride of y (default out). */
+  ldy?: number;
+  /** Element offset of y (default 0). */
+  yOffset?: number;
   /** 0 overwrites y; 1 accumulates into it. */
   beta?: number;
   label?: string;
@@ -33,6 +45,8 @@ export interface QuantBackwardArgs {
   /** [rows, out] */
   dy: GPUBuffer;
   w: QuantWeight;
+  /** Only these rows of W (then out = wRows.rows). */
+  wRows?: QuantRowRange;
   /** [rows, in] */
   dx: GPUBuffer;
   rows: number;
@@ -69,29 +83,50 @@ export function uploadQuantWeight(gpu: Gpu, label: string, type: GgmlType, bytes
   return w;
 }
 
-function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward', w: QuantWeight, input: GPUBuffer, output: GPUBuffer, rows: number, beta: number, label: string): void {
+interface RunArgs {
+  input: GPUBuffer;
+  output: GPUBuffer;
+  rows: number;
+  beta: number;
+  wRows?: QuantRowRange;
+  ldc?: number;
+  cOffset?: number;
+  label: string;
+}
+
+function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward', w: QuantWeight, args: RunArgs): void {
   checkQuantWeight(w);
+  const { rows, beta } = args;
+  const range = args.wRows ?? { firstRow: 0, rows: w.outFeatures };
+  if (!Number.isInteger(range.firstRow) || !Number.isInteger(range.rows) || range.firstRow < 0 || range.rows < 0 || range.firstRow + range.rows > w.outFeatures) {
+    throw new Error(`${args.label}: rows [${range.firstRow}, ${range.firstRow + range.rows}) are not rows of the [${w.outFeatures}, ${w.inFeatures}] weight`);
+  }
+  const columns = entry === 'forward' ? range.rows : w.inFeatures;
+  const ldc = args.ldc ?? columns;
+  if (ldc < columns) throw new Error(`${args.label}: row stride ${ldc} is less than the ${columns} columns`);
   const params = new ArrayBuffer(32);
   const rowBytes = (w.inFeatures / blockSize(w.type)) * blockBytes(w.type);
-  new Uint32Array(params).set([rows, w.outFeatures, w.inFeatures, rowBytes]);
+  new Uint32Array(params).set([rows, range.rows, w.inFeatures, rowBytes]);
   new Float32Array(params)[4] = beta;
+  new Uint32Array(params).set([range.firstRow, ldc, args.cOffset ?? 0], 5);
   const rowGroups = rows <= SKINNY_ROWS ? 1 : 4;
-  const columns = entry === 'forward' ? w.outFeatures : w.inFeatures;
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, 'main', { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: entry === 'backward' ? 1 : 0 }),
-    buffers: [input, w.buffer, output],
+    buffers: [args.input, w.buffer, args.output],
     params,
     workgroups: [Math.ceil(columns / TILE_N), Math.ceil(rows / (16 * rowGroups))],
-    label,
+    label: args.label,
   });
 }
 
-/** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32. */
+/** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulForward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantForwardArgs): void {
-  run(gpu, encoder, 'forward', args.w, args.x, args.y, args.rows, args.beta ?? 0, args.label ?? 'matmul_quant');
+  const { x, y, rows, wRows, ldy, yOffset } = args;
+  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, label: args.label ?? 'matmul_quant' });
 }
 
-/** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32. */
+/** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantBackwardArgs): void {
-  run(gpu, encoder, 'backward', args.w, args.dy, args.dx, args.rows, args.beta ?? 0, args.label ?? 'matmul_quant.dx');
+  const { dy, dx, rows, wRows } = args;
+  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, label: args.label ?? 'matmul_quant.dx' });
 }
