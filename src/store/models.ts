@@ -7,6 +7,8 @@ import { requestPersistentStorage } from '../model/sources/cache';
 import { type AddModelOptions, type CachedModel, type HubModelSource, type ModelLibrary, modelLibrary } from '../model/sources/library';
 import { errorMessage } from '../util/errors';
 
+export { type SetupPlan, setupPlan } from '../model/plan-cached';
+
 export type LibraryApi = Pick<ModelLibrary, 'list' | 'delete' | 'addHubModel' | 'addUrlModel' | 'addLocalFiles'>;
 
 /** The part of localStorage the token uses. */

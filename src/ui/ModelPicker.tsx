@@ -1,6 +1,8 @@
-import { type ReactNode, useEffect, useId, useMemo } from 'react';
-import { useRunSetupStore } from '../store/run-setup';
-import { useModelsStore } from '../store/models';
+import { type ReactNode, useEffect, useId, useMemo, useState } from 'react';
+import { selectRunConfig, useRunSetupStore } from '../store/run-setup';
+import { useGpuStore } from '../store/gpu';
+import { type SetupPlan, setupPlan, useModelsStore } from '../store/models';
+import { formatBytes } from '../util/format';
 import { checkpointModels, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/run-config';
 import { CachedModelList } from './CachedModels';
@@ -40,7 +42,50 @@ export function ModelPicker() {
         <CachedModelList models={models} loaded={loaded} storage={storage} chosen={model} onUse={choose} onDelete={(id) => void remove(id)} />
       }
       addModel={<ModelSources transfer={transfer} error={error} notice={notice} hubToken={hubToken} actions={useModelsStore.getState()} />}
+      plan={<SetupPlanNote />}
     />
+  );
+}
+
+/** The memory the run being set up will allocate on the GPU, from the model's headers and the settings. */
+function SetupPlanNote() {
+  const config = useRunSetupStore(selectRunConfig);
+  const limits = useGpuStore((s) => s.adapter?.limits);
+  const [plan, setPlan] = useState<SetupPlan | null>(null);
+  useEffect(() => {
+    let current = true;
+    const adapterLimits = limits ? { maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxBufferSize: limits.maxBufferSize } : undefined;
+    const timer = setTimeout(() => void setupPlan(config, adapterLimits).then((p) => current && setPlan(p)), 200);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [config, limits]);
+  if (!plan || plan.kind === 'none') return null;
+  if (plan.kind === 'error') {
+    return (
+      <p className="field-hint" data-testid="model-plan">
+        No memory plan: {plan.message}
+      </p>
+    );
+  }
+  const f = plan.figures;
+  return (
+    <div className="model-plan" data-testid="model-plan">
+      <p className="small-text">
+        <strong>GPU memory for this run: {formatBytes(f.total_bytes)}</strong>{' '}
+        <span className="muted">
+          (weights {formatBytes(f.weights_bytes)}, LoRA with its optimizer state {formatBytes(f.lora_bytes)}, activations{' '}
+          {formatBytes(f.activations_bytes)}, loss {formatBytes(f.loss_bytes)}; largest buffer {formatBytes(f.largest_binding_bytes)} of the{' '}
+          {formatBytes(plan.maxBinding)} this GPU binds)
+        </span>
+      </p>
+      {plan.problem && (
+        <p className="alert alert-error" role="alert">
+          {plan.problem}
+        </p>
+      )}
+    </div>
   );
 }
 
@@ -52,9 +97,11 @@ export interface ModelChoiceProps {
   cachedModels?: ReactNode;
   /** The forms that add a model to the cache, below the choices. */
   addModel?: ReactNode;
+  /** The memory plan of the run being set up, below the choices. */
+  plan?: ReactNode;
 }
 
-export function ModelChoice({ model, checkpoints, onChange, cachedModels, addModel }: ModelChoiceProps) {
+export function ModelChoice({ model, checkpoints, onChange, cachedModels, addModel, plan }: ModelChoiceProps) {
   const embedded = model.source === 'embedded';
   return (
     <section className="panel setup-panel" data-testid="model-picker" aria-labelledby="model-title">
@@ -78,6 +125,7 @@ export function ModelChoice({ model, checkpoints, onChange, cachedModels, addMod
         <CheckpointChoice model={model} checkpoints={checkpoints} onChange={onChange} />
         {cachedModels}
       </fieldset>
+      {plan}
       {addModel}
     </section>
   );

@@ -1,0 +1,83 @@
+// The memory plan of a LoRA run on a model in the browser's cache, from its files' headers alone, and of the run
+// being set up (the model picker shows it before anything is loaded onto the GPU).
+import type { GgmlType } from '../engine/ggml';
+import type { QuantizeOnLoad } from '../engine/load';
+import { checkPlanFits, type PlanLimits } from '../engine/plan';
+import { isLinearWeight } from '../engine/spec';
+import { specFromHfConfig } from './config';
+import { type GgufHeader, blobRangeSource, parseGgufHeader } from './gguf/reader';
+import { type ModelPlan, type PlanFigures, type RunPlanOptions, planFigures, planForGguf, planWithTypes } from './gguf/plan';
+import { EMBEDDED_SPEC } from './embedded';
+import { getModel } from './sources/library';
+import type { RunConfig } from '../train/run-config';
+import { errorMessage } from '../util/errors';
+import { headerByteLength, parseSafetensorsHeader } from './safetensors';
+import { type ModelCache, modelCache } from './sources/cache';
+import type { CachedModel } from './sources/library';
+
+const SAFETENSORS_GPU_TYPE: Partial<Record<string, GgmlType>> = { F32: 'F32', F16: 'F16', BF16: 'BF16' };
+
+export async function planCachedModel(
+  manifest: CachedModel, quantize: QuantizeOnLoad | undefined, options: RunPlanOptions, cache: ModelCache = modelCache(),
+): Promise<ModelPlan> {
+  const blob = async (key: string) => {
+    const found = await cache.blob(key);
+    if (!found) throw new Error(`${manifest.name}: ${key} is no longer in the browser's model cache`);
+    return found;
+  };
+  if (manifest.format === 'gguf') {
+    const headers: GgufHeader[] = [];
+    for (const key of manifest.weights) headers.push(await parseGgufHeader(blobRangeSource(await blob(key))));
+    return planForGguf(headers, options);
+  }
+  if (!manifest.config) throw new Error(`${manifest.name}: the manifest names no config.json`);
+  const spec = specFromHfConfig(JSON.parse(await (await blob(manifest.config)).text()));
+  const dtypes = new Map<string, string>();
+  for (const key of manifest.weights) {
+    const file = await blob(key);
+    const length = headerByteLength(new Uint8Array(await file.slice(0, 8).arrayBuffer()));
+    const header = parseSafetensorsHeader(new Uint8Array(await file.slice(0, 8 + length).arrayBuffer()), file.size);
+    for (const [name, info] of header.tensors) dtypes.set(name, info.dtype);
+  }
+  const types = (name: string): GgmlType => {
+    if (quantize && isLinearWeight(name)) return quantize;
+    return SAFETENSORS_GPU_TYPE[dtypes.get(name) ?? 'F32'] ?? 'F32';
+  };
+  return { spec, plan: planWithTypes(spec, types, options) };
+}
+
+/** WebGPU's default limits, for when no adapter has been probed. */
+const DEFAULT_LIMITS: PlanLimits = { maxStorageBufferBindingSize: 128 * 1024 * 1024, maxBufferSize: 256 * 1024 * 1024 };
+
+export type SetupPlan =
+  | { kind: 'plan'; figures: PlanFigures; maxBinding: number; problem: string | null }
+  | { kind: 'none'; reason: string }
+  | { kind: 'error'; message: string };
+
+export async function setupPlan(config: RunConfig, limits: PlanLimits | undefined): Promise<SetupPlan> {
+  if (config.mode !== 'lora') return { kind: 'none', reason: 'The memory plan is for LoRA runs; full-parameter training is for the small embedded model.' };
+  const adapterLimits = limits ?? DEFAULT_LIMITS;
+  const options = {
+    batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute,
+    lora: { rank: config.lora.rank, targets: config.lora.targets }, limits: adapterLimits,
+  };
+  try {
+    let plan;
+    if (config.model.source === 'cached') {
+      const manifest = await getModel(config.model.id);
+      if (!manifest) return { kind: 'error', message: `${config.model.name} is no longer in the model cache` };
+      plan = (await planCachedModel(manifest, config.model.quantize, options)).plan;
+    } else {
+      plan = planWithTypes(EMBEDDED_SPEC, () => 'F32', options);
+    }
+    let problem: string | null = null;
+    try {
+      checkPlanFits(plan, adapterLimits);
+    } catch (error) {
+      problem = errorMessage(error);
+    }
+    return { kind: 'plan', figures: planFigures(plan), maxBinding: Math.min(adapterLimits.maxBufferSize, adapterLimits.maxStorageBufferBindingSize), problem };
+  } catch (error) {
+    return { kind: 'error', message: errorMessage(error) };
+  }
+}
