@@ -24,3 +24,27 @@ fn workgroup_sum(value: f32, lane: Lane) -> f32 {
   workgroupBarrier(); // the next call may write reduce_scratch
   return total;
 }
+
+// Invocations in groups of `width` adjacent lanes (width a power of two dividing the workgroup size): the
+// group's index and the lane's place in it.
+fn lane_group(lane: Lane, width: u32) -> u32 {
+  return lane.li / width;
+}
+
+fn lane_in_group(lane: Lane, width: u32) -> u32 {
+  return lane.li % width;
+}
+
+// The sum of `value` over the invocation's group of `width` lanes, through workgroup memory (two barriers per
+// call: kernels that sum many values batch them through their own arrays instead). Uniform control flow.
+fn group_sum(value: f32, lane: Lane, width: u32) -> f32 {
+  reduce_scratch[lane.li] = value;
+  workgroupBarrier();
+  let first = lane.li - lane.li % width;
+  var total = 0.0;
+  for (var t = 0u; t < width; t++) {
+    total += reduce_scratch[first + t];
+  }
+  workgroupBarrier();
+  return total;
+}

@@ -33,3 +33,24 @@ fn workgroup_sum(value: f32, lane: Lane) -> f32 {
   workgroupBarrier(); // the next call may write reduce_partials
   return total;
 }
+
+// Invocations in groups of `width` lanes of one subgroup (width a power of two, at most the subgroup size,
+// and 4 always is): the group's index within the workgroup and the lane's place in it. Assumes full subgroups,
+// as a workgroup size that is a multiple of the subgroup size gives.
+fn lane_group(lane: Lane, width: u32) -> u32 {
+  return (lane.subgroup * lane.size + lane.sid) / width;
+}
+
+fn lane_in_group(lane: Lane, width: u32) -> u32 {
+  return lane.sid % width;
+}
+
+// The sum of `value` over the invocation's group of `width` lanes, by butterfly shuffles: every lane of the
+// group gets the same sum. Uniform control flow.
+fn group_sum(value: f32, lane: Lane, width: u32) -> f32 {
+  var total = value;
+  for (var mask = 1u; mask < width; mask <<= 1u) {
+    total += subgroupShuffleXor(total, mask);
+  }
+  return total;
+}
