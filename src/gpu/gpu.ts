@@ -97,7 +97,7 @@ export class Gpu {
   /** The biggest single buffer made so far. */
   largestBuffer = { label: '', bytes: 0 };
   private readonly sizes = new WeakMap<GPUBuffer, number>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   private readonly uniforms = new Map<string, GPUBuffer>();
   private readonly bindGroups = new BindGroupCache();
   private timer: KernelTimer | null = null;
@@ -153,17 +153,22 @@ export class Gpu {
     return new Gpu(device, reportAdapter(adapter), gpu.wgslLanguageFeatures ?? new Set(), adapter.info);
   }
 
-  /** A compute pipeline for the WGSL source, compiled once per (source, entry point, constants). */
+  /**
+   * A compute pipeline for the WGSL source, compiled once per (source, entry point, constants). Looked up by the
+   * source string itself, whose hash V8 keeps with the string, so a lookup does not rehash the source.
+   */
   pipeline(code: string, entryPoint = 'main', constants?: Record<string, number>): GPUComputePipeline {
-    const key = `${entryPoint}\u0000${JSON.stringify(constants ?? {})}\u0000${code}`;
-    let pipeline = this.pipelines.get(key);
+    let bySource = this.pipelines.get(code);
+    if (!bySource) this.pipelines.set(code, (bySource = new Map()));
+    const key = constants ? `${entryPoint}\u0000${JSON.stringify(constants)}` : entryPoint;
+    let pipeline = bySource.get(key);
     if (!pipeline) {
       const module = this.device.createShaderModule({ code });
       pipeline = this.device.createComputePipeline({
         layout: 'auto',
         compute: { module, entryPoint, constants },
       });
-      this.pipelines.set(key, pipeline);
+      bySource.set(key, pipeline);
     }
     return pipeline;
   }

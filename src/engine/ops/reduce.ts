@@ -17,5 +17,16 @@ export function usesSubgroups(gpu: Gpu, opts: ReduceOptions = {}): boolean {
  * the `Lane` builtins, with subgroup operations (`enable subgroups;`) where the device has them.
  */
 export function withReductions(gpu: Gpu, source: string, opts: ReduceOptions = {}): string {
-  return `${usesSubgroups(gpu, opts) ? subgroupPrelude : sharedPrelude}\n${source}`;
+  const subgroups = usesSubgroups(gpu, opts);
+  // One string per (source, prelude): the pipeline cache then finds it without rehashing a new string.
+  const made = subgroups ? withSubgroupPrelude : withSharedPrelude;
+  let code = made.get(source);
+  if (code === undefined) {
+    code = `${subgroups ? subgroupPrelude : sharedPrelude}\n${source}`;
+    made.set(source, code);
+  }
+  return code;
 }
+
+const withSubgroupPrelude = new Map<string, string>();
+const withSharedPrelude = new Map<string, string>();
