@@ -4,7 +4,9 @@
 //   backward: dx [rows, in] (+)= dy [rows, out] W
 // A workgroup of 16x16 threads computes a (16 * ROW_GROUPS) x 64 tile of the output in K-steps of 32: per
 // step every thread dequantizes 8 consecutive values of one row of W into workgroup memory, where the whole
-// row tile reuses them. ROW_GROUPS is 4 (64 rows, 4x4 outputs per thread) or 1 for few rows (<= 16).
+// row tile reuses them. ROW_GROUPS is 4 (64 rows, 4x4 outputs per thread) or 1 for few rows (<= 16, 1x4).
+// Thread (x, y) owns rows ROW_GROUPS y .. + ROW_GROUPS - 1 and columns 4x .. 4x + 3 of the tile: per step of k
+// it reads one vec4 of W's tile and ROW_GROUPS values of A's, and accumulates in vec4s.
 // Pipelines are made per TYPE (the GGML type id), ROW_GROUPS and BACKWARD (which product). The block decoding
 // (dequant8) is kernels/ggml_blocks.wgsl, appended by the wrapper.
 
@@ -28,7 +30,7 @@ override BACKWARD: bool = false;
 const TN: u32 = 64u; // output columns per workgroup
 const TK: u32 = 32u; // K per step
 var<workgroup> a_tile: array<f32, 2048>; // [16 * ROW_GROUPS][TK]
-var<workgroup> w_tile: array<f32, 2048>; // [TK][TN]
+var<workgroup> w_tile: array<vec4<f32>, 512>; // [TK][TN / 4]
 
 // ---- the tiled product
 
@@ -47,7 +49,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   var w_row = col0 + li / 4u;
   var w_col = 8u * (li % 4u);
   if (BACKWARD) { w_row = li / 8u; w_col = col0 + 8u * (li % 8u); }
-  var acc: array<f32, 16>;
+  var acc: array<vec4<f32>, 4>; // [row in ROW_GROUPS]
   for (var k0 = 0u; k0 < K; k0 += TK) {
     for (var e = li; e < tm * TK; e += 256u) {
       let m = e / TK;
@@ -59,31 +61,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     var v: array<f32, 8>;
     if (BACKWARD) {
       if (k0 + w_row < p.out_features && w_col < p.in_features) { v = dequant8((k0 + w_row) * p.row_bytes, w_col, p.in_features); }
-      for (var i = 0u; i < 8u; i++) { w_tile[w_row * TN + w_col - col0 + i] = v[i]; }
+      let at = (w_row * TN + w_col - col0) / 4u; // w_col - col0 is a multiple of 8
+      w_tile[at] = vec4<f32>(v[0], v[1], v[2], v[3]);
+      w_tile[at + 1u] = vec4<f32>(v[4], v[5], v[6], v[7]);
     } else {
       if (w_row < p.out_features) { v = dequant8(w_row * p.row_bytes, k0 + w_col, p.in_features); }
-      for (var i = 0u; i < 8u; i++) { w_tile[(w_col + i) * TN + w_row - col0] = v[i]; }
+      let n = w_row - col0;
+      for (var i = 0u; i < 8u; i++) { w_tile[((w_col + i) * TN + n) / 4u][n % 4u] = v[i]; }
     }
     workgroupBarrier();
     for (var k = 0u; k < TK; k++) {
-      var wv: array<f32, 4>;
-      for (var j = 0u; j < 4u; j++) { wv[j] = w_tile[k * TN + lid.x + 16u * j]; }
+      let wv = w_tile[k * (TN / 4u) + lid.x];
       for (var i = 0u; i < ROW_GROUPS; i++) {
-        let av = a_tile[(lid.y + 16u * i) * TK + k];
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(av, wv[j], acc[i * 4u + j]); }
+        acc[i] = fma(vec4<f32>(a_tile[(lid.y * ROW_GROUPS + i) * TK + k]), wv, acc[i]);
       }
     }
     workgroupBarrier();
   }
-  // Thread (x, y) holds rows row0 + y + 16i and columns col0 + x + 16j.
   for (var i = 0u; i < ROW_GROUPS; i++) {
-    let row = row0 + lid.y + 16u * i;
-    if (row >= p.rows) { continue; }
+    let row = row0 + lid.y * ROW_GROUPS + i;
+    if (row >= p.rows) { break; }
     for (var j = 0u; j < 4u; j++) {
-      let col = col0 + lid.x + 16u * j;
-      if (col >= N) { continue; }
+      let col = col0 + lid.x * 4u + j;
+      if (col >= N) { break; }
       let idx = row * N + col;
-      var value = acc[i * 4u + j];
+      var value = acc[i][j];
       if (p.beta != 0.0) { value += p.beta * c[idx]; }
       c[idx] = value;
     }
