@@ -47,18 +47,6 @@ describe('Gpu.create', () => {
   });
 });
 
-describe('GPU errors', () => {
-  it('surface as exceptions instead of wrong numbers', async () => {
-    const gpu = await testGpu();
-    const code = '@group(0) @binding(1) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }';
-    const small = gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.UNIFORM });
-    await expect(
-      gpu.submit((enc) => gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [small], workgroups: [1] })),
-    ).rejects.toThrow(/usage|Storage|binding/i);
-    small.destroy();
-  });
-});
-
 describe('bind groups', () => {
   const code =
     '@group(0) @binding(0) var<uniform> p: vec4<f32>;\n@group(0) @binding(1) var<storage, read> a: array<f32>;\n' +
@@ -84,5 +72,17 @@ describe('bind groups', () => {
     expect(Array.from(await gpu.readF32(b))).toEqual([3, 6, 9]);
     gpu.destroy(a, b);
     expect(gpu.cachedBindGroups).toBe(before);
+  });
+});
+
+describe('GPU errors', () => {
+  it('surface as exceptions instead of wrong numbers', async () => {
+    const gpu = await testGpu();
+    const code = '@group(0) @binding(1) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }';
+    const small = gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.UNIFORM });
+    await expect(
+      gpu.submit((enc) => gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [small], workgroups: [1] })),
+    ).rejects.toThrow(/usage|Storage|binding/i);
+    small.destroy();
   });
 });
