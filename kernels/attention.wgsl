@@ -62,6 +62,7 @@ const LOG2E: f32 = 1.4426950408889634;
 const LN2: f32 = 0.6931471805599453;
 const NEG_BIG: f32 = -1.0e30;
 const MAX_CHUNKS: u32 = 32u; // vec4 chunks in the largest head (head_dim 128)
+const REDUCE_WG: u32 = 128u;
 
 // Causal and sliding-window test for query position i and key position j (the padding mask is separate).
 fn in_band(i: u32, j: u32) -> bool {
@@ -85,7 +86,8 @@ var<workgroup> fwd_kv: array<vec4<f32>, FWD_KEYS * MAX_CHUNKS>; // the K tile, t
 var<workgroup> fwd_partial: array<f32, FWD_ROWS * FWD_KEYS * FWD_SPLIT>; // [row][key][part]: 8 KiB
 
 @compute @workgroup_size(FWD_THREADS)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn forward(@builtin(workgroup_id) wg: vec3<u32>, lane: Lane) {
+  let li = lane.li;
   let T = p.seq_len;
   let chunks = p.head_dim / 4u;
   let h = wg.y;
@@ -96,8 +98,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   let kv_stride = p.kv_heads * chunks;
   // The last query tiles see the most keys: start them first.
   let q0 = ((T + FWD_ROWS - 1u) / FWD_ROWS - 1u - wg.x) * FWD_ROWS;
-  let row = li / FWD_SPLIT;
-  let part = li % FWD_SPLIT;
+  let row = lane_group(lane, FWD_SPLIT);
+  let part = lane_in_group(lane, FWD_SPLIT);
   let i = q0 + row;
 
   var q: array<vec4<f32>, FWD_SLICE>;
@@ -123,29 +125,38 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
       fwd_kv[r * MAX_CHUNKS + c] = value;
     }
     workgroupBarrier();
+    var s: array<f32, FWD_KEYS>;
     for (var j = 0u; j < FWD_KEYS; j++) {
       var partial = 0.0;
       for (var m = 0u; m < FWD_SLICE; m++) {
         let c = part + FWD_SPLIT * m;
         if (c < chunks) { partial += dot(q[m], fwd_kv[j * MAX_CHUNKS + c]); }
       }
-      fwd_partial[(row * FWD_KEYS + j) * FWD_SPLIT + part] = partial;
+      if (USE_SUBGROUPS) {
+        s[j] = group_sum(partial, lane, FWD_SPLIT);
+      } else {
+        fwd_partial[(row * FWD_KEYS + j) * FWD_SPLIT + part] = partial;
+      }
     }
+    // Also orders the K tile's reads before the V tile's writes below.
     workgroupBarrier();
+    if (!USE_SUBGROUPS) {
+      for (var j = 0u; j < FWD_KEYS; j++) {
+        let at = (row * FWD_KEYS + j) * FWD_SPLIT;
+        var score = 0.0;
+        for (var t = 0u; t < FWD_SPLIT; t++) { score += fwd_partial[at + t]; }
+        s[j] = score;
+      }
+    }
 
     // Every thread of the row computes the same scores and softmax statistics.
-    var s: array<f32, FWD_KEYS>;
     var visible = 0u;
     var tile_max = NEG_BIG;
     for (var j = 0u; j < FWD_KEYS; j++) {
-      let at = (row * FWD_KEYS + j) * FWD_SPLIT;
-      var score = 0.0;
-      for (var t = 0u; t < FWD_SPLIT; t++) { score += fwd_partial[at + t]; }
-      s[j] = score;
       let k = k0 + j;
       if (in_band(i, k) && key_is_real(seq0, k)) {
         visible |= 1u << j;
-        tile_max = max(tile_max, score);
+        tile_max = max(tile_max, s[j]);
       }
     }
     let new_max = max(row_max, tile_max);
@@ -345,7 +356,8 @@ var<workgroup> dq_partial_s: array<f32, DQ_ROWS * DQ_KEYS * DQ_SPLIT>; // [row][
 var<workgroup> dq_partial_dp: array<f32, DQ_ROWS * DQ_KEYS * DQ_SPLIT>; // 4 KiB
 
 @compute @workgroup_size(DQ_THREADS)
-fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, lane: Lane) {
+  let li = lane.li;
   let T = p.seq_len;
   let chunks = p.head_dim / 4u;
   let h = wg.y;
@@ -355,8 +367,8 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   let q_stride = p.heads * chunks;
   let kv_stride = p.kv_heads * chunks;
   let q0 = ((T + DQ_ROWS - 1u) / DQ_ROWS - 1u - wg.x) * DQ_ROWS;
-  let row = li / DQ_SPLIT;
-  let part = li % DQ_SPLIT;
+  let row = lane_group(lane, DQ_SPLIT);
+  let part = lane_in_group(lane, DQ_SPLIT);
   let i = q0 + row;
 
   var q: array<vec4<f32>, DQ_SLICE>;
@@ -395,6 +407,8 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
       dq_v[r * MAX_CHUNKS + c] = v_value;
     }
     workgroupBarrier();
+    var scores: array<f32, DQ_KEYS>;
+    var dps: array<f32, DQ_KEYS>;
     for (var j = 0u; j < DQ_KEYS; j++) {
       var partial_s = 0.0;
       var partial_dp = 0.0;
@@ -405,14 +419,18 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
           partial_dp += dot(d_out[m], dq_v[j * MAX_CHUNKS + c]);
         }
       }
-      let at = (row * DQ_KEYS + j) * DQ_SPLIT + part;
-      dq_partial_s[at] = partial_s;
-      dq_partial_dp[at] = partial_dp;
+      if (USE_SUBGROUPS) {
+        scores[j] = group_sum(partial_s, lane, DQ_SPLIT);
+        dps[j] = group_sum(partial_dp, lane, DQ_SPLIT);
+      } else {
+        let at = (row * DQ_KEYS + j) * DQ_SPLIT + part;
+        dq_partial_s[at] = partial_s;
+        dq_partial_dp[at] = partial_dp;
+      }
     }
-    workgroupBarrier();
-    for (var j = 0u; j < DQ_KEYS; j++) {
-      let k = k0 + j;
-      if (in_band(i, k) && key_is_real(seq0, k)) {
+    if (!USE_SUBGROUPS) {
+      workgroupBarrier();
+      for (var j = 0u; j < DQ_KEYS; j++) {
         let at = (row * DQ_KEYS + j) * DQ_SPLIT;
         var s = 0.0;
         var dp = 0.0;
@@ -420,6 +438,15 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
           s += dq_partial_s[at + t];
           dp += dq_partial_dp[at + t];
         }
+        scores[j] = s;
+        dps[j] = dp;
+      }
+    }
+    for (var j = 0u; j < DQ_KEYS; j++) {
+      let k = k0 + j;
+      if (in_band(i, k) && key_is_real(seq0, k)) {
+        let s = scores[j];
+        let dp = dps[j];
         let ds = exp2(s - lse2) * (dp - delta);
         for (var m = 0u; m < DQ_SLICE; m++) {
           let c = part + DQ_SPLIT * m;

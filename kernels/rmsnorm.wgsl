@@ -39,25 +39,13 @@ struct Params {
 @group(0) @binding(1) var<storage, read> red_partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> red_dweight: array<f32>;
 
+// workgroup_sum and Lane come from the reduction prelude (reduce_shared.wgsl or reduce_subgroup.wgsl).
 const WG: u32 = 256u;
-var<workgroup> scratch: array<f32, WG>;
-
-// The sum of `value` over the workgroup, in a fixed order. Call from uniform control flow.
-fn workgroup_sum(value: f32, li: u32) -> f32 {
-  scratch[li] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (li < stride) {
-      scratch[li] += scratch[li + stride];
-    }
-    workgroupBarrier();
-  }
-  return scratch[0];
-}
+const REDUCE_WG: u32 = WG;
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) li: u32) {
+fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let li = lane.li;
   let row = wg.y * nwg.x + wg.x;
   if (row >= p.rows) { return; }
   let base = row * p.dim;
@@ -66,7 +54,7 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     let v = x[base + d];
     sum_sq = fma(v, v, sum_sq);
   }
-  let r = inverseSqrt(workgroup_sum(sum_sq, li) / f32(p.dim) + p.eps);
+  let r = inverseSqrt(workgroup_sum(sum_sq, lane) / f32(p.dim) + p.eps);
   for (var d = li; d < p.dim; d += WG) {
     y[base + d] = x[base + d] * r * weight[d];
   }
@@ -76,8 +64,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 }
 
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) li: u32) {
+fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let li = lane.li;
   let row = wg.y * nwg.x + wg.x;
   if (row >= p.rows) { return; }
   let base = row * p.dim;
@@ -86,7 +74,7 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     dot = fma(bw_dy[base + d] * bw_weight[d], bw_x[base + d], dot);
   }
   let r = bw_rstd[row];
-  let c = workgroup_sum(dot, li) / f32(p.dim) * r * r;
+  let c = workgroup_sum(dot, lane) / f32(p.dim) * r * r;
   for (var d = li; d < p.dim; d += WG) {
     var g = r * (bw_dy[base + d] * bw_weight[d] - bw_x[base + d] * c);
     if (p.accumulate != 0u) {

@@ -30,6 +30,8 @@ export interface BenchResult {
   adapter: string;
   steps: number;
   step_ms: number | null;
+  /** CPU time recording a step's commands (bind groups, passes), the mean over the timed steps. */
+  encode_ms: number | null;
   tokens_per_s: number | null;
   loss: number | null;
   peak_bytes: number;
@@ -76,7 +78,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string)
   const result: BenchResult = {
     shape: opts.shape, seq: opts.seq, batch: opts.batch, rank: opts.rank, recompute: opts.recompute,
     adapter: `${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`.trim(),
-    steps: 0, step_ms: null, tokens_per_s: null, loss: null, peak_bytes: 0, largest_buffer: { label: '', bytes: 0 },
+    steps: 0, step_ms: null, encode_ms: null, tokens_per_s: null, loss: null, peak_bytes: 0, largest_buffer: { label: '', bytes: 0 },
     forbidden_sizes: { t_t_heads: opts.seq * opts.seq * spec.numHeads * 4, t_vocab: opts.seq * spec.vocabSize * 4 },
     kernel_ms: null,
   };
@@ -87,16 +89,19 @@ export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string)
       log(`warm-up step (compiles the pipelines)`);
       await trainer.step([batch]);
       let total = 0;
+      let encode = 0;
       for (let i = 0; i < opts.steps; i++) {
         const t0 = performance.now();
         const r = await trainer.step([batch]);
         const ms = performance.now() - t0;
         total += ms;
+        encode += r.encodeMs;
         result.loss = r.loss;
-        log(`step ${i + 1}/${opts.steps}: ${ms.toFixed(1)} ms, loss ${r.loss.toFixed(4)}`);
+        log(`step ${i + 1}/${opts.steps}: ${ms.toFixed(1)} ms (encode ${r.encodeMs.toFixed(1)} ms), loss ${r.loss.toFixed(4)}`);
       }
       result.steps = opts.steps;
       result.step_ms = total / opts.steps;
+      result.encode_ms = encode / opts.steps;
       result.tokens_per_s = (opts.batch * opts.seq) / (result.step_ms / 1000);
       if (opts.kernelTiming !== false && gpu.startTiming()) {
         await trainer.step([batch]);

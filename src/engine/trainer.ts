@@ -46,6 +46,8 @@ export interface StepResult {
   gradNorm: number;
   /** The flat gradient of the trained parameters before the AdamW update, when asked for. */
   gradients?: Float32Array;
+  /** CPU milliseconds spent recording the step's commands, from the step's start to its submit. */
+  encodeMs: number;
 }
 
 interface Targets {
@@ -136,6 +138,7 @@ export class Trainer {
     microBatches: SequenceBatch[],
     opts: { lr?: number; objective?: Objective; captureGradients?: boolean } = {},
   ): Promise<StepResult> {
+    const startedAt = performance.now();
     const { gpu, model, lora, trainable } = this;
     const weightGrads = 'modelGrads' in trainable ? trainable.modelGrads : null;
     const spec = model.spec;
@@ -207,6 +210,7 @@ export class Trainer {
     });
     encoder.copyBufferToBuffer(this.normOut, 0, staging, lossBytes, 8);
     gpu.device.queue.submit([encoder.finish()]);
+    const encodeMs = performance.now() - startedAt;
 
     try {
       await staging.mapAsync(GPUMapMode.READ);
@@ -235,7 +239,7 @@ export class Trainer {
         tokenLoss.push(perSeq);
         answerLoss.push(mb.answerSpans.map((spans, b) => spans.map(([s, e]) => meanOf(perSeq[b], s, e))));
       });
-      return { loss: loss / total, targetTokens: total, tokenLoss, answerLoss, gradNorm: values[lossBytes / 4], gradients };
+      return { loss: loss / total, targetTokens: total, tokenLoss, answerLoss, gradNorm: values[lossBytes / 4], gradients, encodeMs };
     } finally {
       staging.destroy();
       gradStaging?.destroy();

@@ -47,6 +47,34 @@ describe('Gpu.create', () => {
   });
 });
 
+describe('bind groups', () => {
+  const code =
+    '@group(0) @binding(0) var<uniform> p: vec4<f32>;\n@group(0) @binding(1) var<storage, read> a: array<f32>;\n' +
+    '@group(0) @binding(2) var<storage, read_write> b: array<f32>;\n' +
+    '@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) i: vec3<u32>) { if (i.x < arrayLength(&b)) { b[i.x] = a[i.x] * p.x; } }';
+
+  it('are reused across dispatches of the same buffers and dropped with a destroyed buffer', async () => {
+    const gpu = await testGpu();
+    const a = gpu.upload('a', new Float32Array([1, 2, 3]));
+    let b = gpu.buffer('b', 12);
+    const params = new Float32Array([2, 0, 0, 0]);
+    const before = gpu.cachedBindGroups;
+    await gpu.submit((enc) => {
+      for (let i = 0; i < 3; i++) gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [a, b], params, workgroups: [1] });
+    });
+    expect(gpu.cachedBindGroups).toBe(before + 1);
+    expect(Array.from(await gpu.readF32(b))).toEqual([2, 4, 6]);
+    gpu.destroy(b);
+    expect(gpu.cachedBindGroups).toBe(before);
+    // A new buffer (which may reuse the freed one's memory) gets its own bind group and the right values.
+    b = gpu.buffer('b2', 12);
+    await gpu.submit((enc) => gpu.run(enc, { pipeline: gpu.pipeline(code), buffers: [a, b], params: new Float32Array([3, 0, 0, 0]), workgroups: [1] }));
+    expect(Array.from(await gpu.readF32(b))).toEqual([3, 6, 9]);
+    gpu.destroy(a, b);
+    expect(gpu.cachedBindGroups).toBe(before);
+  });
+});
+
 describe('GPU errors', () => {
   it('surface as exceptions instead of wrong numbers', async () => {
     const gpu = await testGpu();

@@ -16,6 +16,10 @@ export interface AdapterReport {
 export interface GpuFeatures {
   f16: boolean;
   subgroups: boolean;
+  /** WGSL's subgroup_id language feature (the subgroup_id and num_subgroups builtins). */
+  subgroupId: boolean;
+  /** The adapter's subgroup sizes, [min, max] ([0, 0] when it does not say). */
+  subgroupSizes: [number, number];
   timestamps: boolean;
 }
 
@@ -93,17 +97,27 @@ export class Gpu {
   /** The biggest single buffer made so far. */
   largestBuffer = { label: '', bytes: 0 };
   private readonly sizes = new WeakMap<GPUBuffer, number>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   private readonly uniforms = new Map<string, GPUBuffer>();
+  private readonly bindGroups = new BindGroupCache();
   private timer: KernelTimer | null = null;
   private readonly errors: string[] = [];
 
   private constructor(
     readonly device: GPUDevice,
     readonly adapter: AdapterReport,
+    wgslFeatures: ReadonlySet<string>,
+    info: GPUAdapterInfo | undefined,
   ) {
     const has = (f: string) => device.features.has(f);
-    this.features = { f16: has('shader-f16'), subgroups: has('subgroups'), timestamps: has('timestamp-query') };
+    const sizes = info as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+    this.features = {
+      f16: has('shader-f16'),
+      subgroups: has('subgroups'),
+      subgroupId: wgslFeatures.has('subgroup_id'),
+      subgroupSizes: [sizes?.subgroupMinSize ?? 0, sizes?.subgroupMaxSize ?? 0],
+      timestamps: has('timestamp-query'),
+    };
     this.limits = device.limits;
     device.addEventListener('uncapturederror', (event) => {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);
@@ -136,20 +150,25 @@ export class Gpu {
       if (typeof value === 'number') requiredLimits[name] = value;
     }
     const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-    return new Gpu(device, reportAdapter(adapter));
+    return new Gpu(device, reportAdapter(adapter), gpu.wgslLanguageFeatures ?? new Set(), adapter.info);
   }
 
-  /** A compute pipeline for the WGSL source, compiled once per (source, entry point, constants). */
+  /**
+   * A compute pipeline for the WGSL source, compiled once per (source, entry point, constants). Looked up by the
+   * source string itself, whose hash V8 keeps with the string, so a lookup does not rehash the source.
+   */
   pipeline(code: string, entryPoint = 'main', constants?: Record<string, number>): GPUComputePipeline {
-    const key = `${entryPoint}\u0000${JSON.stringify(constants ?? {})}\u0000${code}`;
-    let pipeline = this.pipelines.get(key);
+    let bySource = this.pipelines.get(code);
+    if (!bySource) this.pipelines.set(code, (bySource = new Map()));
+    const key = constants ? `${entryPoint}\u0000${JSON.stringify(constants)}` : entryPoint;
+    let pipeline = bySource.get(key);
     if (!pipeline) {
       const module = this.device.createShaderModule({ code });
       pipeline = this.device.createComputePipeline({
         layout: 'auto',
         compute: { module, entryPoint, constants },
       });
-      this.pipelines.set(key, pipeline);
+      bySource.set(key, pipeline);
     }
     return pipeline;
   }
@@ -192,15 +211,14 @@ export class Gpu {
         this.allocatedBytes -= bytes;
         this.sizes.delete(buffer);
       }
+      this.bindGroups.forget(buffer);
       buffer.destroy();
     }
   }
 
   /** Records one kernel launch as its own compute pass (timed when timing is on). */
   run(encoder: GPUCommandEncoder, call: KernelCall): void {
-    const entries: GPUBindGroupEntry[] = call.buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } }));
-    if (call.params) entries.push({ binding: 0, resource: { buffer: this.uniform(call.params) } });
-    const bindGroup = this.device.createBindGroup({ layout: call.pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroup(call.pipeline, call.buffers, call.params ? this.uniform(call.params) : null);
     const label = call.label ?? call.pipeline.label ?? 'kernel';
     const pass = encoder.beginComputePass({ label, timestampWrites: this.timer?.slot(label) });
     pass.setPipeline(call.pipeline);
@@ -259,6 +277,21 @@ export class Gpu {
     return result;
   }
 
+  /** Bind groups made so far and still cached (for tests). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
+  }
+
+  /** The bind group of (pipeline, uniform, storage buffers), cached: a step binds the same buffers every time. */
+  private bindGroup(pipeline: GPUComputePipeline, buffers: GPUBuffer[], uniform: GPUBuffer | null): GPUBindGroup {
+    const bound = uniform ? [...buffers, uniform] : buffers;
+    return this.bindGroups.get(pipeline, bound, () => {
+      const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } }));
+      if (uniform) entries.push({ binding: 0, resource: { buffer: uniform } });
+      return this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    });
+  }
+
   /** Uniform buffers are cached by content: a training step reuses the same shapes every time. */
   private uniform(params: Params): GPUBuffer {
     const bytes =
@@ -280,6 +313,72 @@ export class Gpu {
       this.uniforms.set(key, buffer);
     }
     return buffer;
+  }
+}
+
+/**
+ * Bind groups keyed by the identity of the pipeline and of every bound buffer (whole buffers are bound, so
+ * offset and size follow from the buffer). Least recently used entries go past `capacity`; forget(buffer)
+ * drops every entry binding that buffer, so a destroyed buffer is never bound again.
+ */
+export class BindGroupCache {
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+  private readonly entries = new Map<string, { group: GPUBindGroup; buffers: GPUBuffer[] }>();
+  private readonly keysOf = new Map<GPUBuffer, Set<string>>();
+
+  constructor(readonly capacity = 8192) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(pipeline: object, buffers: GPUBuffer[], make: () => GPUBindGroup): GPUBindGroup {
+    let key = String(this.id(pipeline));
+    for (const buffer of buffers) key += ',' + this.id(buffer);
+    const hit = this.entries.get(key);
+    if (hit) {
+      // Map order is insertion order: move the entry to the young end.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.group;
+    }
+    const group = make();
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next().value as string;
+      this.drop(oldest);
+    }
+    this.entries.set(key, { group, buffers: [...buffers] });
+    for (const buffer of buffers) {
+      let keys = this.keysOf.get(buffer);
+      if (!keys) this.keysOf.set(buffer, (keys = new Set()));
+      keys.add(key);
+    }
+    return group;
+  }
+
+  forget(buffer: GPUBuffer): void {
+    const keys = this.keysOf.get(buffer);
+    if (!keys) return;
+    for (const key of [...keys]) this.drop(key);
+    this.keysOf.delete(buffer);
+  }
+
+  private drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    for (const buffer of entry.buffers) {
+      const keys = this.keysOf.get(buffer);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysOf.delete(buffer);
+    }
+  }
+
+  private id(object: object): number {
+    let id = this.ids.get(object);
+    if (id === undefined) this.ids.set(object, (id = this.nextId++));
+    return id;
   }
 }
 

@@ -4,6 +4,8 @@ import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
 import { attentionBackward, attentionForward, type AttentionShape } from './attention';
 import { type AttentionInputs, attentionBackwardRef, attentionRef } from './attention.reference';
+import type { ReduceOptions } from './reduce';
+import { gpuFor, REDUCTION_PATHS } from './reduce.testing';
 
 interface Case extends AttentionShape {
   /** Padding tokens at the start and end of each sequence (default none). */
@@ -30,8 +32,8 @@ function nanBuffer(gpu: Gpu, label: string, length: number): GPUBuffer {
   return gpu.upload(label, new Float32Array(length).fill(NaN));
 }
 
-async function runGpu(c: AttentionShape, x: AttentionInputs) {
-  const gpu = await testGpu();
+async function runGpu(c: AttentionShape, x: AttentionInputs, reduce: ReduceOptions = {}, device?: Gpu) {
+  const gpu = device ?? (await testGpu());
   const N = c.batch * c.seqLen;
   const q = gpu.upload('q', x.q);
   const k = gpu.upload('k', x.k);
@@ -48,8 +50,8 @@ async function runGpu(c: AttentionShape, x: AttentionInputs) {
     batch: c.batch, seqLen: c.seqLen, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, window: c.window,
   };
   await gpu.submit((encoder) => {
-    attentionForward(gpu, encoder, { ...shape, q, k, v, mask, out, lse });
-    attentionBackward(gpu, encoder, { ...shape, q, k, v, mask, out, lse, dOut, dq, dk, dv, delta });
+    attentionForward(gpu, encoder, { ...shape, q, k, v, mask, out, lse, ...reduce });
+    attentionBackward(gpu, encoder, { ...shape, q, k, v, mask, out, lse, dOut, dq, dk, dv, delta, ...reduce });
   });
   const result = {
     out: await gpu.readF32(out),
@@ -94,11 +96,12 @@ if (onRealGpu) {
   );
 }
 
-describe('attention (tiled, causal, GQA, padding, sliding window)', () => {
+describe.each(REDUCTION_PATHS)('attention (tiled, causal, GQA, padding, sliding window), row sums through $name', (path) => {
   cases.forEach((c, index) => {
-    it(`forward and backward match the float64 reference: ${c.name}`, async () => {
+    it(`forward and backward match the float64 reference: ${c.name}`, async ({ skip }) => {
+      const gpu = await gpuFor(path, skip);
       const x = makeInputs(c, 100 + 10 * index);
-      const got = await runGpu(c, x);
+      const got = await runGpu(c, x, path, gpu);
       const want = attentionBackwardRef(c, x);
       expect(maxRelError(got.out, want.out)).toBeLessThan(1e-5);
       expect(maxRelError(got.lse, want.lse)).toBeLessThan(1e-5);
@@ -108,7 +111,9 @@ describe('attention (tiled, causal, GQA, padding, sliding window)', () => {
       expect(maxRelError(got.dv, want.dv)).toBeLessThan(1e-4);
     });
   });
+});
 
+describe('attention (tiled, causal, GQA, padding, sliding window)', () => {
   it('queries that see no key get output 0 and gradient 0', async () => {
     const c: Case = { batch: 1, seqLen: 12, heads: 2, kvHeads: 1, headDim: 8, window: 0, padding: [[5, 0]] };
     const x = makeInputs(c, 7);

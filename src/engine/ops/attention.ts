@@ -1,5 +1,6 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/attention.wgsl?raw';
+import { withReductions, type ReduceOptions } from './reduce';
 
 /**
  * Causal attention over `batch` sequences of `seqLen` tokens (rows n = b * seqLen + t).
@@ -53,11 +54,11 @@ export function attentionForward(
     /** f32 [N * heads], [n][h]: logsumexp of the scaled scores of query row n, head h. */
     lse: GPUBuffer;
     label?: string;
-  },
+  } & ReduceOptions,
 ): void {
   const params = shapeParams(args);
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'forward'),
+    pipeline: gpu.pipeline(withReductions(gpu, source, args), 'forward'),
     buffers: [args.q, args.k, args.v, args.mask, args.out, args.lse],
     params,
     workgroups: [Math.ceil(args.seqLen / FORWARD_ROWS), args.heads, args.batch],
@@ -86,8 +87,9 @@ export function attentionBackward(
     /** Scratch f32 [N * heads]: rowsum(dOut * out). */
     delta: GPUBuffer;
     label?: string;
-  },
+  } & ReduceOptions,
 ): void {
+  const code = withReductions(gpu, source, args);
   const params = shapeParams(args);
   const label = args.label ?? 'attention.backward';
   const rowHeads = args.batch * args.seqLen * args.heads;
@@ -95,21 +97,21 @@ export function attentionBackward(
   const deltaGroupsX = Math.min(deltaGroups, gpu.limits.maxComputeWorkgroupsPerDimension);
   // The dq buffer holds vec2 (lse * log2 e, delta) per (row, head) until backward_dq overwrites it.
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'backward_delta'),
+    pipeline: gpu.pipeline(code, 'backward_delta'),
     buffers: [args.out, args.dOut, args.lse, args.delta, args.dq],
     params,
     workgroups: [deltaGroupsX, Math.ceil(deltaGroups / Math.max(deltaGroupsX, 1))],
     label: `${label}.delta`,
   });
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'backward_dkdv'),
+    pipeline: gpu.pipeline(code, 'backward_dkdv'),
     buffers: [args.q, args.k, args.v, args.mask, args.dq, args.dOut, args.dk, args.dv],
     params,
     workgroups: [Math.ceil(args.seqLen / DKDV_KEYS), args.kvHeads, args.batch],
     label: `${label}.dkdv`,
   });
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'backward_dq'),
+    pipeline: gpu.pipeline(code, 'backward_dq'),
     buffers: [args.q, args.k, args.v, args.mask, args.lse, args.dOut, args.delta, args.dq],
     params,
     workgroups: [Math.ceil(args.seqLen / DQ_ROWS), args.heads, args.batch],

@@ -6,14 +6,16 @@ import { adamwStep } from './adamw';
 import { adamwRef } from './adamw.reference';
 import { globalGradNorm, gradNormScratchSize } from './grad_norm';
 import { clipCoefficientRef, gradNormRef } from './grad_norm.reference';
+import { gpuFor, REDUCTION_PATHS } from './reduce.testing';
+import type { ReduceOptions } from './reduce';
 
 /** [norm, coefficient] from the GPU. */
-async function gpuNorm(gpu: Gpu, grads: Float32Array, maxNorm: number): Promise<Float32Array> {
+async function gpuNorm(gpu: Gpu, grads: Float32Array, maxNorm: number, reduce: ReduceOptions = {}): Promise<Float32Array> {
   const count = grads.length;
   const g = gpu.upload('grads', grads);
   const partials = gpu.buffer('partials', gradNormScratchSize(count));
   const out = gpu.upload('out', new Float32Array([-1, -1]));
-  await gpu.submit((enc) => globalGradNorm(gpu, enc, { grads: g, count, partials, out, maxNorm }));
+  await gpu.submit((enc) => globalGradNorm(gpu, enc, { grads: g, count, partials, out, maxNorm, ...reduce }));
   const result = await gpu.readF32(out, 2);
   gpu.destroy(g, partials, out);
   return result;
@@ -29,17 +31,27 @@ function gradients(count: number, seed: number): Float32Array {
 // 300_001 fills all 1024 partials and makes threads sum more than one element.
 const counts = onRealGpu ? [1, 1000, 5003, 300_001, 40_000_003] : [1, 1000, 5003, 300_001];
 
-describe('globalGradNorm', () => {
+describe.each(REDUCTION_PATHS)('globalGradNorm, reductions through $name', (path) => {
   for (const count of counts) {
-    it(`norm of ${count} gradients matches a float64 sum`, async () => {
-      const gpu = await testGpu();
+    it(`norm of ${count} gradients matches a float64 sum`, async ({ skip }) => {
+      const gpu = await gpuFor(path, skip);
       const grads = gradients(count, count);
-      const [norm, coefficient] = await gpuNorm(gpu, grads, 0);
+      const [norm, coefficient] = await gpuNorm(gpu, grads, 0, path);
       expect(Math.abs(norm - gradNormRef(grads)) / gradNormRef(grads)).toBeLessThan(1e-6);
       expect(coefficient).toBe(1);
     });
   }
 
+  it('is deterministic', async ({ skip }) => {
+    const gpu = await gpuFor(path, skip);
+    const grads = gradients(20_011, 9);
+    const first = await gpuNorm(gpu, grads, 1, path);
+    const second = await gpuNorm(gpu, grads, 1, path);
+    expect(Array.from(second)).toEqual(Array.from(first));
+  });
+});
+
+describe('globalGradNorm', () => {
   it('no gradients: norm 0, coefficient 1', async () => {
     const gpu = await testGpu();
     const [norm, coefficient] = await gpuNorm(gpu, new Float32Array(0), 1);
@@ -58,14 +70,6 @@ describe('globalGradNorm', () => {
       expect(Math.abs(coefficient - want) / want, `maxNorm ${maxNorm}`).toBeLessThan(1e-6);
     }
     expect(clipCoefficientRef(norm, 1)).toBeLessThan(0.1);
-  });
-
-  it('is deterministic', async () => {
-    const gpu = await testGpu();
-    const grads = gradients(20_011, 9);
-    const first = await gpuNorm(gpu, grads, 1);
-    const second = await gpuNorm(gpu, grads, 1);
-    expect(Array.from(second)).toEqual(Array.from(first));
   });
 
   it('adamwStep applies the clip coefficient without a readback', async () => {

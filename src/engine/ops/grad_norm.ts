@@ -1,7 +1,8 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/grad_norm.wgsl?raw';
+import { withReductions, type ReduceOptions } from './reduce';
 
-export interface GradNormArgs {
+export interface GradNormArgs extends ReduceOptions {
   /** f32 [count]: all gradients, one flat buffer. */
   grads: GPUBuffer;
   count: number;
@@ -41,14 +42,14 @@ export function globalGradNorm(gpu: Gpu, encoder: GPUCommandEncoder, args: GradN
   new Float32Array(params, 12, 1)[0] = clip ? maxNorm : 0;
   const label = args.label ?? 'grad_norm';
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'partial_sums'),
+    pipeline: gpu.pipeline(withReductions(gpu, source, args), 'partial_sums'),
     buffers: [args.grads, args.partials],
     params,
     workgroups: [numPartials],
     label: `${label}.partials`,
   });
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'finish'),
+    pipeline: gpu.pipeline(withReductions(gpu, source, args), 'finish'),
     buffers: [args.partials, args.out],
     params,
     workgroups: [1],

@@ -37,6 +37,30 @@ const TILE = 64;
 /** At or below this many rows or columns of C, the untiled kernel is faster. */
 export const SKINNY = 16;
 
+export type MatmulKernel = 'skinny' | 'tiled' | 'tiled_vec4';
+
+/**
+ * Whether a stored operand can be read as vec4s: rows (stored [rows, cols], leading dimension ld) start on
+ * 16-byte boundaries in every batch, and the buffer holds the vec4 that ends each row.
+ */
+function vec4Readable(buffer: GPUBuffer, rows: number, cols: number, ld: number, offset: number, batch: number, batchStride: number): boolean {
+  if (ld % 4 !== 0 || offset % 4 !== 0 || (batch > 1 && batchStride % 4 !== 0)) return false;
+  const end = offset + (batch - 1) * batchStride + (rows - 1) * ld + Math.ceil(cols / 4) * 4;
+  return buffer.size >= 4 * end;
+}
+
+/** The kernel matmul runs for these arguments. */
+export function matmulKernel(args: MatmulArgs): MatmulKernel {
+  const { M, N, K, transA = false, transB = false } = args;
+  if (Math.min(M, N) <= SKINNY) return 'skinny';
+  const lda = args.lda ?? (transA ? M : K);
+  const ldb = args.ldb ?? (transB ? K : N);
+  const batch = args.batch ?? 1;
+  const aOk = vec4Readable(args.a, transA ? K : M, transA ? M : K, lda, args.aOffset ?? 0, batch, args.aBatchStride ?? 0);
+  const bOk = vec4Readable(args.b, transB ? N : K, transB ? K : N, ldb, args.bOffset ?? 0, batch, args.bBatchStride ?? 0);
+  return aOk && bOk ? 'tiled_vec4' : 'tiled';
+}
+
 /** C = alpha * op(A) op(B) + beta * C in f32. */
 export function matmul(gpu: Gpu, encoder: GPUCommandEncoder, args: MatmulArgs): void {
   const { M, N, K, transA = false, transB = false } = args;
@@ -54,13 +78,18 @@ export function matmul(gpu: Gpu, encoder: GPUCommandEncoder, args: MatmulArgs): 
   f[16] = args.alpha ?? 1;
   f[17] = args.beta ?? 0;
   const label = args.label ?? 'matmul';
-  if (Math.min(M, N) <= SKINNY) {
+  const kernel = matmulKernel(args);
+  if (kernel === 'skinny') {
     const [x, y] = workgroupsFor(gpu, M * N, 64);
     gpu.run(encoder, { pipeline: gpu.pipeline(source, 'skinny'), buffers: [args.a, args.b, args.c], params, workgroups: [x, y, args.batch ?? 1], label });
     return;
   }
+  const pipeline =
+    kernel === 'tiled_vec4'
+      ? gpu.pipeline(source, 'main_vec4', { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 })
+      : gpu.pipeline(source);
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source),
+    pipeline,
     buffers: [args.a, args.b, args.c],
     params,
     workgroups: [Math.ceil(N / TILE), Math.ceil(M / TILE), args.batch ?? 1],

@@ -4,6 +4,8 @@ import { maxRelError, onRealGpu, testGpu } from '../../gpu/gpu.testing';
 import { randomArray } from '../../util/random';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from './rmsnorm';
 import { rmsnormBackwardRef, rmsnormForwardRef, rmsnormWeightGradRef } from './rmsnorm.reference';
+import { gpuFor, REDUCTION_PATHS } from './reduce.testing';
+import type { ReduceOptions } from './reduce';
 
 /** L = sum(dy * y) with the forward in float64. */
 function loss(
@@ -40,7 +42,7 @@ interface Outputs {
 /** Forward, backward and weight grad on the GPU; dx and dweight start from dx0 / dw0 when accumulating. */
 async function runRmsnorm(
   gpu: Gpu, x: Float32Array, w: Float32Array, dy: Float32Array, rows: number, dim: number, eps: number,
-  accumulate: boolean, dx0: Float32Array, dw0: Float32Array,
+  accumulate: boolean, dx0: Float32Array, dw0: Float32Array, reduce: ReduceOptions = {},
 ): Promise<Outputs> {
   const buffers = {
     x: gpu.upload('x', x),
@@ -53,8 +55,8 @@ async function runRmsnorm(
   };
   const b = buffers;
   await gpu.submit((enc) => {
-    rmsnormForward(gpu, enc, { x: b.x, weight: b.weight, y: b.y, rstd: b.rstd, rows, dim, eps });
-    rmsnormBackward(gpu, enc, { dy: b.dy, x: b.x, weight: b.weight, rstd: b.rstd, dx: b.dx, rows, dim, accumulate });
+    rmsnormForward(gpu, enc, { x: b.x, weight: b.weight, y: b.y, rstd: b.rstd, rows, dim, eps, ...reduce });
+    rmsnormBackward(gpu, enc, { dy: b.dy, x: b.x, weight: b.weight, rstd: b.rstd, dx: b.dx, rows, dim, accumulate, ...reduce });
     rmsnormWeightGrad(gpu, enc, { dy: b.dy, x: b.x, rstd: b.rstd, dweight: b.dweight, rows, dim, accumulate });
   });
   const out = {
@@ -73,11 +75,11 @@ const shapes: [number, number][] = onRealGpu
   ? [[1, 64], [7, 96], [33, 100], [33, 257], [300, 100], [4096, 4096], [5000, 8192]]
   : [[1, 64], [7, 96], [33, 100], [7, 257], [1, 8192], [3, 1000], [190, 40], [130, 96]];
 
-describe('rmsnorm', () => {
+describe.each(REDUCTION_PATHS)('rmsnorm, reductions through $name', (path) => {
   for (const [rows, dim] of shapes) {
     for (const accumulate of [false, true]) {
-      it(`rows=${rows} dim=${dim} accumulate=${accumulate}`, async () => {
-        const gpu = await testGpu();
+      it(`rows=${rows} dim=${dim} accumulate=${accumulate}`, async ({ skip }) => {
+        const gpu = await gpuFor(path, skip);
         const eps = accumulate ? 0.5 : 1e-5;
         const x = randomArray(rows * dim, rows + dim, 2);
         // An all-zero row (rstd = 1/sqrt(eps)) where eps is large enough not to dwarf the other rows.
@@ -86,7 +88,7 @@ describe('rmsnorm', () => {
         const dy = randomArray(rows * dim, rows * dim + 2);
         const dx0 = accumulate ? randomArray(rows * dim, 3) : new Float32Array(rows * dim).fill(NaN);
         const dw0 = accumulate ? randomArray(dim, 4) : new Float32Array(dim).fill(NaN);
-        const got = await runRmsnorm(gpu, x, w, dy, rows, dim, eps, accumulate, dx0, dw0);
+        const got = await runRmsnorm(gpu, x, w, dy, rows, dim, eps, accumulate, dx0, dw0, path);
 
         const want = rmsnormForwardRef(x, w, rows, dim, eps);
         expect(maxRelError(got.y, want.y)).toBeLessThan(1e-5);
@@ -102,7 +104,9 @@ describe('rmsnorm', () => {
       });
     }
   }
+});
 
+describe('rmsnorm', () => {
   it('backward matches finite differences of L = sum(dy * y)', async () => {
     const gpu = await testGpu();
     for (const [rows, dim, eps] of [[3, 37, 1e-5], [2, 300, 0.1]]) {

@@ -1,6 +1,7 @@
 import type { Gpu } from '../../gpu/gpu';
 import source from '../../../kernels/rmsnorm.wgsl?raw';
 import { splitWorkgroups } from './dispatch';
+import { withReductions, type ReduceOptions } from './reduce';
 
 // Weight-gradient pass 1 sums chunks of rows into [chunks, dim] partials; pass 2 sums those in order.
 const WEIGHT_GRAD_COLS = 64;
@@ -31,10 +32,10 @@ export function rmsnormForward(
     dim: number;
     eps: number;
     label?: string;
-  },
+  } & ReduceOptions,
 ): void {
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'forward'),
+    pipeline: gpu.pipeline(withReductions(gpu, source, args), 'forward'),
     buffers: [args.x, args.weight, args.y, args.rstd],
     params: params(args.rows, args.dim, args.eps, false),
     workgroups: splitWorkgroups(gpu, args.rows),
@@ -59,10 +60,10 @@ export function rmsnormBackward(
     dim: number;
     accumulate?: boolean;
     label?: string;
-  },
+  } & ReduceOptions,
 ): void {
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'backward'),
+    pipeline: gpu.pipeline(withReductions(gpu, source, args), 'backward'),
     buffers: [args.dy, args.x, args.weight, args.rstd, args.dx],
     params: params(args.rows, args.dim, 0, args.accumulate ?? false),
     workgroups: splitWorkgroups(gpu, args.rows),
@@ -109,14 +110,14 @@ export function rmsnormWeightGrad(
   const partials = partialsBuffer(gpu, MAX_CHUNKS * dim);
   const p = params(rows, dim, 0, args.accumulate ?? false, chunkRows, chunks);
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'weight_grad_partial'),
+    pipeline: gpu.pipeline(withReductions(gpu, source), 'weight_grad_partial'),
     buffers: [args.dy, args.x, args.rstd, partials],
     params: p,
     workgroups: [Math.ceil(dim / WEIGHT_GRAD_COLS), chunks],
     label: `${label}.partial`,
   });
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'weight_grad_reduce'),
+    pipeline: gpu.pipeline(withReductions(gpu, source), 'weight_grad_reduce'),
     buffers: [partials, args.dweight],
     params: p,
     workgroups: [Math.ceil(dim / 256)],
