@@ -4,7 +4,7 @@
 // be nowhere: not in any IndexedDB record of any database, localStorage (but the token's own key), the Cache
 // Storage, the export files, error messages or the console.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { initialLoraParams } from '../engine/lora';
+import { randomHostAdapter } from '../export/adapter.testing';
 import { EXPORT_FORMATS, exportModel } from '../export/formats';
 import { exportRecipe } from '../export/recipe/recipe';
 import { runBaseSource, runModelCard, runWeights } from '../export/run-export';
@@ -138,7 +138,7 @@ describe.runIf(inBrowser)('the Hub token', () => {
 
     const base = await runBaseSource(config.model, location.href);
     expect(base.repo).toBe('test-org/manyicl-tiny-gated');
-    const params = initialLoraParams(base.spec, config.lora, config.seed);
+    const params = Float32Array.from([...randomHostAdapter(base.spec, config.lora).tensors.values()].flatMap((t) => [...t]));
     await indexedDbCheckpoints.save({
       runId: id, step: 1, mode: 'lora', params, m: new Float32Array(params.length), v: new Float32Array(params.length), savedAt: Date.now(),
     });
