@@ -194,7 +194,8 @@ const LOCK_PREFIX = 'manyicl-run-';
 /** Web Locks (`manyicl-run-<id>`) and a BroadcastChannel; where either is missing, this tab is alone. */
 export function browserRunTabs(): RunTabs {
   const locks = globalThis.navigator?.locks;
-  const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('manyicl-runs');
+  // Pages only: Node has BroadcastChannel too, and a listening one would keep a process alive.
+  const channel = typeof window === 'undefined' || typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('manyicl-runs');
   return {
     async withLock(runId, train) {
       if (!locks) {
