@@ -42,10 +42,13 @@ async function checkpointParams(page: Page, runId: string): Promise<{ step: numb
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
     });
-    const checkpoint = await new Promise<{ step: number; params: Float32Array }>((resolve) => {
-      const request = db.transaction('checkpoints').objectStore('checkpoints').get(id);
+    const read = (key: string) => new Promise<{ step: number; params: Float32Array } & { pointer?: 1; key: string }>((resolve) => {
+      const request = db.transaction('checkpoints').objectStore('checkpoints').get(key);
       request.onsuccess = () => resolve(request.result);
     });
+    // The run's key points at its checkpoint (src/train/checkpoints.ts); before, it held the checkpoint.
+    const entry = await read(id);
+    const checkpoint = entry.pointer ? await read(entry.key) : entry;
     db.close();
     return { step: checkpoint.step, params: [...checkpoint.params] };
   }, runId);

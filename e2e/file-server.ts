@@ -3,6 +3,7 @@
 // it. It stops by itself after `maxRequests` requests or `lifetimeMs`.
 // Also the vitest globalSetup of the `gpu` project (the default export), which provides its URLs to tests.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
@@ -235,6 +236,8 @@ declare module 'vitest' {
     fakeHubUrl: string;
     /** A URL on a port where nothing listens: "the network is off". */
     deadUrl: string;
+    /** The only token that reads the fake Hub's `test-org/manyicl-tiny-gated` (the embedded model), for the leak test. */
+    canaryHubToken: string;
   }
 }
 
@@ -273,6 +276,17 @@ const LIBRARY_HUB_REPOS: FakeHubRepo[] = [
   { repo: 'test-org/library-bad-sha', files: { 'bad.gguf': fixtureGguf(18) } },
 ];
 
+/** A recognisable token: src/store/token-leak.browser.test.ts looks for it everywhere the app stores or writes. */
+const CANARY_HUB_TOKEN = 'hf_CanaryLeakCheck9f3b27c1d8e4a6';
+
+/** The embedded model, gated behind the canary token: a real model, so that exports can be made of it. */
+function canaryRepo(): FakeHubRepo {
+  const dir = new URL('../public/models/manyicl-tiny/', import.meta.url);
+  const names = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+  const files = Object.fromEntries(names.map((name) => [name, new Uint8Array(readFileSync(new URL(name, dir)))]));
+  return { repo: 'test-org/manyicl-tiny-gated', files, token: CANARY_HUB_TOKEN };
+}
+
 /** Gives an LFS file a wrong sha256 on the Hub's redirect (seen in Node) and on the CDN (seen in browsers). */
 function announceWrongSha256(hubRoute: Route, cdnRoutes: Record<string, Route>): void {
   const wrong = `"${'0'.repeat(64)}"`;
@@ -302,6 +316,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       },
       { repo: 'test-org/gated-model', files: { 'model.safetensors': fixtureSafetensors(8) }, token: 'hf_browser_test' },
       ...LIBRARY_HUB_REPOS,
+      canaryRepo(),
     ],
     cdn.url,
   );
@@ -315,6 +330,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('fileServerUrl', files.url);
   project.provide('fakeHubUrl', `${files.url}/hub`);
   project.provide('deadUrl', await deadPortUrl());
+  project.provide('canaryHubToken', CANARY_HUB_TOKEN);
   return async () => {
     await Promise.all([files.close(), cdn.close()]);
   };

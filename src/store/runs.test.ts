@@ -15,7 +15,9 @@ import {
   selectedRun,
   statusLine,
   stepsDone,
+  type RunTabs,
   type RunsDeps,
+  type TabMessage,
 } from './runs';
 import { memoryRunStorage } from './runs.testing';
 
@@ -144,8 +146,39 @@ function fakeClient() {
   };
 }
 
-function setup(initial: RunRecord[] = []) {
-  const storage = memoryRunStorage(initial);
+/** The tabs of one browser, in memory: a lock per run, and messages delivered to every other tab. */
+function fakeBrowser() {
+  const held = new Set<string>();
+  const waiting = new Map<string, (() => void)[]>();
+  const tabs: ((message: TabMessage) => void)[][] = [];
+  return (): RunTabs => {
+    const listeners: ((message: TabMessage) => void)[] = [];
+    tabs.push(listeners);
+    return {
+      async withLock(id, train) {
+        if (held.has(id)) return false;
+        held.add(id);
+        try {
+          await train();
+        } finally {
+          held.delete(id);
+          for (const wake of waiting.get(id) ?? []) wake();
+          waiting.delete(id);
+        }
+        return true;
+      },
+      locked: async () => [...held],
+      whenFree: (id) => (held.has(id) ? new Promise((resolve) => waiting.set(id, [...(waiting.get(id) ?? []), resolve])) : Promise.resolve()),
+      post: (message) => {
+        for (const other of tabs) if (other !== listeners) for (const listener of other) setTimeout(() => listener(structuredClone(message)), 0);
+      },
+      subscribe: (listener) => void listeners.push(listener),
+    };
+  };
+}
+
+function setup(initial: RunRecord[] = [], shared?: { storage: ReturnType<typeof memoryRunStorage>; tabs: () => RunTabs }) {
+  const storage = shared ? { ...shared.storage } : memoryRunStorage(initial); // a tab's own view, for its spy
   const save = vi.spyOn(storage, 'save');
   const worker = fakeClient();
   const deleted: string[] = [];
@@ -158,6 +191,7 @@ function setup(initial: RunRecord[] = []) {
     newId: () => `run-${++nextId}`,
     persistDelayMs: 60_000,
     eventBatchMs: 0,
+    tabs: shared?.tabs(),
   };
   const store = createRunsStore(deps);
   return { store, storage, save, worker, deleted, deps };
@@ -322,5 +356,70 @@ describe('runs store', () => {
     await store.getState().loadRuns();
     expect(store.getState().runs.map((r) => r.id)).toEqual([id, 'saved']);
     expect(store.getState().selectedId).toBe(id);
+  });
+});
+
+describe('one trainer per run across tabs', () => {
+  test('a second tab follows the run the first trains, cannot start it, and takes it back when it ends', async () => {
+    const browser = { storage: memoryRunStorage(), tabs: fakeBrowser() };
+    const a = setup([], browser);
+    const b = setup([], browser);
+    const id = a.store.getState().createRun(defaultRunConfig(), 'shared');
+    await a.store.getState().flush();
+    await b.store.getState().loadRuns();
+    const done = a.store.getState().startRun(id);
+    await tick();
+    a.worker.emit({ type: 'status', status: 'running' });
+    await tick();
+    await tick();
+    expect(b.store.getState().elsewhere).toEqual([id]);
+    expect(runControls(b.store.getState().runs[0], null, true).start).toBe(false);
+
+    const savesBefore = b.save.mock.calls.length;
+    await b.store.getState().startRun(id);
+    await b.store.getState().resumeRun(id);
+    await b.store.getState().deleteRun(id);
+    expect(b.worker.calls).toEqual([]);
+    expect(b.store.getState().notice).toMatch(/"shared" is training in another tab/);
+    expect(browser.storage.records.has(id)).toBe(true);
+
+    for (let step = 1; step <= 3; step++) a.worker.emit({ type: 'step', metrics: metrics(step) });
+    await tick();
+    expect(stepsDone(b.store.getState().runs[0])).toBe(3);
+    expect(b.store.getState().runs[0].status).toBe('running');
+
+    // A tab opened now leaves the record as the training tab saved it (not 'paused' as after a crash).
+    const c = setup([], browser);
+    await c.store.getState().loadRuns();
+    expect(c.store.getState().elsewhere).toEqual([id]);
+    expect(browser.storage.records.get(id)?.status).toBe('running');
+
+    a.worker.emit({ type: 'status', status: 'done' });
+    a.worker.finish();
+    await done;
+    await tick();
+    await tick();
+    expect(b.store.getState().elsewhere).toEqual([]);
+    expect(b.store.getState().runs[0]).toMatchObject({ status: 'done' });
+    expect(stepsDone(b.store.getState().runs[0])).toBe(3);
+    expect(b.save.mock.calls.length).toBe(savesBefore); // the follower never wrote the run
+  });
+
+  test('a run whose lock another tab holds is not started here', async () => {
+    const browser = { storage: memoryRunStorage(), tabs: fakeBrowser() };
+    const a = setup([], browser);
+    const b = setup([], browser);
+    const id = a.store.getState().createRun(defaultRunConfig(), 'r');
+    await a.store.getState().flush();
+    await b.store.getState().loadRuns();
+    const first = a.store.getState().startRun(id);
+    await b.store.getState().startRun(id); // before b heard anything from a
+    expect(b.worker.calls).toEqual([]);
+    expect(b.store.getState().activeId).toBeNull();
+    expect(b.store.getState().elsewhere).toEqual([id]);
+    await tick();
+    a.worker.emit({ type: 'status', status: 'stopped' });
+    a.worker.finish();
+    await first;
   });
 });

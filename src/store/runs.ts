@@ -105,18 +105,22 @@ export interface RunControls {
   startLabel: string;
 }
 
-/** Which buttons a run offers. `activeId` is the run the training client has; only one trains at a time. */
-export function runControls(record: RunRecord, activeId: string | null): RunControls {
+/**
+ * Which buttons a run offers. `activeId` is the run the training client has; only one trains at a time.
+ * A run that another tab trains (`elsewhere`) offers none: that tab has it.
+ */
+export function runControls(record: RunRecord, activeId: string | null, elsewhere = false): RunControls {
+  const startLabel = record.checkpointStep !== undefined && record.checkpointStep > 0 && record.status !== 'idle' ? `Continue from step ${record.checkpointStep}` : 'Start';
+  if (elsewhere) return { start: false, pause: false, resume: false, stop: false, startLabel };
   const live = activeId === record.id;
   const busy = activeId !== null && !live;
   const { status } = record;
-  const resumable = record.checkpointStep !== undefined && record.checkpointStep > 0;
   return {
     start: !live && !busy && (status === 'idle' || status === 'stopped' || status === 'error'),
     pause: live && status === 'running',
     resume: status === 'paused' && (live || !busy),
     stop: live ? status === 'running' || status === 'paused' || status === 'loading' : status === 'paused',
-    startLabel: resumable && status !== 'idle' ? `Continue from step ${record.checkpointStep}` : 'Start',
+    startLabel,
   };
 }
 
@@ -168,6 +172,67 @@ export function indexedDbRunStorage(): RunStorage {
   };
 }
 
+// ---- tabs ----------------------------------------------------------------------------------------------
+
+/** What a tab that trains a run tells the others. */
+export type TabMessage = { type: 'training'; runId: string } | { type: 'event'; runId: string; event: TrainEvent };
+
+/** Other tabs of the app: one of them at most trains a given run (a lock per run), and tells the rest. */
+export interface RunTabs {
+  /** Runs `train` holding the run's lock; resolves false at once, without running it, when another tab holds it. */
+  withLock(runId: string, train: () => Promise<void>): Promise<boolean>;
+  /** The runs whose lock some tab holds (this one included). */
+  locked(): Promise<string[]>;
+  /** Resolves when no tab holds the run's lock. */
+  whenFree(runId: string): Promise<void>;
+  post(message: TabMessage): void;
+  subscribe(listener: (message: TabMessage) => void): void;
+}
+
+const LOCK_PREFIX = 'manyicl-run-';
+
+/** Web Locks (`manyicl-run-<id>`) and a BroadcastChannel; where either is missing, this tab is alone. */
+export function browserRunTabs(): RunTabs {
+  const locks = globalThis.navigator?.locks;
+  // Pages only: Node has BroadcastChannel too, and a listening one would keep a process alive.
+  const channel = typeof window === 'undefined' || typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('manyicl-runs');
+  return {
+    async withLock(runId, train) {
+      if (!locks) {
+        await train();
+        return true;
+      }
+      return locks.request(LOCK_PREFIX + runId, { ifAvailable: true }, async (lock) => {
+        if (!lock) return false;
+        await train();
+        return true;
+      });
+    },
+    async locked() {
+      const held = locks ? ((await locks.query()).held ?? []) : [];
+      return held.flatMap((l) => (l.name?.startsWith(LOCK_PREFIX) ? [l.name.slice(LOCK_PREFIX.length)] : []));
+    },
+    async whenFree(runId) {
+      // A shared request waits for the exclusive holder to let go; it is released at once.
+      if (locks) await locks.request(LOCK_PREFIX + runId, { mode: 'shared' }, () => undefined);
+    },
+    post: (message) => channel?.postMessage(message),
+    subscribe: (listener) => channel?.addEventListener('message', (e: MessageEvent<TabMessage>) => listener(e.data)),
+  };
+}
+
+/** A tab on its own: for tests and Node. */
+export const singleTab: RunTabs = {
+  withLock: async (_id, train) => {
+    await train();
+    return true;
+  },
+  locked: async () => [],
+  whenFree: async () => {},
+  post: () => {},
+  subscribe: () => {},
+};
+
 // ---- the store --------------------------------------------------------------------------------------------
 
 export interface RunsDeps {
@@ -180,6 +245,8 @@ export interface RunsDeps {
   persistDelayMs: number;
   /** Step and sample events are applied to the store in batches this often (0: at once). */
   eventBatchMs: number;
+  /** Other tabs; default: none. */
+  tabs?: RunTabs;
 }
 
 export interface RunProgress {
@@ -200,6 +267,8 @@ export interface RunsState {
   compareIds: string[];
   /** The run the training client has (training, loading or paused in the worker). */
   activeId: string | null;
+  /** Runs that another tab trains: this tab follows their progress and leaves them alone. */
+  elsewhere: string[];
   /** A pause or stop asked of the active run and not yet answered. */
   request: 'pause' | 'stop' | null;
   /** Loading progress of the active run. */
@@ -236,8 +305,12 @@ export function createRunsStore(deps: RunsDeps) {
   const queued = new Map<string, TrainEvent[]>();
   let batchTimer: ReturnType<typeof setTimeout> | null = null;
 
+  const tabs = deps.tabs ?? singleTab;
+
   const store = create<RunsState>()((set, get) => {
     const find = (id: string) => get().runs.find((r) => r.id === id);
+    const isElsewhere = (id: string) => get().elsewhere.includes(id);
+    const elsewhereNotice = (id: string) => set({ notice: `Run "${find(id)?.name ?? id}" is training in another tab; it can be controlled there.` });
 
     const update = (id: string, change: (record: RunRecord) => RunRecord) => {
       set((state) => ({ runs: state.runs.map((r) => (r.id === id ? change(r) : r)) }));
@@ -287,6 +360,7 @@ export function createRunsStore(deps: RunsDeps) {
     };
 
     const onEvent = (id: string, event: TrainEvent) => {
+      if (event.type !== 'progress') tabs.post({ type: 'event', runId: id, event });
       if (event.type === 'progress') {
         set({ progress: { runId: id, label: event.label, done: event.done, total: event.total } });
         return;
@@ -311,12 +385,58 @@ export function createRunsStore(deps: RunsDeps) {
       void write(id);
     };
 
+    /**
+     * Another tab trains the run: this one shows its events (without saving them: that tab does) until the
+     * tab lets go of the run's lock, then reads the record that tab saved.
+     */
+    const follow = (id: string) => {
+      if (isElsewhere(id) || get().activeId === id) return;
+      set((state) => ({ elsewhere: [...state.elsewhere, id] }));
+      void tabs.whenFree(id).then(async () => {
+        const stored = (await deps.storage.loadAll().catch(() => [])).find((r) => r.id === id);
+        const recovered = stored && recoverRun(stored); // that tab may have closed while training
+        set((state) => ({
+          elsewhere: state.elsewhere.filter((e) => e !== id),
+          runs: recovered ? state.runs.map((r) => (r.id === id ? recovered : r)) : state.runs,
+        }));
+        if (recovered && recovered !== stored) void write(id);
+      });
+    };
+
+    tabs.subscribe((message) => {
+      const id = message.runId;
+      if (get().activeId === id) return;
+      if (message.type === 'training') {
+        // That tab has just saved the record as it starts (possibly a run created after this tab loaded).
+        void deps.storage.loadAll().then((stored) => {
+          const record = stored.find((r) => r.id === id);
+          if (!record) return;
+          set((state) => ({ runs: sortRuns([record, ...state.runs.filter((r) => r.id !== id)]) }));
+          follow(id);
+        }, () => {});
+        return;
+      }
+      if (!find(id)) return;
+      follow(id);
+      update(id, (r) => applyEvent(r, message.event));
+    });
+
     const train = async (id: string) => {
+      const got = await tabs.withLock(id, () => trainLocked(id));
+      if (!got) {
+        set({ activeId: null });
+        follow(id);
+        elsewhereNotice(id);
+      }
+    };
+
+    const trainLocked = async (id: string) => {
       const record = find(id);
-      if (!record) return;
+      if (!record) return set({ activeId: null });
       update(id, prepareStart);
       set({ activeId: id, request: null, progress: null, notice: null });
       await write(id);
+      tabs.post({ type: 'training', runId: id });
       try {
         client ??= deps.createClient();
         await client.start({ id, config: record.config }, (event) => onEvent(id, event));
@@ -341,6 +461,7 @@ export function createRunsStore(deps: RunsDeps) {
       selectedId: null,
       compareIds: [],
       activeId: null,
+      elsewhere: [],
       request: null,
       progress: null,
       notice: null,
@@ -353,7 +474,10 @@ export function createRunsStore(deps: RunsDeps) {
           set({ loaded: true, loadError: `Could not read the saved runs: ${errorMessage(error)}` });
           return;
         }
-        const recovered = stored.map(recoverRun);
+        // A run another tab trains is left as that tab saved it, and followed.
+        const locked = new Set(await tabs.locked().catch(() => [] as string[]));
+        const trainedElsewhere = (id: string) => locked.has(id) && get().activeId !== id;
+        const recovered = stored.map((r) => (trainedElsewhere(r.id) ? r : recoverRun(r)));
         const changed = recovered.filter((r, i) => r !== stored[i]);
         set((state) => {
           const known = new Set(recovered.map((r) => r.id));
@@ -361,6 +485,7 @@ export function createRunsStore(deps: RunsDeps) {
           const selectedId = state.selectedId ?? runs[0]?.id ?? null;
           return { runs, loaded: true, loadError: null, selectedId };
         });
+        for (const r of stored) if (trainedElsewhere(r.id)) follow(r.id);
         await Promise.all(changed.map((r) => write(r.id)));
       },
 
@@ -382,6 +507,7 @@ export function createRunsStore(deps: RunsDeps) {
         const record = find(id);
         if (!record) return;
         if (state.activeId === id) return;
+        if (isElsewhere(id)) return elsewhereNotice(id);
         if (state.activeId !== null) {
           const other = find(state.activeId);
           set({ notice: `Run "${other?.name ?? state.activeId}" is training. Pause and stop it, or let it finish, before starting another.` });
@@ -391,6 +517,7 @@ export function createRunsStore(deps: RunsDeps) {
           set({ notice: `Run "${record.name}" is done. Create a new run to train again.` });
           return;
         }
+        set({ activeId: id }); // taken at once, so a second click does not race for the lock
         running = train(id);
         await running;
         running = null;
@@ -403,6 +530,7 @@ export function createRunsStore(deps: RunsDeps) {
       },
 
       async resumeRun(id) {
+        if (isElsewhere(id)) return elsewhereNotice(id);
         if (get().activeId === id && client) {
           set({ request: null });
           await client.resume();
@@ -412,6 +540,7 @@ export function createRunsStore(deps: RunsDeps) {
       },
 
       async stopRun(id) {
+        if (isElsewhere(id)) return elsewhereNotice(id);
         if (get().activeId === id && client) {
           set({ request: 'stop' });
           await client.stop();
@@ -425,6 +554,7 @@ export function createRunsStore(deps: RunsDeps) {
       },
 
       async deleteRun(id) {
+        if (isElsewhere(id)) return elsewhereNotice(id);
         if (get().activeId === id) {
           const finished = running;
           await get().stopRun(id);
@@ -448,6 +578,7 @@ export function createRunsStore(deps: RunsDeps) {
       renameRun(id, name) {
         const trimmed = name.trim();
         if (!trimmed || !find(id)) return;
+        if (isElsewhere(id)) return elsewhereNotice(id);
         update(id, (r) => ({ ...r, name: trimmed }));
         void write(id);
       },
@@ -493,6 +624,7 @@ export const useRunsStore = createRunsStore({
   storage: indexedDbRunStorage(),
   createClient: createTrainingClient,
   deleteCheckpoint,
+  tabs: browserRunTabs(),
   now: () => Date.now(),
   newId: randomId,
   persistDelayMs: 2000,

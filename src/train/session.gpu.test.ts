@@ -37,6 +37,25 @@ async function train(runId: string, cfg: RunConfig, checkpoints: CheckpointStore
 }
 
 describe('training session', { timeout: 600_000 }, () => {
+  it('a checkpoint that cannot be saved for a full disk stops the run in words; the earlier one is kept', async () => {
+    const cfg = config({ mode: 'lora', contextLength: 48, batchSize: 1, steps: 4, checkpointEvery: 2 });
+    const full = (failFrom: number) => {
+      const store = memoryCheckpoints();
+      const save = store.save;
+      store.save = async (c) => {
+        if (c.step >= failFrom) throw new DOMException('The operation failed because it would cause the application to exceed its storage quota.', 'QuotaExceededError');
+        await save(c);
+      };
+      return store;
+    };
+    const kept = full(4);
+    await expect(train('full-disk', cfg, kept)).rejects.toThrow(
+      "The browser's storage is full: could not save the checkpoint of step 4 (the checkpoint of step 2 is kept). Free space (delete cached models or runs) and resume.",
+    );
+    expect(kept.saved.get('full-disk')?.step).toBe(2);
+    await expect(train('no-room', cfg, full(1))).rejects.toThrow(/could not save the checkpoint of step 2 \(there is no earlier checkpoint\)/);
+  });
+
   for (const mode of ['lora', 'full'] as const) {
     it(`${mode}: a run stopped at a checkpoint and resumed ends exactly where an uninterrupted run does`, async () => {
       const cfg = config({ mode });

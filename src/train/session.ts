@@ -14,6 +14,7 @@ import type { StepMetrics, TokenLossSample, TrainEvent } from './protocol';
 import { type RunConfig, streamOptions } from './run-config';
 import { learningRate } from './schedule';
 import { createTrainer, trainerConfig } from './trainer';
+import { isQuotaError } from '../util/errors';
 
 /** A base model as f32 weights in memory (the embedded model, full-parameter checkpoints of this app). */
 export interface HostBaseModel {
@@ -147,6 +148,7 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
       stream = new ContextStream(opts);
     }
 
+    let savedStep = checkpoint?.step;
     const save = async () => {
       const params = trainable instanceof LoraAdapter
         ? await gpu.readF32(trainable.params, trainable.count)
@@ -156,7 +158,17 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
         m: await gpu.readF32(trainable.m, trainable.count), v: await gpu.readF32(trainable.v, trainable.count),
         cursor: stream.cursor, savedAt: Date.now(),
       };
-      await deps.checkpoints.save(saved);
+      try {
+        await deps.checkpoints.save(saved);
+      } catch (error) {
+        if (!isQuotaError(error)) throw error;
+        const kept = savedStep === undefined ? 'there is no earlier checkpoint' : `the checkpoint of step ${savedStep} is kept`;
+        throw new Error(
+          `The browser's storage is full: could not save the checkpoint of step ${step} (${kept}). Free space (delete cached models or runs) and resume.`,
+          { cause: error },
+        );
+      }
+      savedStep = step;
       emit({ type: 'checkpoint', step });
     };
 

@@ -70,6 +70,13 @@ describe('RunDashboard', () => {
     expect(render(fixtureRun({ status: 'idle' }), { activeId: 'other' })).not.toContain('data-testid="run-start"');
   });
 
+  test('a run another tab trains offers no controls, and says so', () => {
+    const html = render(fixtureRun({ status: 'paused' }), { elsewhere: true });
+    expect(html).toContain('data-testid="run-elsewhere">Training in another tab<');
+    for (const button of ['run-start', 'run-resume', 'run-stop', 'run-pause']) expect(html).not.toContain(`data-testid="${button}"`);
+    expect(render(fixtureRun({ status: 'paused' }))).not.toContain('run-elsewhere');
+  });
+
   test('shows loading progress, errors and notices', () => {
     const loading = render(fixtureRun({ status: 'loading' }), { activeId: 'run-a', progress: { runId: 'run-a', label: 'model', done: 1024, total: 4096 } });
     expect(loading).toContain('Loading the model · 1 KiB of 4 KiB');

@@ -12,6 +12,7 @@ import { UPlotChart } from './UPlotChart';
 export function TrainingDashboard() {
   const run = useRunsStore(selectedRun);
   const activeId = useRunsStore((s) => s.activeId);
+  const elsewhere = useRunsStore((s) => (run ? s.elsewhere.includes(run.id) : false));
   const request = useRunsStore((s) => s.request);
   const progress = useRunsStore((s) => s.progress);
   const notice = useRunsStore((s) => s.notice);
@@ -28,6 +29,7 @@ export function TrainingDashboard() {
     <RunDashboard
       run={run}
       activeId={activeId}
+      elsewhere={elsewhere}
       request={request}
       progress={progress}
       notice={notice}
@@ -44,6 +46,8 @@ export function TrainingDashboard() {
 export interface RunDashboardProps {
   run: RunRecord;
   activeId: string | null;
+  /** Another tab trains this run. */
+  elsewhere?: boolean;
   request: 'pause' | 'stop' | null;
   progress: RunProgress | null;
   notice: string | null;
@@ -57,7 +61,7 @@ export interface RunDashboardProps {
 
 export function RunDashboard(props: RunDashboardProps) {
   const { run, activeId, request, progress, notice } = props;
-  const controls = runControls(run, activeId);
+  const controls = runControls(run, activeId, props.elsewhere);
   const summary = useMemo(() => runSummary(run), [run]);
   const last = run.metrics[run.metrics.length - 1];
   const loading = run.status === 'loading' && progress?.runId === run.id ? progress : null;
@@ -70,6 +74,11 @@ export function RunDashboard(props: RunDashboardProps) {
           <p className="muted run-meta">{runMeta(run)}</p>
         </div>
         <div className="run-controls" role="group" aria-label="Run controls">
+          {props.elsewhere && (
+            <span className="muted" data-testid="run-elsewhere">
+              Training in another tab
+            </span>
+          )}
           {controls.start && (
             <button type="button" className="button" data-testid="run-start" onClick={props.onStart}>
               {controls.startLabel}

@@ -64,8 +64,8 @@ export interface ModelCacheOptions {
 }
 
 export class CacheError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CacheError';
   }
 }
@@ -165,7 +165,7 @@ export class ModelCache {
           await sink.write(chunk);
           hasher.update(chunk);
         } catch (error) {
-          throw new CacheError(`could not store "${key}" in the browser cache: ${(error as Error).message}`);
+          throw new CacheError(`could not store "${key}" in the browser cache: ${(error as Error).message}`, { cause: error });
         }
         written += chunk.length;
       },

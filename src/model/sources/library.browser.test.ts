@@ -2,7 +2,7 @@
 // (e2e/file-server.ts: /library/* folders and a fake Hub), from File objects, into a throwaway OPFS cache
 // with manifests in a throwaway IndexedDB database. In Node (the `unit` project also matches this file) they skip.
 import { beforeEach, describe, expect, inject, it } from 'vitest';
-import { ModelCache } from './cache';
+import { CacheError, ModelCache } from './cache';
 import { isCancelled } from './download';
 import { type AddModelProgress, type CachedModel, ModelLibrary } from './library';
 import {
@@ -136,6 +136,27 @@ describe.runIf(inBrowser)('ModelLibrary', () => {
     await expect(library.addUrlModel(`${inject('deadUrl')}/m.gguf`)).rejects.toThrow(/could not reach .*m\.gguf/);
     expect(await library.list()).toEqual([]);
     expect(await cache.list()).toEqual([]);
+  });
+
+  it('says that the storage is full when a write fails mid-download, and keeps what was saved', async () => {
+    // The quota error as the OPFS sink gives it (cache.ts wraps it): Chromium's quota override does not reach
+    // this test frame (see src/train/checkpoints.browser.test.ts), so the weights' writer fails here instead.
+    class FullCache extends ModelCache {
+      override async write(key: string, meta?: Parameters<ModelCache['write']>[1]) {
+        const writer = await super.write(key, meta);
+        if (!key.endsWith('.safetensors')) return writer;
+        const quota = new DOMException('The operation failed because it would cause the application to exceed its storage quota.', 'QuotaExceededError');
+        return { ...writer, write: async () => Promise.reject(new CacheError(`could not store "${key}" in the browser cache: ${quota.message}`, { cause: quota })) };
+      }
+    }
+    const full = new ModelLibrary({ cache: new FullCache({ backend: 'opfs', name: 'test-library', database: 'test-library-cache' }), database: 'test-library-models' });
+    const error = (await full.addHubModel({ repo: 'test-org/library-model', endpoint: hub }).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(
+      /^The browser's storage is full: test-org\/library-model could not be saved \(\d+\.\d MiB of \d+\.\d MiB were saved when writing model\.safetensors failed\)\. Free space \(delete cached models or runs\) and add it again\. The files saved so far are kept/,
+    );
+    expect(await library.list()).toEqual([]);
+    expect(await cache.has(`${hub}/test-org/library-model/resolve/main/config.json`)).toBe(true);
+    expect(await cache.has(`${hub}/test-org/library-model/resolve/main/model.safetensors`)).toBe(false);
   });
 
   it('adds a safetensors model from the Hub and checks the Hub sha256', async () => {

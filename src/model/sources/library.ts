@@ -7,6 +7,7 @@ import { DownloadError, describeHttpStatus, isCancelled, sha256Hex, streamFile, 
 import { HUB_ENDPOINT, type HubFile, type ResolvedModel, resolveHubFiles, splitGgufParts } from './hub';
 import { streamBlob } from './local';
 import { ProgressMeter, type TransferProgress } from './progress';
+import { isQuotaError } from '../../util/errors';
 
 /** Where a cached model came from. `endpoint` is set only for a Hub other than huggingface.co. */
 export type ModelOrigin =
@@ -375,6 +376,13 @@ export class ModelLibrary {
     } catch (error) {
       const removable = isCancelled(error) ? written : written.filter((f) => f.source.kind === 'blob');
       await this.removeUnused(removable.map((f) => f.key));
+      if (isQuotaError(error)) {
+        // The up-front check passed, but the disk filled while writing (other data, or a size that was a hint).
+        const kept = written.some((f) => f.source.kind === 'http') ? ' The files saved so far are kept, so adding it again goes on from there.' : '';
+        throw new LibraryError(
+          `The browser's storage is full: ${plan.name} could not be saved (${formatMiB(done)} of ${formatMiB(total)} were saved when writing ${current.file} failed). Free space (delete cached models or runs) and add it again.${kept}`,
+        );
+      }
       throw error;
     }
   }
@@ -470,6 +478,8 @@ export class ModelLibrary {
     }
   }
 }
+
+const formatMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Checks the first bytes of weight files: the GGUF magic, or a plausible safetensors header length. */
 class HeadCheck {
