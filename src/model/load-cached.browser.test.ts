@@ -18,7 +18,8 @@ import { ggufNameOfHfTensor, permuteQkRows } from './gguf/spec';
 import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './gguf/writer';
 import { type LoadedModel, loadCachedModel, loadCachedTokenizer } from './load-cached';
 import { tensorsOf, writeSafetensors } from './safetensors';
-import { ModelCache } from './sources/cache';
+import { createStore, get, set } from 'idb-keyval';
+import { type CachedFile, ModelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
 import type { TokenizerFiles } from './tokenizer';
 
@@ -403,7 +404,12 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
 
     it('a cached copy found damaged after its tensors were uploaded', async () => {
       expect(largeFile.length).toBeGreaterThan(4_000_000);
-      const key = await put('bad/damaged.gguf', largeFile, '0'.repeat(64)); // a record whose sha256 the bytes do not match
+      // A record from before hashes were checked at entry, whose sha256 the bytes do not match: it is hashed
+      // on its first load, and found damaged only once its tensors are on the GPU.
+      const key = await put('bad/damaged.gguf', largeFile);
+      const files = createStore('test-load-cached', 'files');
+      const record = await get<CachedFile>(key, files);
+      await set(key, { ...record, sha256: '0'.repeat(64), verified: undefined }, files);
       await expectRejects(manifestOf('damaged', 'gguf', [key]), /bad\/damaged\.gguf: the cached copy of "bad\/damaged\.gguf" is damaged \(sha256 mismatch\)/);
     });
 
