@@ -4,8 +4,8 @@
 // its Hub repo, which the recipe then loads instead of a copy in model/. Unless --no-parity, our engine computes
 // the first step's loss on the GPU (through Dawn) for parity.json. Written beside --out, then renamed into place.
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Tokenizer } from '../data/tokenizer';
 import { type HostTensor, Model } from '../engine/weights';
@@ -21,7 +21,7 @@ import { firstStepLoss } from '../train/first-step';
 import { type RunConfig, parseRunConfig } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 import { caseBase } from './case-base';
-import { nodeFolder } from './node-folder';
+import { nodeFolder, writeInPlace } from './node-folder';
 
 const USAGE = 'usage: npm run export-recipe -- --config FILE --out DIR [--model DIR] [--hub-repo REPO] [--examples N] [--no-parity]';
 
@@ -70,19 +70,10 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     const loss = values['no-parity'] ? undefined : await engineLoss(source, config, tokenizer);
     const testRows = recipeTestRows(config, tokenizer, { examples });
-    const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
-    await rm(partial, { recursive: true, force: true });
-    try {
-      const summary = await exportRecipe(config, tokenizer, nodeFolder(partial), {
-        base: source, baseIsGguf: existsSync(join(modelDir, 'model.gguf')), testRows, engineLoss: loss,
-      });
-      await rm(out, { recursive: true, force: true });
-      await rename(partial, out);
-      console.log(JSON.stringify({ out, ...summary, engineLoss: loss?.loss ?? null, seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
-    } catch (error) {
-      await rm(partial, { recursive: true, force: true });
-      throw error;
-    }
+    const summary = await writeInPlace(out, 'folder', (partial) =>
+      exportRecipe(config, tokenizer, nodeFolder(partial), { base: source, baseIsGguf: existsSync(join(modelDir, 'model.gguf')), testRows, engineLoss: loss }),
+    );
+    console.log(JSON.stringify({ out, ...summary, engineLoss: loss?.loss ?? null, seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
   } finally {
     await close();
   }

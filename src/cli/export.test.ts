@@ -82,6 +82,16 @@ describe('npm run export', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/other-adapter: adapter_model\.safetensors: .* has shape \[.*\], expected \[.*\]/);
 
+    // --out on a folder with files in it (here the case folder itself) is refused before anything is written.
+    const ontoCase = await exportCase(CASE, '--format', 'peft', '--out', CASE);
+    expect(ontoCase.code).toBe(1);
+    expect(ontoCase.stderr).toMatch(/llama-tiny is a folder that is not empty: give a new path for --out \(nothing was written\)/);
+    expect((await readdir(CASE)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'batch.json', 'config.json', 'expected.json', 'expected.safetensors', 'model.safetensors']);
+    const onto = join(dir, 'empty-out');
+    await mkdir(onto);
+    expect((await exportCase(CASE, '--format', 'peft', '--out', onto)).code).toBe(0);
+    expect((await readdir(onto)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+
     const names = await readdir(dir);
     expect(names.filter((n) => n.startsWith('bad') || n.includes('.partial'))).toEqual([]);
     expect((await exportCase(CASE, '--format', 'zip', '--out', join(dir, 'x'))).code).toBe(2);

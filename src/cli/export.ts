@@ -5,14 +5,14 @@
 // there. --out is a file for gguf-lora and merged-gguf, a folder otherwise. The export is written beside --out
 // and renamed into place once complete: a failure leaves nothing partial.
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXPORT_DTYPES, EXPORT_FORMATS, EXPORT_QUANTS, type ExportDtype, type ExportFormat, type ExportQuant, exportModel, isSingleFile } from '../export/formats';
 import { readPeftAdapter } from '../export/peft';
 import { errorMessage } from '../util/errors';
 import { caseBase } from './case-base';
-import { nodeFolder } from './node-folder';
+import { nodeFolder, writeInPlace } from './node-folder';
 
 const USAGE = `usage: npm run export -- DIR --format ${EXPORT_FORMATS.join('|')} [--dtype ${EXPORT_DTYPES.join('|')}] --out PATH [--quant ${EXPORT_QUANTS.join('|')}]`;
 
@@ -42,22 +42,13 @@ async function main(): Promise<number> {
     if (!files.get('adapter_config.json')) throw new Error(`${dir}: no adapter_config.json: there is no adapter to export`);
     const adapter = readPeftAdapter((name) => files.get(name), base.spec, dir);
 
-    // Written beside --out, then renamed: --out never holds a partial export.
-    const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
-    await rm(partial, { recursive: true, force: true });
-    try {
-      const single = isSingleFile(format);
-      const folder = nodeFolder(single ? dirname(partial) : partial);
-      const t0 = performance.now();
-      await exportModel(format, base, adapter, folder, { dtype, quant, fileName: single ? basename(partial) : undefined });
-      await rm(out, { recursive: true, force: true });
-      await rename(partial, out);
-      const bytes = single ? (await stat(out)).size : undefined;
-      console.log(JSON.stringify({ format, dtype, ...(quant ? { quant } : {}), out, ...(bytes !== undefined ? { bytes } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
-    } catch (error) {
-      await rm(partial, { recursive: true, force: true });
-      throw error;
-    }
+    const single = isSingleFile(format);
+    const t0 = performance.now();
+    await writeInPlace(out, single ? 'file' : 'folder', (partial) =>
+      exportModel(format, base, adapter, nodeFolder(single ? dirname(partial) : partial), { dtype, quant, fileName: single ? basename(partial) : undefined }),
+    );
+    const bytes = single ? (await stat(out)).size : undefined;
+    console.log(JSON.stringify({ format, dtype, ...(quant ? { quant } : {}), out, ...(bytes !== undefined ? { bytes } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(3)) }));
   } finally {
     await close();
   }

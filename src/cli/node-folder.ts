@@ -1,6 +1,6 @@
 // Files on disk for exports (a FolderSink), and files read by range (for the GGUF and safetensors readers).
-import { mkdir, open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { FolderSink } from '../export/sink';
 import type { RangeFile } from '../model/host-tensors';
 
@@ -45,4 +45,27 @@ export async function nodeRangeFile(path: string, name = path): Promise<{ file: 
     },
     close: () => handle.close(),
   };
+}
+
+/**
+ * Writes an export beside `out` (a hidden sibling), then renames it into place, so that `out` never holds a
+ * partial export and a failure leaves nothing. `write` gets the sibling's path. `out` may be a new path, an
+ * empty folder, or (for a file) an existing file; a folder with anything in it is refused before any work.
+ */
+export async function writeInPlace<T>(out: string, kind: 'file' | 'folder', write: (partial: string) => Promise<T>): Promise<T> {
+  const existing = await stat(out).catch(() => null);
+  if (existing?.isDirectory() && (kind === 'file' || (await readdir(out)).length > 0)) {
+    throw new Error(`${out} is ${kind === 'file' ? 'a folder' : 'a folder that is not empty'}: give a new path for --out (nothing was written)`);
+  }
+  const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
+  await rm(partial, { recursive: true, force: true });
+  try {
+    const result = await write(partial);
+    if (existing?.isDirectory()) await rmdir(out);
+    await rename(partial, out);
+    return result;
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
 }

@@ -1,6 +1,7 @@
 // The export worker: writes a run's export off the UI thread (merging and encoding a model takes a while), to a
 // folder the user picked (streamed, any size) or in memory for a download (a single file, or a zip).
 import { expose, transfer } from 'comlink';
+import { tensorBytes } from '../engine/ggml';
 import { baseWeightShapes } from '../engine/spec';
 import type { RunRecord } from '../train/protocol';
 import { type ExportFormat, type ExportOptions, defaultFileName, isSingleFile } from './formats';
@@ -36,15 +37,16 @@ const api = {
       await exportRun(run, format, { ...options, fileName, onProgress }, directoryFolder(folder), appBaseUrl, request.evaluation);
       return null;
     }
+    const tooLarge = (bytes: number) =>
+      `this export is about ${(bytes / 1024 ** 3).toFixed(1)} GiB, too large to build in memory for a download: use "Save to folder" (Chrome, Edge)`;
     if (format !== 'peft' && format !== 'gguf-lora') {
       const { spec } = await runBaseSource(run.config.model, appBaseUrl);
       const values = [...baseWeightShapes(spec).values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
-      const bytes = values * (options.dtype === 'f16' || options.dtype === 'bf16' ? 2 : 4);
-      if (bytes > DOWNLOAD_LIMIT_BYTES) {
-        throw new Error(`this export is about ${(bytes / 1024 ** 3).toFixed(1)} GiB, too large to build in memory for a download: use "Save to folder" (Chrome, Edge)`);
-      }
+      // ONNX holds an f32 and an f16 graph; a quantized GGUF its blocks.
+      const bytes = format === 'onnx' ? values * 6 : options.quant ? tensorBytes(options.quant, Math.ceil(values / 256) * 256) : values * (options.dtype === 'f16' || options.dtype === 'bf16' ? 2 : 4);
+      if (bytes > DOWNLOAD_LIMIT_BYTES) throw new Error(tooLarge(bytes));
     }
-    const memory = memoryFolder();
+    const memory = memoryFolder(DOWNLOAD_LIMIT_BYTES, tooLarge(DOWNLOAD_LIMIT_BYTES));
     await exportRun(run, format, { ...options, fileName, onProgress }, memory, appBaseUrl, request.evaluation);
     const download = isSingleFile(format)
       ? { fileName: `${slug(run.name)}-${fileName}`, bytes: memory.files.get(fileName) as Uint8Array }

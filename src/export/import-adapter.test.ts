@@ -48,6 +48,12 @@ describe('importAdapter', () => {
     same(await importAdapter({ kind: 'url', url: `${server.url}/a.zip` }, SPEC));
     await expect(importAdapter({ kind: 'url', url: `${server.url}/half/` }, SPEC)).rejects.toThrow(/half\/: no adapter_model\.safetensors at .*\(HTTP 404\)/);
     await expect(importAdapter({ kind: 'url', url: `${server.url}/not-zip.bin` }, SPEC)).rejects.toThrow(/not a zip file/);
+    // A signed URL's query is used to fetch but is never part of the name or a message.
+    const signed = await importAdapter({ kind: 'url', url: `${server.url}/a.zip?X-Amz-Signature=secret123` }, SPEC);
+    expect(signed.name).toBe(`${server.url}/a.zip`);
+    const failed = await importAdapter({ kind: 'url', url: `${server.url}/missing.zip?sig=secret123` }, SPEC).catch((e: Error) => e.message);
+    expect(failed).toMatch(/missing\.zip/);
+    expect(failed).not.toMatch(/secret123/);
   });
 
   it('reads a Hub repo with a token, and says when the token is missing', async () => {

@@ -22,15 +22,16 @@ export interface ImportedAdapter {
 
 const isZip = (bytes: Uint8Array) => bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 
-async function fetchBytes(url: string, headers: Record<string, string>, fetchFn: typeof fetch): Promise<Uint8Array | undefined> {
+/** `shown` is what messages say: the URL without its query or credentials. */
+async function fetchBytes(url: string, headers: Record<string, string>, fetchFn: typeof fetch, shown = url): Promise<Uint8Array | undefined> {
   let response: Response;
   try {
     response = await fetchFn(url, { headers });
   } catch (error) {
-    throw new Error(`could not fetch ${url}: ${errorMessage(error)} (offline, or the server does not allow cross-origin requests?)`);
+    throw new Error(`could not fetch ${shown}: ${errorMessage(error)} (offline, or the server does not allow cross-origin requests?)`);
   }
   if (response.status === 404) return undefined;
-  if (!response.ok) throw new Error(describeHttpStatus(response.status, url, 'Authorization' in headers));
+  if (!response.ok) throw new Error(describeHttpStatus(response.status, shown, 'Authorization' in headers));
   return new Uint8Array(await response.arrayBuffer());
 }
 
@@ -60,11 +61,13 @@ async function adapterFiles(source: AdapterSource, fetchFn: typeof fetch): Promi
     } catch {
       throw new Error(`"${source.url}" is not a URL`);
     }
-    if (url.pathname.endsWith('/')) return fetchFolder(url.href, (file) => new URL(file, url).href, {});
-    const bytes = await fetchBytes(url.href, {}, fetchFn);
-    if (!bytes) throw new Error(`${url.href}: HTTP 404 (not found)`);
-    if (!isZip(bytes)) throw new Error(`${url.href}: not a zip file; give a .zip of the adapter, or the folder URL ending in /`);
-    return { name: url.href, files: unzipFiles(bytes, url.href) };
+    // A signed URL's query (or user:password@) is a credential: it is fetched with, never shown or stored.
+    const shown = url.origin + url.pathname;
+    if (url.pathname.endsWith('/')) return fetchFolder(shown, (file) => new URL(file, url).href, {});
+    const bytes = await fetchBytes(url.href, {}, fetchFn, shown);
+    if (!bytes) throw new Error(`${shown}: HTTP 404 (not found)`);
+    if (!isZip(bytes)) throw new Error(`${shown}: not a zip file; give a .zip of the adapter, or the folder URL ending in /`);
+    return { name: shown, files: unzipFiles(bytes, shown) };
   }
   const repo = source.repo.trim();
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new Error(`"${source.repo}" is not a Hub repo id (owner/name)`);

@@ -51,8 +51,9 @@ export async function runWeights(run: Pick<RunRecord, 'id' | 'name' | 'config'>,
 /** The model card of a run's adapter; `evaluation` is a Markdown table from a study, when there is one. */
 export function runModelCard(run: RunRecord, base: BaseSource, evaluation?: ModelCardInfo['evaluation']): string {
   const { config } = run;
-  const last = run.metrics.at(-1);
-  const steps = run.checkpointStep ?? last?.step ?? 0;
+  // The weights exported are the checkpoint's: its step's losses, not those of steps trained after it.
+  const steps = run.checkpointStep ?? run.metrics.at(-1)?.step ?? 0;
+  const last = run.metrics.filter((m) => m.step <= steps).at(-1);
   return modelCard({
     title: run.name,
     baseModel: base.repo ?? describeModel(config.model),

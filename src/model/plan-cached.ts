@@ -3,10 +3,10 @@
 import type { GgmlType } from '../engine/ggml';
 import type { QuantizeOnLoad } from '../engine/load';
 import { checkPlanFits, type PlanLimits } from '../engine/plan';
-import { isLinearWeight } from '../engine/spec';
+import { baseWeightShapes } from '../engine/spec';
 import { specFromHfConfig } from './config';
 import { type GgufHeader, blobRangeSource, parseGgufHeader } from './gguf/reader';
-import { type ModelPlan, type PlanFigures, type RunPlanOptions, planFigures, planForGguf, planWithTypes } from './gguf/plan';
+import { type ModelPlan, type PlanFigures, type RunPlanOptions, planFigures, planForGguf, planWithTypes, typeAfterLoad } from './gguf/plan';
 import { EMBEDDED_SPEC } from './embedded';
 import { getModel } from './sources/library';
 import type { RunConfig } from '../train/run-config';
@@ -28,7 +28,7 @@ export async function planCachedModel(
   if (manifest.format === 'gguf') {
     const headers: GgufHeader[] = [];
     for (const key of manifest.weights) headers.push(await parseGgufHeader(blobRangeSource(await blob(key))));
-    return planForGguf(headers, options);
+    return planForGguf(headers, options, quantize);
   }
   if (!manifest.config) throw new Error(`${manifest.name}: the manifest names no config.json`);
   const spec = specFromHfConfig(JSON.parse(await (await blob(manifest.config)).text()));
@@ -39,10 +39,9 @@ export async function planCachedModel(
     const header = parseSafetensorsHeader(new Uint8Array(await file.slice(0, 8 + length).arrayBuffer()), file.size);
     for (const [name, info] of header.tensors) dtypes.set(name, info.dtype);
   }
-  const types = (name: string): GgmlType => {
-    if (quantize && isLinearWeight(name)) return quantize;
-    return SAFETENSORS_GPU_TYPE[dtypes.get(name) ?? 'F32'] ?? 'F32';
-  };
+  const shapes = baseWeightShapes(spec);
+  const types = (name: string): GgmlType =>
+    typeAfterLoad(name, SAFETENSORS_GPU_TYPE[dtypes.get(name) ?? 'F32'] ?? 'F32', shapes.get(name) ?? [0, 0], quantize);
   return { spec, plan: planWithTypes(spec, types, options) };
 }
 

@@ -3,7 +3,7 @@
 // a model shape in a type no file is at hand for. Pure: the CLI (`npm run plan`) and the app's picker call it.
 import { type GgmlType, GGML_TYPES } from '../../engine/ggml';
 import { type PlanGroup, type PlanOptions, type TrainingPlan, planTraining } from '../../engine/plan';
-import { type ModelSpec, WEIGHT_NAMES, baseWeightShapes } from '../../engine/spec';
+import { type ModelSpec, WEIGHT_NAMES, baseWeightShapes, isLinearWeight } from '../../engine/spec';
 import { tableTypeOnGpu } from '../../engine/vocab-table';
 import type { GgufHeader } from './reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, specFromGguf } from './spec';
@@ -29,18 +29,27 @@ export function planWithTypes(spec: ModelSpec, types: WeightTypes, options: RunP
  * The plan of a LoRA run on the GGUF model whose header (or the headers of its split parts) is given. RoPE
  * scaling does not change the memory, so rope_freqs.weight (data, not header) is not needed.
  */
-export function planForGguf(header: GgufHeader | readonly GgufHeader[], options: RunPlanOptions): ModelPlan {
+/**
+ * The type a weight has on the GPU when the loader quantizes on load (engine/load.ts quantizeLinear): linear
+ * F32/F16/BF16 weights whose rows are whole blocks of 32 become `quantize`; everything else stays.
+ */
+export function typeAfterLoad(name: string, type: GgmlType, shape: readonly number[], quantize: GgmlType | undefined): GgmlType {
+  const float = type === 'F32' || type === 'F16' || type === 'BF16';
+  return quantize && float && isLinearWeight(name) && shape[1] % 32 === 0 ? quantize : type;
+}
+
+export function planForGguf(header: GgufHeader | readonly GgufHeader[], options: RunPlanOptions, quantize?: GgmlType): ModelPlan {
   const headers = Array.isArray(header) ? (header as readonly GgufHeader[]) : [header as GgufHeader];
   if (headers.length === 0) throw new Error('GGUF: no header to plan from');
   const infos = headers.flatMap((h) => h.tensorInfos);
   const spec = specFromGguf(headers[0].metadata, infos.filter((info) => info.name !== ROPE_FREQS_TENSOR));
   const byName = new Map(infos.map((info) => [info.name, info]));
   const types = new Map<string, GgmlType>();
-  for (const hfName of baseWeightShapes(spec).keys()) {
+  for (const [hfName, shape] of baseWeightShapes(spec)) {
     const ggufName = ggufNameOfHfTensor(hfName) as string;
     const info = byName.get(ggufName);
     if (!info) throw new Error(`GGUF: the model lacks tensor ${ggufName}`);
-    types.set(hfName, info.type);
+    types.set(hfName, typeAfterLoad(hfName, info.type, shape, quantize));
   }
   return { spec, plan: planWithTypes(spec, (name) => types.get(name) ?? 'F32', options) };
 }
