@@ -39,7 +39,8 @@ describe.runIf(inBrowser)('benchmarkCacheToGpu', () => {
       tensorBytes: 5 * MiB + 3, // odd sizes: tensors start at unaligned file offsets
       backend,
       readHeap: liveHeapReader(collectGarbage, heapBytes),
-      heapSampleEveryMs: 100,
+      // After every chunk: a load that no longer hashes takes about a second, too short for samples 100 ms apart.
+      heapSampleEveryMs: 0,
       collectGarbage,
       heapMeasurement: 'live heap through CDP',
       onProgress: ({ phase }) => phases.add(phase),
