@@ -1,6 +1,6 @@
 // Browser tests (Chromium, `gpu` project) of the IndexedDB checkpoint store: the atomic switch, the checksum,
-// the format before checksums. A full disk is tested end to end (e2e/storage.spec.ts): Chromium's quota override
-// does not reach vitest's test frame.
+// the format before checksums. A full disk during a save is tested in src/train/session.gpu.test.ts (Chromium's
+// quota override does not reach vitest's test frame, and an e2e with it proved flaky).
 import { createStore, get, keys, set } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { type Checkpoint, CorruptCheckpointError, createIndexedDbCheckpoints } from './checkpoints';
