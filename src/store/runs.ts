@@ -4,6 +4,7 @@ import { createStore as createIdbStore, del, set as idbSet, values as idbValues 
 import { create } from 'zustand';
 import { createTrainingClient, type TrainingClient } from '../train/client';
 import { deleteCheckpoint } from '../train/checkpoints';
+import { deleteInitialAdapter } from '../train/initial-adapter';
 import type { RunRecord, RunStatus, TrainEvent } from '../train/protocol';
 import { type RunConfig, describeModel } from '../train/run-config';
 import { errorMessage } from '../util/errors';
@@ -623,7 +624,9 @@ function randomId(): string {
 export const useRunsStore = createRunsStore({
   storage: indexedDbRunStorage(),
   createClient: createTrainingClient,
-  deleteCheckpoint,
+  deleteCheckpoint: async (runId) => {
+    await Promise.all([deleteCheckpoint(runId), deleteInitialAdapter(runId)]);
+  },
   tabs: browserRunTabs(),
   now: () => Date.now(),
   newId: randomId,
