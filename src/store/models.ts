@@ -142,13 +142,9 @@ export function createModelsStore(deps: ModelsDeps) {
               },
             }),
         });
+        // A model without a usable tokenizer is added, and flagged (tokenizerProblems) before the add is reported.
         await checkTokenizers([model]);
-        const problem = get().tokenizerProblems[model.id];
-        set({
-          transfer: null,
-          error: problem ? `Added ${model.name}, but it has no usable tokenizer (${problem}): it cannot train a run.` : null,
-          notice: problem ? null : `Added ${model.name}.`,
-        });
+        set({ transfer: null, error: null, notice: `Added ${model.name}.` });
         await get().refresh();
         return model;
       } catch (error) {
