@@ -430,3 +430,16 @@ describe('what blocks Create', () => {
     ]);
   });
 });
+
+describe('a storage that fails', () => {
+  test('says so, and the form still works', async () => {
+    const storage: SetupStorage = { load: async () => Promise.reject(new Error('IndexedDB is blocked')), save: async () => Promise.reject(new Error('quota exceeded')) };
+    const { store } = testRunSetupStore({ storage, saveDelayMs: 0 });
+    await store.getState().loadSetup();
+    expect(store.getState()).toMatchObject({ setupLoaded: true, setupError: 'The saved setup could not be read: IndexedDB is blocked' });
+    store.getState().setConfig({ steps: 9 });
+    await store.getState().saveSetup();
+    expect(store.getState().setupError).toBe('The setup could not be saved: quota exceeded');
+    expect(store.getState().config.steps).toBe(9);
+  });
+});

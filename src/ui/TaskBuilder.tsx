@@ -29,6 +29,7 @@ type Actions = Pick<RunSetupState, 'setConfig' | 'setLora' | 'toggleLoraTarget' 
 export function TaskBuilder() {
   const config = useRunSetupStore((s) => s.config);
   const weights = useRunSetupStore((s) => s.weights);
+  const setupError = useRunSetupStore((s) => s.setupError);
   const runConfig = useRunSetupStore(selectRunConfig);
   const runs = useRunsStore((s) => s.runs);
   const adapter = useGpuStore((s) => s.adapter);
@@ -45,6 +46,7 @@ export function TaskBuilder() {
       actions={useRunSetupStore.getState()}
       estimate={estimate}
       quickDemo={{ software, onApply: () => useRunSetupStore.getState().applyQuickDemo(software) }}
+      setupError={setupError}
     />
   );
 }
@@ -57,9 +59,11 @@ export interface TaskBuilderFormProps {
   estimate?: DurationEstimate;
   /** The quick demo preset: its sizes depend on whether the adapter runs on the CPU. */
   quickDemo?: { software: boolean; onApply(): void };
+  /** Why the saved setup could not be read or written. */
+  setupError?: string | null;
 }
 
-export function TaskBuilderForm({ config, weights, actions, estimate, quickDemo }: TaskBuilderFormProps) {
+export function TaskBuilderForm({ config, weights, actions, estimate, quickDemo, setupError }: TaskBuilderFormProps) {
   const chosen = new Set(config.tasks.map((t) => t.task));
   const totalWeight = config.tasks.reduce((sum, t) => sum + (t.weight > 0 ? t.weight : 0), 0);
   const lora = config.mode === 'lora';
@@ -68,6 +72,11 @@ export function TaskBuilderForm({ config, weights, actions, estimate, quickDemo 
       <h2 className="panel-title" id="tasks-title">
         Tasks and training
       </h2>
+      {setupError && (
+        <p className="alert alert-error" role="alert" data-testid="setup-storage-error">
+          {setupError}
+        </p>
+      )}
       {quickDemo && <QuickDemo {...quickDemo} />}
 
       <fieldset className="group">
