@@ -24,11 +24,13 @@ export interface BuiltinTaskInfo {
   family: TaskFamily;
   /** One generated example, to show what the task looks like. */
   example: Example;
+  /** Its answers are labels (renamed per context unless the run keeps the real ones). */
+  hasLabels: boolean;
 }
 
 export const BUILTIN_TASK_INFO: readonly BuiltinTaskInfo[] = Object.entries(BUILTIN_TASKS).map(([name, make]) => {
   const source = make({ size: 1 });
-  return { name, family: source.family, example: source.example(0) };
+  return { name, family: source.family, example: source.example(0), hasLabels: source.remapLabels };
 });
 
 /** Built-in tasks grouped by family, families in TASK_FAMILIES order. */

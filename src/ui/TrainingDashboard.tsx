@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { heatmapMatrix, lossSeries, runSummary, shotCurveTasks, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
 import { formatBytes, formatLoss, formatLr, formatRate } from '../util/format';
 import { type RunProgress, runControls, runMeta, selectedRun, statusLine, useRunsStore } from '../store/runs';
-import { runConfigJson, useRunSetupStore } from '../store/run-setup';
+import { BUILTIN_TASK_INFO, runConfigJson, useRunSetupStore } from '../store/run-setup';
 import { type RunRecord } from '../train/protocol';
 import { Heatmap } from './Heatmap';
 import { TokenLoss } from './TokenLoss';
@@ -257,9 +257,15 @@ function RunCharts({ run }: { run: RunRecord }) {
         <Heatmap matrix={heatmap} />
       </div>
       <TaskBreakdown rows={tasks} />
-      <TokenLoss sample={run.sample} />
+      <TokenLoss sample={run.sample} renamedLabels={renamedLabelTasks(run.config)} />
     </div>
   );
+}
+
+/** The run's built-in tasks whose labels are renamed per context (label tasks, unless renameLabels is false). */
+export function renamedLabelTasks(config: RunRecord['config']): string[] {
+  if (config.renameLabels === false) return [];
+  return config.tasks.map((t) => t.task).filter((task) => BUILTIN_TASK_INFO.find((info) => info.name === task)?.hasLabels);
 }
 
 /** What the in-context curve's two lines average, and why there is only a dot when contexts hold one answer. */
