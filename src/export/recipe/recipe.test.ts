@@ -138,7 +138,7 @@ describe('exportRecipe', () => {
     expect(readme).toContain('pip install torch==');
     for (const kind of ACCELERATE_CONFIGS) expect(readme).toContain(`accelerate launch --config_file accelerate/${kind}.yaml`);
     expect(readme).toMatch(/Not run in CI/);
-  });
+  }, 60_000); // python3 compiles three scripts: seconds on a loaded machine
 
   it('starts an imported run from the adapter it was imported from', async () => {
     const imported = randomHostAdapter(base.spec, config.lora, 3);

@@ -263,7 +263,9 @@ describe('streamFile sha256', () => {
     const damaged = FILE.slice();
     damaged[200_000] ^= 1;
     const { fetchFn } = memoryFetch(damaged, [4099], [100_003], 'honoured');
+    // The expected message first: awaiting it after starting the download would leave the rejection unhandled a while.
+    const message = new RegExp(`sha256 ${await subtleSha256(damaged)} does not match the expected ${SHA256}`);
     const run = streamFile({ url: 'memory://file', fetch: fetchFn, expectedSha256: SHA256, retryDelayMs: 1, onChunk: () => {} });
-    await expect(run).rejects.toThrow(new RegExp(`sha256 ${await subtleSha256(damaged)} does not match the expected ${SHA256}`));
+    await expect(run).rejects.toThrow(message);
   });
 });
