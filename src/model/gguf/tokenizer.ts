@@ -56,8 +56,9 @@ function optionalId(metadata: GgufMetadata, key: string, vocabSize: number): num
   if (value === undefined) return null;
   const id = typeof value === 'bigint' ? Number(value) : value;
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`${key} must be a token id, got ${String(value)}`);
-  // llama.cpp writes -1 as uint32 0xffffffff for "none"; ids past the vocabulary mean the same.
-  return id < vocabSize ? id : null;
+  // llama.cpp only warns and falls back to a default; a model that names a token it lacks is damaged.
+  if (id >= vocabSize) fail(`${key} ${id} is outside the vocabulary of ${vocabSize} tokens (ids 0..${vocabSize - 1})`);
+  return id;
 }
 
 function optionalBool(metadata: GgufMetadata, key: string): boolean | undefined {
