@@ -90,6 +90,7 @@ export async function ggufHostTensors(parts: RangeFile[], tokenizer?: TokenizerF
     }
     spec = specFromGguf(metadata, infos, factors, warnings);
     checkGgufModel(spec, infos, ggufNameOfHfTensor);
+    if (!tokenizer && 'tokenizer.ggml.model' in metadata) tokenizer = tokenizerJsonFromGguf(metadata);
   } catch (error) {
     throw new Error(`${first}: ${errorMessage(error)}`);
   }
@@ -105,7 +106,7 @@ export async function ggufHostTensors(parts: RangeFile[], tokenizer?: TokenizerF
   };
   return {
     spec,
-    tokenizer: tokenizer ?? ('tokenizer.ggml.model' in metadata ? tokenizerJsonFromGguf(metadata) : undefined),
+    tokenizer,
     warnings,
     tensorTypes: countTypes(infos.map((info) => info.type)),
     async tensor(hfName) {

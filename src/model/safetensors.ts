@@ -192,8 +192,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number = byt
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
-  } catch {
-    fail('not a safetensors file: the header is not UTF-8 text');
+  } catch (error) {
+    fail(jsonProblem(new TextDecoder().decode(headerBytes), error, headerLength).replace('is not valid JSON', 'is not UTF-8 text'));
   }
   let json: unknown;
   try {

@@ -167,7 +167,7 @@ class HeaderBytes {
   /** A string: u64 length, then UTF-8 bytes. Returns the text (when `decode`) and the offset after it. */
   async string(offset: number, what: string, maxBytes: number, decode: boolean): Promise<{ text: string; end: number }> {
     const left = this.size - offset - 8;
-    const length = await this.u64(offset, `the length of ${what}`, Number.MAX_SAFE_INTEGER, (v) => `${what}: its length ${v} is not a valid string length`);
+    const length = await this.u64(offset, `the length of ${what}`, Number.MAX_SAFE_INTEGER, (v) => `${what}: its string length ${v} runs past the end of the file (${Math.max(0, left)} bytes left)`);
     if (length > left) fail(`${what}: its string length ${length} runs past the end of the file (${Math.max(0, left)} bytes left)`);
     if (length > maxBytes) fail(`${what}: its string length ${length} is over the limit of ${maxBytes} bytes`);
     await this.need(offset + 8, length, what);
@@ -208,6 +208,15 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
   let architecture: string | null = null;
   let alignment = 32;
   let offset = 24;
+
+  /** The type of a key the app reads, against what it expects. */
+  const checkKind = (key: string): void => {
+    const pattern = architecture !== null && key.startsWith(`${architecture}.`) ? `ARCH.${key.slice(architecture.length + 1)}` : key;
+    const kind = KEY_KINDS[pattern];
+    if (kind === undefined) return;
+    const type = types[key].startsWith('array') ? 'array' : (types[key] as ValueTypeName);
+    if (!fits(kind, type, arrayItems[key] ?? null)) fail(`metadata key "${key}" is ${types[key]}, expected ${kind === 'integer' ? 'an' : 'a'} ${kind}`);
+  };
 
   const valueType = async (at: number, what: string): Promise<ValueTypeName> => {
     const id = await bytes.u32(at, what);
@@ -257,6 +266,7 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
       types[key] = type;
     }
     if (key === 'general.architecture' && type === 'string') architecture = (await bytes.string(valueAt, what, 256, true)).text;
+    checkKind(key); // before the value is skipped: a wrong type would misread everything after it
     if (key === 'general.alignment') {
       if (type !== 'uint32') fail(`general.alignment is a ${type}, expected a uint32`);
       alignment = await bytes.u32(valueAt, what);
@@ -267,13 +277,8 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
     offset = await skipValue(type, valueAt, what, false);
   }
 
-  // The types of the keys the app reads.
-  for (const [pattern, kind] of Object.entries(KEY_KINDS)) {
-    const key = pattern.startsWith('ARCH.') ? (architecture === null ? null : `${architecture}.${pattern.slice(5)}`) : pattern;
-    if (key === null || !(key in types)) continue;
-    const type = types[key].startsWith('array') ? 'array' : (types[key] as ValueTypeName);
-    if (!fits(kind, type, arrayItems[key] ?? null)) fail(`metadata key "${key}" is a ${types[key]}, expected ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`);
-  }
+  // Keys that came before general.architecture.
+  for (const key of Object.keys(types)) checkKind(key);
 
   const tensors: ScannedTensor[] = [];
   const names = new Set<string>();
@@ -308,9 +313,7 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
       fail(`tensor ${name}: ${type} rows hold blocks of ${blockSize(type)} values, but ne[0] is ${shape[0]}`);
     }
     const elements = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(elements) || elements > size * 8) {
-      fail(`tensor ${name}: shape [${shape}] holds ${elements} values, more than the ${size}-byte file could hold`);
-    }
+    if (!Number.isSafeInteger(elements)) fail(`tensor ${name}: shape [${shape}] holds ${elements} values, more than any file could hold`);
     return { tensor: { name, type, shape, offset: relative, byteLength: tensorBytes(type, elements) }, end: typeAt + 12 };
   };
 

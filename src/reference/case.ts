@@ -14,6 +14,7 @@ import { errorMessage } from '../util/errors';
 import { checkFinite } from '../model/finite';
 import { checkedModelWeights } from '../model/load';
 import { checkGgufModel } from '../model/validate';
+import { tokenizerJsonFromGguf } from '../model/gguf/tokenizer';
 
 export interface ReferenceBatch {
   /** [B][T] */
@@ -134,6 +135,7 @@ export async function readGgufBaseModel(bytes: Uint8Array): Promise<{ spec: Mode
   const factors = file.has(ROPE_FREQS_TENSOR) ? file.tensor(ROPE_FREQS_TENSOR) : undefined;
   const spec = specFromGguf(file.header.metadata, tensorInfos, factors);
   checkGgufModel(spec, tensorInfos, ggufNameOfHfTensor);
+  if ('tokenizer.ggml.model' in file.header.metadata) tokenizerJsonFromGguf(file.header.metadata); // refused here as the loaders refuse it
 
   const ggufNameOf = new Map<string, string>();
   for (const { name } of tensorInfos) {
