@@ -311,10 +311,18 @@ async function ggufMutants(base: Base): Promise<Mutant[]> {
   const notLast = map.tensors.filter((t) => t !== last);
   for (const t of notLast.filter((_, i) => i % 5 === 0)) {
     const to = larger[t.type];
-    if (to && to !== t.type) add('overlap', `${t.name} ${t.type} -> ${to}`, setU32(bytes, t.typeAt, GGML_TYPE_ID[to]), /overlaps tensor/);
+    if (to && to !== t.type) {
+      add('overlap', `${t.name} ${t.type} -> ${to}`, setU32(bytes, t.typeAt, GGML_TYPE_ID[to]),
+        new RegExp(`overlaps tensor .*; the tensors fill the data section exactly if tensor ${escape(t.name)} is ${t.type}: its type ${to} does not match the layout`));
+    }
+  }
+  const lastTo = larger[last.type];
+  if (lastTo && lastTo !== last.type) {
+    add('overlap', `last tensor ${last.name} ${last.type} -> ${lastTo}`, setU32(bytes, last.typeAt, GGML_TYPE_ID[lastTo]),
+      new RegExp(`truncated file: tensor ${escape(last.name)} ends at byte \\d+, .*if tensor ${escape(last.name)} is ${last.type}: its type ${lastTo} does not match`));
   }
   const f32 = map.tensors.find((t) => t.type === 'F32' && t.bytes / 2 >= map.alignment && t !== last);
-  if (f32) add('data layout', `${f32.name} F32 -> F16`, setU32(bytes, f32.typeAt, GGML_TYPE_ID.F16), /belong to no tensor/);
+  if (f32) add('data layout', `${f32.name} F32 -> F16`, setU32(bytes, f32.typeAt, GGML_TYPE_ID.F16), new RegExp(`belong to no tensor .*if tensor ${escape(f32.name)} is F32: its type F16 does not match`));
   add('data layout', 'one alignment of extra bytes', concat(bytes, new Uint8Array(map.alignment)), /belong to no tensor/);
   add('data layout', '1 MiB of extra bytes', concat(bytes, new Uint8Array(1 << 20)), /belong to no tensor/);
 

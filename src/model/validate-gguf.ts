@@ -348,6 +348,7 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
     } catch {
       // not a tensor info
     }
+    if (hints.length === 0) hints.push(...typeHint(tensors, dataOffset, size, alignment));
     if (hints.length === 0) {
       for (let candidate = 1; candidate <= 4096; candidate *= 2) {
         const start = alignUp(headerEnd, candidate);
@@ -360,6 +361,36 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
     fail(hints.length > 0 ? `${layoutProblem}; ${hints[0]}` : layoutProblem);
   }
   return { version, tensorCount, kvCount, types, alignment, headerEnd, dataOffset, tensors };
+}
+
+/**
+ * When one tensor of another type would make the layout exact, says so: its type id was likely changed. Only the
+ * tensors next to where the layout breaks are tried, so this stays fast for any number of tensors.
+ */
+function typeHint(tensors: readonly ScannedTensor[], dataOffset: number, fileSize: number, alignment: number): string[] {
+  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
+  const suspects = new Set<ScannedTensor>();
+  sorted.forEach((t, i) => {
+    const next = sorted[i + 1];
+    const end = t.offset + t.byteLength;
+    const broken = next ? next.offset < end || next.offset - end >= alignment : end > fileSize - dataOffset || fileSize - dataOffset - end >= alignment;
+    if (broken) {
+      suspects.add(t);
+      if (next) suspects.add(next);
+    }
+  });
+  if (suspects.size > 3) return [];
+  for (const t of suspects) {
+    for (const type of GGML_TYPES) {
+      if (type === t.type || t.shape[0] % blockSize(type) !== 0) continue;
+      const byteLength = tensorBytes(type, t.shape.reduce((a, b) => a * b, 1));
+      const changed = tensors.map((other) => (other === t ? { ...other, type, byteLength } : other));
+      if (checkDataLayout(changed, dataOffset, fileSize, alignment) === null) {
+        return [`the tensors fill the data section exactly if tensor ${t.name} is ${type}: its type ${t.type} does not match the layout`];
+      }
+    }
+  }
+  return [];
 }
 
 /**

@@ -48,7 +48,11 @@ function numberList(metadata: GgufMetadata, key: string, length: number): number
   const value = metadata[key];
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length !== length) fail(`${key} must be a list of ${length} numbers`);
-  return value.map((v: GgufMetadataValue) => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : fail(`${key} must hold numbers`)));
+  return value.map((v: GgufMetadataValue, i) => {
+    const n = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : fail(`${key} must hold numbers`);
+    if (!Number.isFinite(n)) fail(`${key}[${i}] is ${n}; the values must be finite`);
+    return n;
+  });
 }
 
 function optionalId(metadata: GgufMetadata, key: string, vocabSize: number): number | null {
