@@ -102,7 +102,7 @@ export function checkSafetensorsModel(spec: ModelSpec, tensors: ReadonlyMap<stri
   const missing = [...shapes.keys()].filter((name) => !tensors.has(name));
   if (missing.length > 0) {
     const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
-    throw new Error(`${files.join(', ')}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 3).join(', ')}${more}`);
+    throw new Error(`${files.join(', ')}: missing tensors ${missing.slice(0, 3).join(', ')}${more}`);
   }
   if (ignored.length > 0) {
     const more = ignored.length > 3 ? ` and ${ignored.length - 3} more` : '';
