@@ -17,6 +17,7 @@ export async function httpRangeSource(url: string): Promise<GgufRangeSource> {
   const probe = await get(url, { Range: 'bytes=0-0' });
   await probe.arrayBuffer();
   const size = Number(/\/(\d+)\s*$/.exec(probe.headers.get('content-range') ?? '')?.[1]);
+  if (probe.status === 404) throw new Error(`${url}: not found (HTTP 404)`);
   if (probe.status !== 206 || !Number.isFinite(size)) {
     throw new Error(`${url}: the server does not answer range requests (HTTP ${probe.status}); download the file and pass its path`);
   }

@@ -6,7 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parameterCount } from '../model/validate';
 import { type HostTensors, type RangeFile, ggufHostTensors, safetensorsHostTensors } from '../model/host-tensors';
-import { type TokenizerFiles, loadTokenizer } from '../model/tokenizer';
+import type { TokenizerFiles } from '../model/tokenizer';
 import { errorMessage } from '../util/errors';
 import { httpFile, httpRangeSource } from './http-range';
 import { nodeRangeFile } from './node-folder';
@@ -188,6 +188,8 @@ export async function inspectModel(path: string, options: { checkValues?: boolea
       const source = files.tokenizer?.name ?? 'GGUF tokenizer.ggml.*';
       let loaded;
       try {
+        // Imported only for a model with a tokenizer: @huggingface/transformers takes a second to load.
+        const { loadTokenizer } = await import('../model/tokenizer');
         loaded = loadTokenizer(host.tokenizer);
       } catch (error) {
         throw new Error(`${source}: the tokenizer cannot be built: ${errorMessage(error)}`);

@@ -204,8 +204,9 @@ export function specFromHfConfig(config: unknown, warnings: string[] = []): Mode
   if (typeof tie !== 'boolean') fail(`tie_word_embeddings must be a boolean, got ${describeValue(tie)}`);
   const defaultPositions = arch === 'mistral' ? 4096 * 32 : 2048;
 
+  // Some checkpoints name a padding token past the vocabulary; the engine does not use this id, so it is only noted.
   const pad = optional(config, 'pad_token_id');
-  if (typeof pad === 'number' && pad >= vocabSize) fail(`pad_token_id ${pad} is outside the vocabulary of vocab_size ${vocabSize} tokens`);
+  if (typeof pad === 'number' && pad >= vocabSize) warnings.push(`config.json's pad_token_id ${pad} is outside the vocabulary of ${vocabSize} tokens and is not used`);
 
   const spec: ModelSpec = {
     arch,

@@ -170,7 +170,8 @@ function jsonProblem(text: string, error: unknown, headerLength: number): string
       // not that
     }
   }
-  return `not a safetensors file: the header is not valid JSON (${(error as Error).message})`;
+  const short = /end of JSON|Unterminated|Unexpected end/i.test((error as Error).message) ? `; the header length ${headerLength} may be too small` : '';
+  return `not a safetensors file: the header is not valid JSON (${(error as Error).message})${short}`;
 }
 
 /**
