@@ -63,6 +63,7 @@ function folderPlace(dir: string): Place {
     label: (name) => join(dir, name),
     file: async (name) => (existsSync(join(dir, name)) ? new Uint8Array(await readFile(join(dir, name))) : null),
     ranged: async (name) => {
+      if (!existsSync(join(dir, name))) throw new Error(`${join(dir, name)}: not found`);
       const { file, close } = await nodeRangeFile(join(dir, name));
       closers.push(close);
       return file;
@@ -95,17 +96,19 @@ async function tokenizerOf(place: Place): Promise<ModelFiles['tokenizer']> {
 }
 
 /** A safetensors model: config.json beside model.safetensors or model.safetensors.index.json and its shards. */
-async function safetensorsFiles(place: Place): Promise<ModelFiles> {
+async function safetensorsFiles(place: Place, file?: string): Promise<ModelFiles> {
   const config = await place.file('config.json');
   if (!config) throw new Error(`${place.label('config.json')}: not found (a safetensors model needs its config.json)`);
   const index = await place.file('model.safetensors.index.json');
-  let shards = ['model.safetensors'];
+  let shards = [file ?? 'model.safetensors'];
   if (index) {
     const map = parseJsonObject(place.label('model.safetensors.index.json'), index).weight_map;
     if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && /^[^/\\]+\.safetensors$/.test(v))) {
       throw new Error(`${place.label('model.safetensors.index.json')}: weight_map must map tensor names to .safetensors files of the folder`);
     }
-    shards = [...new Set(Object.values(map as Record<string, string>))].sort();
+    const listed = [...new Set(Object.values(map as Record<string, string>))].sort();
+    // A shard given by name reads the whole model when the index lists it.
+    if (file === undefined || listed.includes(file)) shards = listed;
   }
   const weights: RangeFile[] = [];
   for (const shard of shards) weights.push(await place.ranged(shard));
@@ -119,7 +122,7 @@ async function modelFiles(path: string): Promise<ModelFiles> {
     if (url.pathname.endsWith('/')) return safetensorsFiles(urlPlace(url.toString()));
     const name = basename(url.pathname);
     const base = new URL('./', url).toString();
-    if (/\.safetensors$|\.json$/i.test(name)) return safetensorsFiles(urlPlace(base));
+    if (/\.safetensors$|\.json$/i.test(name)) return safetensorsFiles(urlPlace(base), /\.safetensors$/i.test(name) ? name : undefined);
     const place = urlPlace(base);
     const split = SPLIT_GGUF.exec(name);
     const names = split ? Array.from({ length: Number(split[3]) }, (_, i) => `${split[1]}-${String(i + 1).padStart(5, '0')}-of-${split[3]}.gguf`) : [name];
@@ -138,7 +141,7 @@ async function modelFiles(path: string): Promise<ModelFiles> {
     if (firsts.length > 1) throw new Error(`${path}: holds several GGUF models (${firsts.join(', ')}); give one file`);
     return ggufModel(join(path, firsts[0]));
   }
-  if (/\.safetensors$|\.json$/i.test(path)) return safetensorsFiles(folderPlace(dirname(path)));
+  if (/\.safetensors$|\.json$/i.test(path)) return safetensorsFiles(folderPlace(dirname(path)), /\.safetensors$/i.test(path) ? basename(path) : undefined);
   return ggufModel(path);
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileServer, startFileServer } from '../../e2e/file-server';
 import { readFixtureBytes } from '../testdata/cases.testing';
+import { readSafetensors, writeSafetensors } from '../model/safetensors';
 import { inspectMain } from './inspect-model';
 
 let dir: string;
@@ -100,6 +101,27 @@ describe('npm run inspect', () => {
       error: expect.stringMatching(/model\.gguf: tensor output\.weight: block \d+ has the scale d = NaN; weights must be finite/),
     });
     expect((await inspect('--check-values', 'src/testdata/reference/llama-tiny')).code).toBe(0);
+  });
+
+  it('reads a sharded safetensors folder through its index, from the folder or from one of its shards', async () => {
+    const file = readSafetensors(await readFixtureBytes('reference/llama-tiny/model.safetensors'));
+    const names = [...file.header.tensors.keys()];
+    const half = Math.ceil(names.length / 2);
+    const shard = (part: string[]) => writeSafetensors(Object.fromEntries(part.map((n) => [n, { shape: file.info(n).shape, data: file.tensor(n) }])));
+    const sharded = join(dir, 'sharded');
+    await mkdir(sharded);
+    await writeFile(join(sharded, 'config.json'), await readFixtureBytes('reference/llama-tiny/config.json'));
+    await writeFile(join(sharded, 'model-00001-of-00002.safetensors'), shard(names.slice(0, half)));
+    await writeFile(join(sharded, 'model-00002-of-00002.safetensors'), shard(names.slice(half)));
+    const weightMap = Object.fromEntries(names.map((n, i) => [n, `model-0000${i < half ? 1 : 2}-of-00002.safetensors`]));
+    await writeFile(join(sharded, 'model.safetensors.index.json'), JSON.stringify({ weight_map: weightMap }));
+    const shardPath = join(sharded, 'model-00002-of-00002.safetensors');
+    const { code, lines } = await inspect(sharded, shardPath);
+    expect(code).toBe(0);
+    expect(lines[0]).toMatchObject({ path: sharded, ok: true, layers: 2, tensor_types: { F32: 21 } });
+    expect(lines[1]).toEqual({ ...lines[0], path: shardPath });
+    await rm(join(sharded, 'model-00001-of-00002.safetensors'));
+    expect((await inspect(sharded)).lines[0]).toMatchObject({ ok: false, error: `${join(sharded, 'model-00001-of-00002.safetensors')}: not found` });
   });
 
   it('exits 2 with usage without a path', async () => {
