@@ -6,14 +6,14 @@ import { type ModelSpec, baseWeightShapes } from '../engine/spec';
 import { dequantize } from '../engine/ggml';
 import { specFromHfConfig } from './config';
 import { checkFinite } from './finite';
-import { type GgufRangeSource, type GgufTensorInfo, blobRangeSource, parseGgufHeader, readGgufTensorBytes } from './gguf/reader';
+import { type GgufMetadata, type GgufRangeSource, type GgufTensorInfo, blobRangeSource, parseGgufHeader, readGgufTensorBytes } from './gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, permutedQkHeads, specFromGguf, unpermuteQkRows } from './gguf/spec';
 import { tokenizerJsonFromGguf } from './gguf/tokenizer';
 import { type SafetensorsTensorInfo, decodeToFloat32, headerByteLength, parseSafetensorsHeader } from './safetensors';
 import { type ModelCache, modelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
 import type { TokenizerFiles } from './tokenizer';
-import { type LocatedSafetensor, checkGgufModel, checkSafetensorsModel } from './validate';
+import { type LocatedSafetensor, checkGgufModel, checkGgufSplit, checkSafetensorsModel } from './validate';
 import { errorMessage } from '../util/errors';
 
 export interface HostTensors {
@@ -59,7 +59,8 @@ const countTypes = (types: Iterable<string>): Record<string, number> => {
 /** GGUF parts: every tensor located, the spec from the first part's metadata, the tokenizer from it too. */
 export async function ggufHostTensors(parts: RangeFile[], tokenizer?: TokenizerFiles): Promise<HostTensors> {
   const located = new Map<string, { info: GgufTensorInfo; file: RangeFile }>();
-  let metadata: Awaited<ReturnType<typeof parseGgufHeader>>['metadata'] | undefined;
+  let metadata: GgufMetadata | undefined;
+  const splitMetadata: GgufMetadata[] = [];
   for (const file of parts) {
     let header;
     try {
@@ -68,6 +69,7 @@ export async function ggufHostTensors(parts: RangeFile[], tokenizer?: TokenizerF
       throw new Error(`${file.name}: ${errorMessage(error)}`);
     }
     metadata ??= header.metadata;
+    splitMetadata.push(header.metadata);
     for (const info of header.tensorInfos) {
       if (located.has(info.name)) throw new Error(`${file.name}: tensor ${info.name} is also in ${located.get(info.name)?.file.name}`);
       located.set(info.name, { info, file });
@@ -75,6 +77,7 @@ export async function ggufHostTensors(parts: RangeFile[], tokenizer?: TokenizerF
   }
   if (!metadata) throw new Error('no GGUF file given');
   const first = parts[0].name;
+  checkGgufSplit(parts.map((part, i) => ({ name: part.name, metadata: i === 0 ? (metadata as GgufMetadata) : splitMetadata[i] })));
   const infos = [...located.values()].map((l) => l.info);
   const warnings: string[] = [];
   let spec: ModelSpec;

@@ -405,6 +405,8 @@ async function ggufRewrites(base: Base): Promise<Mutant[]> {
   add('model tensors', 'head_count_kv as a per-layer list', await reencode(bytes, {
     metadata: (m) => (m['llama.attention.head_count_kv'] = ggufValue.array('uint32', Array(layers).fill(2))),
   }), /"llama\.attention\.head_count_kv" is array<uint32>, expected an integer/);
+  add('model tensors', 'split.count 3 in one file', await reencode(bytes, { metadata: (m) => Object.assign(m, { 'split.no': ggufValue.u16(0), 'split.count': ggufValue.u16(3) }) }),
+    /GGUF: split\.count says the model has 3 parts, but 1 file was given/);
   add('model tensors', 'architecture qwen2', await reencode(bytes, { metadata: (m) => (m['general.architecture'] = 'qwen2') }), /unsupported architecture "qwen2"/);
   add('model tensors', 'no architecture', await reencode(bytes, { metadata: (m) => delete m['general.architecture'] }), /missing metadata key general\.architecture/);
   add('model tensors', 'output_norm.weight with 3 dims', await reencode(bytes, {

@@ -123,3 +123,20 @@ export function checkGgufModel(spec: ModelSpec, tensors: readonly GgufTensorShap
     }
   }
 }
+
+/**
+ * Split GGUF parts in order: split.count (when given) is the number of parts, and split.no each part's place.
+ * A part's name starts its error (none for a file its caller names).
+ */
+export function checkGgufSplit(parts: readonly { name: string; metadata: Record<string, unknown> }[]): void {
+  const named = (name: string) => (name ? `${name}: ` : '');
+  const asInt = (value: unknown) => (typeof value === 'bigint' ? Number(value) : typeof value === 'number' ? value : undefined);
+  const count = asInt(parts[0].metadata['split.count']);
+  if (count !== undefined && count !== parts.length) {
+    throw new Error(`${named(parts[0].name)}GGUF: split.count says the model has ${count} parts, but ${parts.length} ${parts.length === 1 ? 'file was' : 'files were'} given`);
+  }
+  parts.forEach((part, i) => {
+    const no = asInt(part.metadata['split.no']);
+    if (no !== undefined && no !== i) throw new Error(`${named(part.name)}GGUF: split.no says it is part ${no + 1}, but it was given as part ${i + 1}`);
+  });
+}

@@ -13,7 +13,7 @@ import type { Gpu } from '../gpu/gpu';
 import { errorMessage } from '../util/errors';
 import { checkFinite } from '../model/finite';
 import { checkedModelWeights } from '../model/load';
-import { checkGgufModel } from '../model/validate';
+import { checkGgufModel, checkGgufSplit } from '../model/validate';
 import { tokenizerJsonFromGguf } from '../model/gguf/tokenizer';
 
 export interface ReferenceBatch {
@@ -130,6 +130,7 @@ function dequantizedWeights(base: GgufBaseModel, hfNames: string[]): Safetensors
 export async function readGgufBaseModel(bytes: Uint8Array): Promise<{ spec: ModelSpec; weights: SafetensorsFile; gguf: GgufBaseModel }> {
   const file = await readGguf(bytes);
   const { tensorInfos } = file.header;
+  checkGgufSplit([{ name: '', metadata: file.header.metadata }]);
   specFromGguf(file.header.metadata, tensorInfos.filter((t) => t.name !== ROPE_FREQS_TENSOR)); // sizes bounded before any tensor is read
   for (const { name, type } of tensorInfos) checkFinite(name, type, file.tensorBytes(name));
   const factors = file.has(ROPE_FREQS_TENSOR) ? file.tensor(ROPE_FREQS_TENSOR) : undefined;
