@@ -61,9 +61,16 @@ function folderPlace(dir: string): Place {
   const closers: (() => Promise<void>)[] = [];
   return {
     label: (name) => join(dir, name),
-    file: async (name) => (existsSync(join(dir, name)) ? new Uint8Array(await readFile(join(dir, name))) : null),
+    file: async (name) => {
+      const found = await stat(join(dir, name)).catch(() => null);
+      if (!found) return null;
+      if (!found.isFile()) throw new Error(`${join(dir, name)}: not a regular file`);
+      return new Uint8Array(await readFile(join(dir, name)));
+    },
     ranged: async (name) => {
-      if (!existsSync(join(dir, name))) throw new Error(`${join(dir, name)}: not found`);
+      const found = await stat(join(dir, name)).catch(() => null);
+      if (!found) throw new Error(`${join(dir, name)}: not found`);
+      if (!found.isFile()) throw new Error(`${join(dir, name)}: not a regular file`);
       const { file, close } = await nodeRangeFile(join(dir, name));
       closers.push(close);
       return file;
@@ -141,6 +148,8 @@ async function modelFiles(path: string): Promise<ModelFiles> {
     if (firsts.length > 1) throw new Error(`${path}: holds several GGUF models (${firsts.join(', ')}); give one file`);
     return ggufModel(join(path, firsts[0]));
   }
+  // A FIFO or a device would block the first read: only regular files are models.
+  if (!info.isFile()) throw new Error(`${path}: not a regular file or folder`);
   if (/\.safetensors$|\.json$/i.test(path)) return safetensorsFiles(folderPlace(dirname(path)), /\.safetensors$/i.test(path) ? basename(path) : undefined);
   return ggufModel(path);
 }
