@@ -322,8 +322,9 @@ export async function scanGgufHeader(source: GgufRangeSource, version: 2 | 3): P
     try {
       read = await readTensorInfo(offset, i);
     } catch (error) {
-      // The data section read as tensor infos: say that the count may be wrong.
-      if (i > 0 && tensors.length === i) {
+      // The last info has no name: the padding or the data section was read as a tensor info.
+      const nameless = /the name of tensor info|not a tensor name/.test((error as Error).message);
+      if (i > 0 && i === tensorCount - 1 && nameless) {
         throw new Error(`${(error as Error).message} (tensor_count ${tensorCount} may be larger than the number of tensor infos)`);
       }
       throw error;
