@@ -37,6 +37,7 @@ const cliBuild = {
       train: 'src/cli/train.ts',
       'bench-device': 'src/cli/bench-device.ts',
       plan: 'src/cli/plan.ts',
+      inspect: 'src/cli/inspect.ts',
     },
     output: { entryFileNames: '[name].mjs', format: 'es' as const },
   },

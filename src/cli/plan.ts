@@ -11,9 +11,10 @@ import { parseArgs } from 'node:util';
 import { MODEL_SHAPES } from '../bench/shapes';
 import { GpuTooSmallError, checkPlanFits } from '../engine/plan';
 import { LORA_TARGETS, type LoraTarget } from '../engine/spec';
-import { type GgufHeader, type GgufRangeSource, parseGgufHeader } from '../model/gguf/reader';
+import { type GgufHeader, parseGgufHeader } from '../model/gguf/reader';
 import { type ModelPlan, type RunPlanOptions, SHAPE_QUANTS, type ShapeQuant, planFigures, planForGguf, planForShape } from '../model/gguf/plan';
 import { errorMessage } from '../util/errors';
+import { httpRangeSource } from './http-range';
 import { nodeRangeFile } from './node-folder';
 import { UsageError, runMain } from './run-main';
 
@@ -53,26 +54,6 @@ function parseTargets(text: string): LoraTarget[] {
   });
   if (targets.length === 0) throw new UsageError('--targets names no projection');
   return [...new Set(targets)];
-}
-
-/** A file read with HTTP Range requests. */
-async function httpRangeSource(url: string): Promise<GgufRangeSource> {
-  const probe = await fetch(url, { headers: { Range: 'bytes=0-0' } });
-  await probe.arrayBuffer();
-  const size = Number(/\/(\d+)\s*$/.exec(probe.headers.get('content-range') ?? '')?.[1]);
-  if (probe.status !== 206 || !Number.isFinite(size)) {
-    throw new Error(`${url}: the server does not answer range requests (HTTP ${probe.status}); download the file and pass its path`);
-  }
-  return {
-    size,
-    read: async (begin, end) => {
-      const last = Math.min(end, size) - 1;
-      if (last < begin) return new Uint8Array(0);
-      const response = await fetch(url, { headers: { Range: `bytes=${begin}-${last}` } });
-      if (response.status !== 206) throw new Error(`${url}: range ${begin}-${last} answered HTTP ${response.status}`);
-      return new Uint8Array(await response.arrayBuffer());
-    },
-  };
 }
 
 async function readHeader(path: string): Promise<GgufHeader> {

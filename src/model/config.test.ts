@@ -230,6 +230,6 @@ describe('specFromHfConfig errors', () => {
     expect(() => specFromHfConfig({ ...tinyLlama, num_attention_heads: 30, num_key_value_heads: 5 })).toThrow(
       /hidden_size 2048 is not divisible by num_attention_heads 30/,
     );
-    expect(() => specFromHfConfig({ ...tinyLlama, num_hidden_layers: 0 })).toThrow(/num_hidden_layers must be a positive integer/);
+    expect(() => specFromHfConfig({ ...tinyLlama, num_hidden_layers: 0 })).toThrow(/num_hidden_layers must be at least 1, got 0/);
   });
 });

@@ -14,7 +14,8 @@ describe('host tensors read by range', () => {
     expect(host.spec).toEqual(whole.spec);
     expect(host.tokenizer).toBeUndefined(); // the fixture has no tokenizer metadata
     for (const { name } of baseWeights(host.spec)) expect(await host.tensor(name), name).toEqual(whole.weights.tensor(name));
-  });
+  }, 30_000); // the comparisons take 3-5 s on a busy 2-core machine
+
 
   it('safetensors shards: every base weight equals the file, and a missing tensor is named', async () => {
     const bytes = await readFixtureBytes('reference/llama-tiny/model.safetensors');
@@ -26,6 +27,6 @@ describe('host tensors read by range', () => {
     const shards = [shard(names.slice(0, half)), shard(names.slice(half))].map((b, i) => ({ name: `model-0000${i + 1}.safetensors`, source: bytesRangeSource(b) }));
     const host = await safetensorsHostTensors(shards, config);
     for (const { name } of baseWeights(host.spec)) expect(await host.tensor(name), name).toEqual(file.tensor(name));
-    await expect(safetensorsHostTensors(shards.slice(0, 1), config)).rejects.toThrow(/model-00001\.safetensors: missing tensor model\./);
+    await expect(safetensorsHostTensors(shards.slice(0, 1), config)).rejects.toThrow(/model-00001\.safetensors: missing tensors? model\./);
   });
 });

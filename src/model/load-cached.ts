@@ -18,6 +18,7 @@ import type { CachedModel } from './sources/library';
 import { type TensorPlacement, TensorUploader, type UploadGpu } from './sources/to-gpu';
 import { type TokenizerFiles, loadTokenizer } from './tokenizer';
 import { errorMessage } from '../util/errors';
+import { checkSafetensorsModel } from './validate';
 
 export interface LoadCachedOptions {
   /** Default: the app's cache. */
@@ -559,6 +560,13 @@ async function loadSafetensors(load: Loading, files: WeightFile[]): Promise<Load
       if (!sameShape(info.shape, shape)) fail(`has shape [${info.shape}], but config.json implies [${shape}]`);
       shardOf.set(info.name, file.key);
     }
+  }
+  // The checks every loader shares (./validate): no tensor of a layer past num_hidden_layers, and the rest.
+  const allTensors = new Map(headers.flatMap((header, i) => [...header.tensors.values()].map((info) => [info.name, { ...info, file: files[i].key }] as const)));
+  try {
+    checkSafetensorsModel(spec, allTensors, files.map((f) => f.key), []);
+  } catch (error) {
+    throw new ModelLoadError(`${manifest.name}: ${errorMessage(error)}`, files[0].key, { cause: error });
   }
   const missing = [...shapes.keys()].filter((name) => !shardOf.has(name));
   if (missing.length > 0) {

@@ -3,8 +3,10 @@
 import type { Tokenizer } from '../data/tokenizer';
 import type { ModelSpec } from '../engine/spec';
 import { specFromHfConfig } from './config';
+import { checkFinite } from './finite';
 import { type SafetensorsFile, readSafetensors } from './safetensors';
 import { loadTokenizer } from './tokenizer';
+import { checkSafetensorsModel } from './validate';
 
 export type FileReader = (name: string, onBytes?: (loaded: number, total: number) => void) => Promise<Uint8Array>;
 
@@ -12,6 +14,8 @@ export interface ModelFolder {
   spec: ModelSpec;
   weights: SafetensorsFile;
   tokenizer: Tokenizer;
+  /** Each default config.json left to take, in words. */
+  warnings: string[];
 }
 
 const decodeJson = (bytes: Uint8Array, name: string): unknown => {
@@ -31,13 +35,33 @@ export async function loadTokenizerFiles(read: FileReader): Promise<Tokenizer> {
 }
 
 export async function loadModelFolder(read: FileReader, onProgress?: (loaded: number, total: number) => void): Promise<ModelFolder> {
-  const spec = specFromHfConfig(decodeJson(await read('config.json'), 'config.json'));
+  const warnings: string[] = [];
+  const spec = specFromHfConfig(decodeJson(await read('config.json'), 'config.json'), warnings);
   const tokenizer = await loadTokenizerFiles(read);
   if (tokenizer.vocabSize > spec.vocabSize) {
     throw new Error(`the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${spec.vocabSize}`);
   }
-  const weights = readSafetensors(await read('model.safetensors', onProgress));
-  return { spec, weights, tokenizer };
+  const weights = checkedModelWeights(spec, await read('model.safetensors', onProgress), 'model.safetensors', warnings);
+  return { spec, weights, tokenizer, warnings };
+}
+
+/**
+ * A model.safetensors held in memory, checked against the spec as every loader checks it (./validate) and its
+ * weights checked for NaN and infinity. Errors name the file.
+ */
+export function checkedModelWeights(spec: ModelSpec, bytes: Uint8Array, file: string, warnings: string[] = []): SafetensorsFile {
+  let weights: SafetensorsFile;
+  try {
+    weights = readSafetensors(bytes);
+    for (const name of weights.header.tensors.keys()) {
+      const { dtype } = weights.info(name);
+      if (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' || dtype === 'F64') checkFinite(name, dtype, weights.tensorBytes(name));
+    }
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
+  }
+  checkSafetensorsModel(spec, new Map([...weights.header.tensors].map(([name, info]) => [name, { ...info, file }])), [file], warnings);
+  return weights;
 }
 
 /** Reads files under a base URL, reporting bytes as they arrive. */

@@ -12,6 +12,7 @@ import { getModel } from './sources/library';
 import type { RunConfig } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 import { headerByteLength, parseSafetensorsHeader } from './safetensors';
+import { type LocatedSafetensor, checkSafetensorsModel } from './validate';
 import { type ModelCache, modelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
 
@@ -27,29 +28,50 @@ export async function planCachedModel(
   };
   if (manifest.format === 'gguf') {
     const headers: GgufHeader[] = [];
-    for (const key of manifest.weights) headers.push(await parseGgufHeader(blobRangeSource(await blob(key))));
+    for (const key of manifest.weights) {
+      try {
+        headers.push(await parseGgufHeader(blobRangeSource(await blob(key))));
+      } catch (error) {
+        throw new Error(`${key}: ${errorMessage(error)}`);
+      }
+    }
     return planForGguf(headers, options, quantize);
   }
   if (!manifest.config) throw new Error(`${manifest.name}: the manifest names no config.json`);
-  const spec = specFromHfConfig(JSON.parse(await (await blob(manifest.config)).text()));
-  const dtypes = new Map<string, string>();
+  const warnings: string[] = [];
+  let config: unknown;
+  try {
+    config = JSON.parse(await (await blob(manifest.config)).text());
+  } catch (error) {
+    throw new Error(`${manifest.config}: not valid JSON (${errorMessage(error)})`);
+  }
+  const spec = specFromHfConfig(config, warnings);
+  const tensors = new Map<string, LocatedSafetensor>();
   for (const key of manifest.weights) {
     const file = await blob(key);
-    const length = headerByteLength(new Uint8Array(await file.slice(0, 8).arrayBuffer()));
-    const header = parseSafetensorsHeader(new Uint8Array(await file.slice(0, 8 + length).arrayBuffer()), file.size);
-    for (const [name, info] of header.tensors) dtypes.set(name, info.dtype);
+    try {
+      const length = headerByteLength(new Uint8Array(await file.slice(0, 8).arrayBuffer()));
+      const header = parseSafetensorsHeader(new Uint8Array(await file.slice(0, 8 + length).arrayBuffer()), file.size);
+      for (const [name, info] of header.tensors) {
+        if (tensors.has(name)) throw new Error(`tensor ${name} is also in ${tensors.get(name)?.file}`);
+        tensors.set(name, { dtype: info.dtype, shape: info.shape, file: key });
+      }
+    } catch (error) {
+      throw new Error(`${key}: ${errorMessage(error)}`);
+    }
   }
+  checkSafetensorsModel(spec, tensors, manifest.weights, warnings);
   const shapes = baseWeightShapes(spec);
   const types = (name: string): GgmlType =>
-    typeAfterLoad(name, SAFETENSORS_GPU_TYPE[dtypes.get(name) ?? 'F32'] ?? 'F32', shapes.get(name) ?? [0, 0], quantize);
-  return { spec, plan: planWithTypes(spec, types, options) };
+    typeAfterLoad(name, SAFETENSORS_GPU_TYPE[tensors.get(name)?.dtype ?? 'F32'] ?? 'F32', shapes.get(name) ?? [0, 0], quantize);
+  return { spec, plan: planWithTypes(spec, types, options), warnings };
 }
 
 /** WebGPU's default limits, for when no adapter has been probed. */
 const DEFAULT_LIMITS: PlanLimits = { maxStorageBufferBindingSize: 128 * 1024 * 1024, maxBufferSize: 256 * 1024 * 1024 };
 
 export type SetupPlan =
-  | { kind: 'plan'; figures: PlanFigures; maxBinding: number; problem: string | null }
+  | { kind: 'plan'; figures: PlanFigures; maxBinding: number; problem: string | null; warnings: string[] }
   | { kind: 'none'; reason: string }
   | { kind: 'error'; message: string };
 
@@ -62,10 +84,11 @@ export async function setupPlan(config: RunConfig, limits: PlanLimits | undefine
   };
   try {
     let plan;
+    let warnings: string[] = [];
     if (config.model.source === 'cached') {
       const manifest = await getModel(config.model.id);
       if (!manifest) return { kind: 'error', message: `${config.model.name} is no longer in the model cache` };
-      plan = (await planCachedModel(manifest, config.model.quantize, options)).plan;
+      ({ plan, warnings } = await planCachedModel(manifest, config.model.quantize, options));
     } else {
       plan = planWithTypes(EMBEDDED_SPEC, () => 'F32', options);
     }
@@ -75,7 +98,7 @@ export async function setupPlan(config: RunConfig, limits: PlanLimits | undefine
     } catch (error) {
       problem = errorMessage(error);
     }
-    return { kind: 'plan', figures: planFigures(plan), maxBinding: Math.min(adapterLimits.maxBufferSize, adapterLimits.maxStorageBufferBindingSize), problem };
+    return { kind: 'plan', figures: planFigures(plan), maxBinding: Math.min(adapterLimits.maxBufferSize, adapterLimits.maxStorageBufferBindingSize), problem, warnings };
   } catch (error) {
     return { kind: 'error', message: errorMessage(error) };
   }

@@ -85,11 +85,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The dtypes a model's weights may have, on every path (the app, the CLI, exports): what the GPU loader reads. */
+export const MODEL_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16'];
+
 function parseTensorEntry(name: string, entry: unknown): SafetensorsTensorInfo {
   if (!isPlainObject(entry)) fail(`tensor "${name}": entry is not an object`);
+  for (const field of ['dtype', 'shape', 'data_offsets']) {
+    if (!(field in entry)) fail(`tensor "${name}": no "${field}" field (each tensor needs dtype, shape and data_offsets)`);
+  }
   const { dtype, shape, data_offsets: offsets } = entry;
   if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-    fail(`tensor "${name}": unsupported dtype ${JSON.stringify(dtype)}`);
+    fail(`tensor "${name}": unsupported dtype ${JSON.stringify(dtype)} (safetensors dtypes: ${Object.keys(DTYPE_BYTES).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
@@ -100,7 +106,7 @@ function parseTensorEntry(name: string, entry: unknown): SafetensorsTensorInfo {
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
     offsets[1] < offsets[0]
   ) {
-    fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not [begin, end] with begin <= end`);
+    fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
   }
   const info: SafetensorsTensorInfo = {
     name,
@@ -111,6 +117,7 @@ function parseTensorEntry(name: string, entry: unknown): SafetensorsTensorInfo {
   };
   const elements = info.shape.reduce((a, b) => a * b, 1);
   const expectedBytes = elements * DTYPE_BYTES[info.dtype];
+  if (!Number.isSafeInteger(expectedBytes)) fail(`tensor "${name}": shape ${JSON.stringify(info.shape)} has more values than any file can hold`);
   if (info.end - info.begin !== expectedBytes) {
     fail(
       `tensor "${name}": data_offsets [${info.begin}, ${info.end}] hold ${info.end - info.begin} bytes, ` +
@@ -121,9 +128,58 @@ function parseTensorEntry(name: string, entry: unknown): SafetensorsTensorInfo {
 }
 
 /**
+ * The first key that appears twice at the top level of a valid JSON text, or null. JSON.parse keeps the last
+ * of duplicates without a word, so two tensors of one name would pass; this walk over the text finds them.
+ */
+function duplicateTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = depth === 1 && c === '{';
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return null;
+}
+
+/** Why a header is not JSON; when a shorter length would make it JSON, says that the length is wrong. */
+function jsonProblem(text: string, error: unknown, headerLength: number): string {
+  const end = text.lastIndexOf('}');
+  if (end > 0 && end < text.trimEnd().length - 1) {
+    try {
+      JSON.parse(text.slice(0, end + 1));
+      return `the header length ${headerLength} is wrong: the JSON header ends after ${end + 1} bytes, and the bytes after it are not spaces`;
+    } catch {
+      // not that
+    }
+  }
+  const short = /end of JSON|Unterminated|Unexpected end/i.test((error as Error).message) ? `; the header length ${headerLength} may be too small` : '';
+  return `not a safetensors file: the header is not valid JSON (${(error as Error).message})${short}`;
+}
+
+/**
  * Parses and validates the header. `bytes` must hold at least the first 8 + N bytes of the file.
- * `fileSize` (default: bytes.length) is the whole file's size, used to check that every tensor lies within
- * the file; a streaming loader that passes just the header bytes must pass the real size.
+ * `fileSize` (default: bytes.length) is the whole file's size, used to check that the tensors fill the data
+ * section exactly, as the safetensors reference implementation requires: in offset order, each begins where
+ * the one before ends, and the last ends at the end of the file. A streaming loader that passes just the
+ * header bytes must pass the real size.
  */
 export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number = bytes.length): SafetensorsHeader {
   const headerLength = headerByteLength(bytes);
@@ -134,13 +190,21 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number = byt
   }
   const headerBytes = bytes.subarray(8, dataOffset);
   if (headerBytes[0] !== 0x7b /* '{' */) fail('not a safetensors file: the header does not start with "{"');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch (error) {
+    fail(jsonProblem(new TextDecoder().decode(headerBytes), error, headerLength).replace('is not valid JSON', 'is not UTF-8 text'));
+  }
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    json = JSON.parse(text);
   } catch (e) {
-    fail(`not a safetensors file: the header is not valid JSON (${(e as Error).message})`);
+    fail(jsonProblem(text, e, headerLength));
   }
   if (!isPlainObject(json)) fail('not a safetensors file: the header is not a JSON object');
+  const duplicate = duplicateTopLevelKey(text);
+  if (duplicate !== null) fail(`the header names "${duplicate}" twice`);
 
   const metadata: Record<string, string> = {};
   const infos: SafetensorsTensorInfo[] = [];
@@ -160,7 +224,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number = byt
   const dataSize = fileSize - dataOffset;
   let previous: SafetensorsTensorInfo | null = null;
   for (const info of infos) {
-    if (previous && info.begin < previous.end) {
+    const end = previous?.end ?? 0;
+    if (previous && info.begin < end) {
       fail(
         `tensor "${info.name}" [${info.begin}, ${info.end}] overlaps tensor "${previous.name}" ` +
           `[${previous.begin}, ${previous.end}]`,
@@ -172,7 +237,17 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number = byt
           `${dataSize} bytes`,
       );
     }
+    if (info.begin > end) {
+      fail(`data bytes ${end}..${info.begin} belong to no tensor (before tensor "${info.name}"); tensors must fill the data section`);
+    }
     previous = info;
+  }
+  const covered = previous?.end ?? 0;
+  if (covered !== dataSize) {
+    fail(
+      `the data section (from byte ${dataOffset}, after the header length ${headerLength}) has ${dataSize} bytes, but its tensors ` +
+        `cover ${covered}: the header length or the data_offsets are wrong, or bytes were added to the file`,
+    );
   }
   return { tensors: new Map(infos.map((info) => [info.name, info])), metadata, dataOffset };
 }

@@ -170,7 +170,7 @@ describe('loadReferenceCase with a GGUF base model', () => {
     expect(at).toBeGreaterThan(0);
     renamed[at + 4] = '9'.charCodeAt(0);
     await expect(loadReferenceCase(ggufCase({ 'model.gguf': renamed }))).rejects.toThrow(
-      /model.gguf: GGUF: missing tensor blk.1.ffn_up.weight \(HF model.layers.1.mlp.up_proj.weight\)/,
+      /model.gguf: GGUF: tensor blk.9.ffn_up.weight belongs to layer 9, but llama.block_count is 2 \(layers 0..1\)/,
     );
   });
 });

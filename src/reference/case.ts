@@ -7,10 +7,14 @@ import { type GgmlType, dequantize } from '../engine/ggml';
 import { type GgufHeader, readGguf } from '../model/gguf/reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, hfNameOfGgufTensor, permutedQkHeads, specFromGguf, unpermuteQkRowBytes } from '../model/gguf/spec';
 import { type LoraConfig, loraTensorShapes, parseAdapterConfig } from '../engine/peft';
-import { type ModelSpec, baseWeightShapes } from '../engine/spec';
+import type { ModelSpec } from '../engine/spec';
 import { Model, type ModelOptions, type TensorLookup } from '../engine/weights';
 import type { Gpu } from '../gpu/gpu';
 import { errorMessage } from '../util/errors';
+import { checkFinite } from '../model/finite';
+import { checkedModelWeights } from '../model/load';
+import { checkGgufModel, checkGgufSplit } from '../model/validate';
+import { tokenizerJsonFromGguf } from '../model/gguf/tokenizer';
 
 export interface ReferenceBatch {
   /** [B][T] */
@@ -126,23 +130,19 @@ function dequantizedWeights(base: GgufBaseModel, hfNames: string[]): Safetensors
 export async function readGgufBaseModel(bytes: Uint8Array): Promise<{ spec: ModelSpec; weights: SafetensorsFile; gguf: GgufBaseModel }> {
   const file = await readGguf(bytes);
   const { tensorInfos } = file.header;
+  checkGgufSplit([{ name: '', metadata: file.header.metadata }]);
+  specFromGguf(file.header.metadata, tensorInfos.filter((t) => t.name !== ROPE_FREQS_TENSOR)); // sizes bounded before any tensor is read
+  for (const { name, type } of tensorInfos) checkFinite(name, type, file.tensorBytes(name));
   const factors = file.has(ROPE_FREQS_TENSOR) ? file.tensor(ROPE_FREQS_TENSOR) : undefined;
   const spec = specFromGguf(file.header.metadata, tensorInfos, factors);
+  checkGgufModel(spec, tensorInfos, ggufNameOfHfTensor);
+  if ('tokenizer.ggml.model' in file.header.metadata) tokenizerJsonFromGguf(file.header.metadata); // refused here as the loaders refuse it
 
   const ggufNameOf = new Map<string, string>();
   for (const { name } of tensorInfos) {
     const hfName = hfNameOfGgufTensor(name);
     if (hfName !== null) ggufNameOf.set(hfName, name);
   }
-  for (const [name, shape] of baseWeightShapes(spec)) {
-    const ggufName = ggufNameOf.get(name);
-    if (ggufName === undefined) throw new Error(`GGUF: missing tensor ${ggufNameOfHfTensor(name)} (HF ${name})`);
-    const stored = file.info(ggufName).shape;
-    if (stored.join(',') !== [...shape].reverse().join(',')) {
-      throw new Error(`GGUF: tensor ${ggufName} has shape [${stored}], expected [${[...shape].reverse()}] (HF ${name} [${shape}])`);
-    }
-  }
-
   const gguf: GgufBaseModel = {
     header: file.header,
     has: (hfName) => ggufNameOf.has(hfName),
@@ -318,7 +318,7 @@ function caseFiles(read: (name: string) => Promise<Uint8Array>) {
 
 /** A case folder's base model (config.json + model.safetensors, or model.gguf), checked against its spec. */
 export async function loadCaseBase(read: (name: string) => Promise<Uint8Array>): Promise<Pick<ReferenceCase, 'spec' | 'baseFormat' | 'config' | 'weights' | 'gguf'>> {
-  const { readJson, parseTensors, readIfPresent } = caseFiles(read);
+  const { readJson, readIfPresent } = caseFiles(read);
   let spec: ModelSpec;
   let config: unknown = null;
   let weights: SafetensorsFile;
@@ -352,8 +352,11 @@ export async function loadCaseBase(read: (name: string) => Promise<Uint8Array>):
     }
     config = await readJson('config.json');
     spec = specFromHfConfig(config);
-    weights = parseTensors('model.safetensors', safetensors.bytes);
-    for (const [name, shape] of baseWeightShapes(spec)) checkShape('model.safetensors', weights, name, shape);
+    try {
+      weights = checkedModelWeights(spec, safetensors.bytes, 'model.safetensors');
+    } catch (e) {
+      throw new Error(`reference case ${(e as Error).message}`);
+    }
   }
 
   return { spec, baseFormat: gguf ? 'gguf' : 'safetensors', config, weights, ...(gguf ? { gguf } : {}) };

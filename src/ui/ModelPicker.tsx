@@ -105,6 +105,13 @@ function SetupPlanNote() {
           {plan.problem}
         </p>
       )}
+      {plan.warnings.length > 0 && (
+        <ul className="small-text muted" data-testid="model-warnings" aria-label="Defaults the model's files left to the loader">
+          {plan.warnings.map((warning) => (
+            <li key={warning}>Note: {warning}</li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { type ModelSpec, WEIGHT_NAMES, baseWeightShapes, isLinearWeight } from '
 import { tableTypeOnGpu } from '../../engine/vocab-table';
 import type { GgufHeader } from './reader';
 import { ROPE_FREQS_TENSOR, ggufNameOfHfTensor, specFromGguf } from './spec';
+import { checkGgufModel } from '../validate';
 
 /** What a plan needs besides the model: batch, context, LoRA, recomputation, the GPU's binding limits. */
 export type RunPlanOptions = Omit<PlanOptions, 'linearType' | 'tableType'>;
@@ -18,6 +19,8 @@ export type WeightTypes = (hfName: string) => GgmlType;
 export interface ModelPlan {
   spec: ModelSpec;
   plan: TrainingPlan;
+  /** Each default the model's files left the reader to take, in words. */
+  warnings: string[];
 }
 
 /** A plan for `spec` with each matrix stored as `types` says (tables: F16/BF16 become f32, as the loader does). */
@@ -42,16 +45,22 @@ export function planForGguf(header: GgufHeader | readonly GgufHeader[], options:
   const headers = Array.isArray(header) ? (header as readonly GgufHeader[]) : [header as GgufHeader];
   if (headers.length === 0) throw new Error('GGUF: no header to plan from');
   const infos = headers.flatMap((h) => h.tensorInfos);
-  const spec = specFromGguf(headers[0].metadata, infos.filter((info) => info.name !== ROPE_FREQS_TENSOR));
+  const warnings: string[] = [];
+  // RoPE scaling is not read (rope_freqs.weight's values are data), so its warning would be wrong: it is left out.
+  const spec = specFromGguf(headers[0].metadata, infos.filter((info) => info.name !== ROPE_FREQS_TENSOR), undefined, warnings);
+  checkGgufModel(spec, infos, ggufNameOfHfTensor);
+  const hasRopeFreqs = infos.some((info) => info.name === ROPE_FREQS_TENSOR);
   const byName = new Map(infos.map((info) => [info.name, info]));
   const types = new Map<string, GgmlType>();
   for (const [hfName, shape] of baseWeightShapes(spec)) {
-    const ggufName = ggufNameOfHfTensor(hfName) as string;
-    const info = byName.get(ggufName);
-    if (!info) throw new Error(`GGUF: the model lacks tensor ${ggufName}`);
+    const info = byName.get(ggufNameOfHfTensor(hfName) as string) as GgufHeader['tensorInfos'][number];
     types.set(hfName, typeAfterLoad(hfName, info.type, shape, quantize));
   }
-  return { spec, plan: planWithTypes(spec, (name) => types.get(name) ?? 'F32', options) };
+  return {
+    spec,
+    plan: planWithTypes(spec, (name) => types.get(name) ?? 'F32', options),
+    warnings: hasRopeFreqs ? warnings.filter((w) => !w.includes(ROPE_FREQS_TENSOR)) : warnings,
+  };
 }
 
 /** Quantizations a model shape can be planned in: a GGML type for every matrix, or a llama.cpp mix. */
@@ -83,7 +92,7 @@ export function quantWeightTypes(spec: ModelSpec, quant: ShapeQuant): WeightType
 
 /** The plan of a model shape quantized as `quant`. */
 export function planForShape(spec: ModelSpec, quant: ShapeQuant, options: RunPlanOptions): ModelPlan {
-  return { spec, plan: planWithTypes(spec, quantWeightTypes(spec, quant), options) };
+  return { spec, plan: planWithTypes(spec, quantWeightTypes(spec, quant), options), warnings: [] };
 }
 
 /** The figures of a plan in bytes, named as the CLI prints them. */

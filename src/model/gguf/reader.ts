@@ -1,7 +1,8 @@
 // Reads GGUF headers (v2/v3, little-endian) with @huggingface/gguf, from bytes in memory or from any source
 // that serves byte ranges (a File, an HTTP range reader). No Node APIs: this runs in the browser.
-import { GGMLQuantizationType, gguf } from '@huggingface/gguf';
-import { type GgmlType, GGML_TYPES, blockSize, dequantize, ggmlTypeFromId, tensorBytes } from '../../engine/ggml';
+import { gguf } from '@huggingface/gguf';
+import { type GgmlType, dequantize } from '../../engine/ggml';
+import { scanGgufHeader } from '../validate-gguf';
 
 /** Metadata values as @huggingface/gguf returns them: uint64/int64 as bigint, arrays as JS arrays. */
 export type GgufMetadataValue = string | number | bigint | boolean | GgufMetadataValue[];
@@ -22,6 +23,8 @@ export interface GgufHeader {
   metadata: GgufMetadata;
   /** In file order. */
   tensorInfos: GgufTensorInfo[];
+  /** Each metadata key's GGUF type ('uint32', 'float32', 'string', 'array<string>', ...). */
+  metadataTypes: Record<string, string>;
   /** Absolute byte offset of the data section. */
   dataOffset: number;
   alignment: number;
@@ -72,10 +75,6 @@ function rangeFetch(source: GgufRangeSource): typeof fetch {
 
 const SOURCE_URL = 'https://local.invalid/model.gguf';
 
-function typeName(id: number): string {
-  return (GGMLQuantizationType as unknown as Record<number, string | undefined>)[id] ?? `unknown type ${id}`;
-}
-
 function checkMagicAndVersion(first8: Uint8Array, size: number): 2 | 3 {
   if (size < 8 || first8.length < 8) fail(`not a GGUF file (${size} bytes, too short for a header)`);
   const magic = String.fromCharCode(...first8.subarray(0, 4));
@@ -87,16 +86,16 @@ function checkMagicAndVersion(first8: Uint8Array, size: number): 2 | 3 {
   return version;
 }
 
-const toNumber = (value: bigint, what: string): number => {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} ${value} is too large`);
-  return Number(value);
-};
-
-/** Parses the header (metadata and tensor infos) and checks every tensor lies within the file. */
+/**
+ * Parses the header (metadata and tensor infos). Its structure is checked first (scanGgufHeader: every count,
+ * length and type against the bytes left and the bounds, the tensors filling the data section exactly), so
+ * @huggingface/gguf only ever reads a well-formed header.
+ */
 export async function parseGgufHeader(source: Uint8Array | GgufRangeSource): Promise<GgufHeader> {
   const ranged = source instanceof Uint8Array ? bytesRangeSource(source) : source;
   const fileSize = ranged.size;
   const version = checkMagicAndVersion(await ranged.read(0, Math.min(8, fileSize)), fileSize);
+  const scan = await scanGgufHeader(ranged, version);
 
   let parsed: Awaited<ReturnType<typeof gguf>>;
   try {
@@ -104,39 +103,23 @@ export async function parseGgufHeader(source: Uint8Array | GgufRangeSource): Pro
   } catch (error) {
     fail(`cannot parse the header: ${(error as Error).message}`);
   }
-  const headerEnd = parsed.tensorInfoByteRange[1];
-  if (headerEnd > fileSize) fail(`truncated file: its ${fileSize} bytes end inside the header`);
-  if (!parsed.littleEndian) fail('big-endian GGUF files are not supported');
+  if (parsed.tensorInfoByteRange[1] !== scan.headerEnd || parsed.tensorInfos.length !== scan.tensors.length) {
+    fail(`the header reads differently in @huggingface/gguf (tensor infos end at byte ${parsed.tensorInfoByteRange[1]}, not ${scan.headerEnd})`);
+  }
 
   const metadata: GgufMetadata = {};
   for (const [key, value] of Object.entries(parsed.metadata)) {
     if (key === 'version' || key === 'tensor_count' || key === 'kv_count') continue;
     metadata[key] = value as GgufMetadataValue;
   }
-  const alignment = Number(metadata['general.alignment'] ?? 32);
-  const dataOffset = toNumber(parsed.tensorDataOffset, 'data offset');
-
-  const supported = GGML_TYPES.join(', ');
-  const tensorInfos: GgufTensorInfo[] = parsed.tensorInfos.map((info) => {
-    const type = ggmlTypeFromId(info.dtype);
-    if (type === null) {
-      fail(`tensor ${info.name} is ${typeName(info.dtype)}, which is not supported; supported: ${supported}`);
-    }
-    const shape = info.shape.map((d) => toNumber(d, `tensor ${info.name} dimension`));
-    if (shape.length === 0 || shape.some((d) => d <= 0)) fail(`tensor ${info.name} has shape ${JSON.stringify(shape)}`);
-    if (shape[0] % blockSize(type) !== 0) {
-      fail(`tensor ${info.name}: ${type} rows hold blocks of ${blockSize(type)} values, but ne[0] is ${shape[0]}`);
-    }
-    const relative = toNumber(info.offset, `tensor ${info.name} offset`);
-    if (relative % alignment !== 0) fail(`tensor ${info.name}: offset ${relative} is not a multiple of ${alignment}`);
-    const byteLength = tensorBytes(type, shape.reduce((a, b) => a * b, 1));
-    const offset = dataOffset + relative;
-    if (offset + byteLength > fileSize) {
-      fail(`truncated file: tensor ${info.name} ends at byte ${offset + byteLength}, but the file has ${fileSize} bytes`);
-    }
-    return { name: info.name, type, shape, offset, byteLength };
-  });
-  return { version, metadata, tensorInfos, dataOffset, alignment, fileSize };
+  const tensorInfos: GgufTensorInfo[] = scan.tensors.map((t) => ({
+    name: t.name,
+    type: t.type,
+    shape: t.shape,
+    offset: scan.dataOffset + t.offset,
+    byteLength: t.byteLength,
+  }));
+  return { version, metadata, metadataTypes: scan.types, tensorInfos, dataOffset: scan.dataOffset, alignment: scan.alignment, fileSize };
 }
 
 /** A tensor's encoded bytes, read from the source (for streamed files: one range read). */

@@ -4,6 +4,7 @@
 import { ropeInverseFrequencies } from '../../engine/rope';
 import { type ModelSpec, type RopeScaling, WEIGHT_NAMES } from '../../engine/spec';
 import type { GgufMetadata, GgufMetadataValue } from './reader';
+import { MODEL_LIMITS, boundedInt, boundedPositive, checkSpecBounds, describeValue } from '../validate';
 
 function fail(message: string): never {
   throw new Error(`GGUF: ${message}`);
@@ -243,26 +244,23 @@ function scalar(metadata: GgufMetadata, key: string): GgufMetadataValue | undefi
   return value;
 }
 
-function optionalInt(metadata: GgufMetadata, key: string): number | undefined {
+/** An integer key in [min, max], or undefined when absent. */
+function optionalInt(metadata: GgufMetadata, key: string, max: number, min = 1): number | undefined {
   const value = scalar(metadata, key);
   if (value === undefined) return undefined;
-  const n = typeof value === 'bigint' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail(`${key} must be a non-negative integer, got ${String(value)}`);
-  return n;
+  return boundedInt(value, key, min, max, fail);
 }
 
-function requiredInt(metadata: GgufMetadata, key: string): number {
-  const value = optionalInt(metadata, key);
+function requiredInt(metadata: GgufMetadata, key: string, max: number): number {
+  const value = optionalInt(metadata, key, max);
   if (value === undefined) fail(`missing metadata key ${key}`);
-  if (value === 0) fail(`${key} must be positive`);
   return value;
 }
 
-function optionalFloat(metadata: GgufMetadata, key: string): number | undefined {
+function optionalFloat(metadata: GgufMetadata, key: string, max: number): number | undefined {
   const value = scalar(metadata, key);
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${key} must be a positive number, got ${String(value)}`);
-  return shortestFloat32(value);
+  return shortestFloat32(boundedPositive(value, key, max, fail));
 }
 
 function readRopeScaling(
@@ -276,13 +274,13 @@ function readRopeScaling(
   if (typeValue !== undefined && typeof typeValue !== 'string') fail(`${ARCH}.rope.scaling.type must be a string`);
   let fromKeys: RopeScaling | null = null;
   if (typeValue === 'linear') {
-    const factor = optionalFloat(metadata, `${ARCH}.rope.scaling.factor`);
+    const factor = optionalFloat(metadata, `${ARCH}.rope.scaling.factor`, MODEL_LIMITS.ropeFactor);
     if (factor === undefined) fail(`missing metadata key ${ARCH}.rope.scaling.factor (rope scaling type linear)`);
     fromKeys = factor === 1 ? null : { type: 'linear', factor };
   } else if (typeValue !== undefined && typeValue !== 'none') {
     fail(`unsupported RoPE scaling type "${typeValue}" (supported: none, linear, and Llama 3 ${ROPE_FREQS_TENSOR})`);
   } else {
-    const legacy = optionalFloat(metadata, `${ARCH}.rope.scale_linear`);
+    const legacy = optionalFloat(metadata, `${ARCH}.rope.scale_linear`, MODEL_LIMITS.ropeFactor);
     if (legacy !== undefined && legacy !== 1) fromKeys = { type: 'linear', factor: legacy };
   }
 
@@ -303,59 +301,99 @@ export interface GgufTensorShape {
  * Builds the engine's ModelSpec from GGUF metadata and tensor infos (tied embeddings = no output.weight).
  * `ropeFreqFactors` are the values of rope_freqs.weight, required when the file has that tensor.
  * A llama-architecture GGUF with `llama.attention.sliding_window` reads as Mistral (llama.cpp stores Mistral
- * as llama); one without it reads as Llama, whatever its name.
+ * as llama); one without it reads as Llama, whatever its name. Every size is bounded (MODEL_LIMITS) before
+ * anything loops over it; a tensor of a layer past block_count, or a token id outside the vocabulary, is
+ * refused. Each default taken for an absent key is named in `warnings`.
  */
 export function specFromGguf(
   metadata: GgufMetadata,
   tensors: readonly GgufTensorShape[],
   ropeFreqFactors?: Float32Array,
+  warnings: string[] = [],
 ): ModelSpec {
   const architecture = metadata['general.architecture'];
   if (architecture === undefined) fail('missing metadata key general.architecture');
-  if (architecture !== ARCH) fail(`unsupported architecture "${String(architecture)}" (supported: ${ARCH})`);
+  if (architecture !== ARCH) fail(`unsupported architecture ${describeValue(architecture)} (supported: ${ARCH})`);
+
+  const hiddenSize = requiredInt(metadata, `${ARCH}.embedding_length`, MODEL_LIMITS.hiddenSize);
+  const numLayers = requiredInt(metadata, `${ARCH}.block_count`, MODEL_LIMITS.layers);
+  const intermediateSize = requiredInt(metadata, `${ARCH}.feed_forward_length`, MODEL_LIMITS.intermediateSize);
+  const numHeads = requiredInt(metadata, `${ARCH}.attention.head_count`, MODEL_LIMITS.heads);
 
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const { name } of tensors) {
     if (name.endsWith('.bias')) fail(`tensor ${name}: linear layers with bias are not supported`);
     if (name !== ROPE_FREQS_TENSOR && hfNameOfGgufTensor(name) === null) fail(`unexpected tensor ${name} in a llama model`);
+    const layer = /^blk\.(\d+)\./.exec(name);
+    if (layer && Number(layer[1]) >= numLayers) {
+      fail(`tensor ${name} belongs to layer ${layer[1]}, but ${ARCH}.block_count is ${numLayers} (layers 0..${numLayers - 1})`);
+    }
   }
 
-  const hiddenSize = requiredInt(metadata, `${ARCH}.embedding_length`);
-  const numLayers = requiredInt(metadata, `${ARCH}.block_count`);
-  const intermediateSize = requiredInt(metadata, `${ARCH}.feed_forward_length`);
-  const numHeads = requiredInt(metadata, `${ARCH}.attention.head_count`);
-  const numKvHeads = optionalInt(metadata, `${ARCH}.attention.head_count_kv`) ?? numHeads;
-  if (numKvHeads === 0 || numHeads % numKvHeads !== 0) {
+  let numKvHeads = optionalInt(metadata, `${ARCH}.attention.head_count_kv`, MODEL_LIMITS.heads);
+  if (numKvHeads === undefined) {
+    warnings.push(`${ARCH}.attention.head_count_kv is absent: ${numHeads} (head_count, no grouped-query attention) assumed`);
+    numKvHeads = numHeads;
+  }
+  if (numHeads % numKvHeads !== 0) {
     fail(`${ARCH}.attention.head_count ${numHeads} is not a multiple of head_count_kv ${numKvHeads}`);
   }
-  const keyLength = optionalInt(metadata, `${ARCH}.attention.key_length`);
-  const valueLength = optionalInt(metadata, `${ARCH}.attention.value_length`);
+  const keyLength = optionalInt(metadata, `${ARCH}.attention.key_length`, MODEL_LIMITS.headDim);
+  const valueLength = optionalInt(metadata, `${ARCH}.attention.value_length`, MODEL_LIMITS.headDim);
   if (keyLength === undefined && hiddenSize % numHeads !== 0) {
     fail(`${ARCH}.embedding_length ${hiddenSize} is not divisible by head_count ${numHeads}, and key_length is not given`);
   }
   const headDim = keyLength ?? hiddenSize / numHeads;
+  if (headDim > MODEL_LIMITS.headDim) fail(`the head dimension ${headDim} is over the limit of ${MODEL_LIMITS.headDim}`);
   if (valueLength !== undefined && valueLength !== headDim) fail(`value_length ${valueLength} differs from key_length ${headDim}`);
   if (headDim % 2 !== 0) fail(`head dimension ${headDim} must be even for RoPE`);
-  const ropeDims = optionalInt(metadata, `${ARCH}.rope.dimension_count`) ?? headDim;
+  const ropeDims = optionalInt(metadata, `${ARCH}.rope.dimension_count`, MODEL_LIMITS.headDim) ?? headDim;
   if (ropeDims !== headDim) fail(`${ARCH}.rope.dimension_count ${ropeDims} != head dimension ${headDim}: partial RoPE is not supported`);
 
-  const eps = optionalFloat(metadata, `${ARCH}.attention.layer_norm_rms_epsilon`);
+  const eps = optionalFloat(metadata, `${ARCH}.attention.layer_norm_rms_epsilon`, 1);
   if (eps === undefined) fail(`missing metadata key ${ARCH}.attention.layer_norm_rms_epsilon`);
-  const ropeTheta = optionalFloat(metadata, `${ARCH}.rope.freq_base`) ?? 10000;
-  const ropeScaling = readRopeScaling(metadata, byName.has(ROPE_FREQS_TENSOR), ropeFreqFactors, headDim, ropeTheta);
+  let ropeTheta = optionalFloat(metadata, `${ARCH}.rope.freq_base`, MODEL_LIMITS.ropeTheta);
+  if (ropeTheta === undefined) {
+    warnings.push(`${ARCH}.rope.freq_base is absent: 10000 assumed`);
+    ropeTheta = 10000;
+  }
+  const hasFreqs = byName.has(ROPE_FREQS_TENSOR);
+  const scalingKeys = [`${ARCH}.rope.scaling.type`, `${ARCH}.rope.scaling.factor`, `${ARCH}.rope.scale_linear`];
+  if (!hasFreqs && !scalingKeys.some((key) => key in metadata)) {
+    warnings.push(`neither ${ROPE_FREQS_TENSOR} nor ${ARCH}.rope.scaling.* keys: RoPE is not scaled (no Llama 3 scaling)`);
+  }
+  const ropeScaling = readRopeScaling(metadata, hasFreqs, ropeFreqFactors, headDim, ropeTheta);
 
   const tokens = metadata['tokenizer.ggml.tokens'];
   const embedding = byName.get('token_embd.weight');
   const vocabSize =
-    optionalInt(metadata, `${ARCH}.vocab_size`) ?? (Array.isArray(tokens) ? tokens.length : undefined) ?? embedding?.shape[1];
-  if (!vocabSize) fail(`missing metadata key ${ARCH}.vocab_size (and no tokenizer.ggml.tokens or token_embd.weight)`);
+    optionalInt(metadata, `${ARCH}.vocab_size`, MODEL_LIMITS.vocabSize) ??
+    (Array.isArray(tokens) ? tokens.length : undefined) ??
+    embedding?.shape[1];
+  if (vocabSize === undefined) fail(`missing metadata key ${ARCH}.vocab_size (and no tokenizer.ggml.tokens or token_embd.weight)`);
+  boundedInt(vocabSize, 'the vocabulary size', 1, MODEL_LIMITS.vocabSize, fail);
+  if (Array.isArray(tokens) && tokens.length !== vocabSize) {
+    fail(`tokenizer.ggml.tokens holds ${tokens.length} tokens, but the model's vocabulary (${ARCH}.vocab_size or token_embd.weight) is ${vocabSize}`);
+  }
   if (embedding && (embedding.shape[0] !== hiddenSize || embedding.shape[1] !== vocabSize)) {
     fail(`token_embd.weight has shape ${JSON.stringify(embedding.shape)}, expected [${hiddenSize}, ${vocabSize}]`);
   }
 
-  const slidingWindow = optionalInt(metadata, `${ARCH}.attention.sliding_window`) || null;
-  const tokenId = (key: string): number | null => optionalInt(metadata, key) ?? null;
-  return {
+  const slidingWindow = optionalInt(metadata, `${ARCH}.attention.sliding_window`, MODEL_LIMITS.positions, 0) || null;
+  const tokenId = (key: string, what: string): number | null => {
+    const id = optionalInt(metadata, key, Number.MAX_SAFE_INTEGER, 0);
+    if (id === undefined) {
+      if (key.endsWith('bos_token_id') || key.endsWith('eos_token_id')) warnings.push(`${key} is absent: the model has no ${what} token`);
+      return null;
+    }
+    if (id >= vocabSize) fail(`${key} ${id} is outside the vocabulary of ${vocabSize} tokens (ids 0..${vocabSize - 1})`);
+    return id;
+  };
+  tokenId('tokenizer.ggml.unknown_token_id', 'unknown');
+  tokenId('tokenizer.ggml.padding_token_id', 'padding');
+  const tieWordEmbeddings = !byName.has('output.weight');
+  if (tieWordEmbeddings) warnings.push('output.weight is absent: the LM head is tied to token_embd.weight');
+  const spec: ModelSpec = {
     arch: slidingWindow !== null ? 'mistral' : 'llama',
     vocabSize,
     hiddenSize,
@@ -368,9 +406,11 @@ export function specFromGguf(
     ropeTheta,
     ropeScaling,
     slidingWindow,
-    tieWordEmbeddings: !byName.has('output.weight'),
-    maxPositionEmbeddings: requiredInt(metadata, `${ARCH}.context_length`),
-    bosTokenId: tokenId('tokenizer.ggml.bos_token_id'),
-    eosTokenId: tokenId('tokenizer.ggml.eos_token_id'),
+    tieWordEmbeddings,
+    maxPositionEmbeddings: requiredInt(metadata, `${ARCH}.context_length`, MODEL_LIMITS.positions),
+    bosTokenId: tokenId('tokenizer.ggml.bos_token_id', 'BOS'),
+    eosTokenId: tokenId('tokenizer.ggml.eos_token_id', 'EOS'),
   };
+  checkSpecBounds(spec, fail);
+  return spec;
 }

@@ -48,7 +48,11 @@ function numberList(metadata: GgufMetadata, key: string, length: number): number
   const value = metadata[key];
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length !== length) fail(`${key} must be a list of ${length} numbers`);
-  return value.map((v: GgufMetadataValue) => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : fail(`${key} must hold numbers`)));
+  return value.map((v: GgufMetadataValue, i) => {
+    const n = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : fail(`${key} must hold numbers`);
+    if (!Number.isFinite(n)) fail(`${key}[${i}] is ${n}; the values must be finite`);
+    return n;
+  });
 }
 
 function optionalId(metadata: GgufMetadata, key: string, vocabSize: number): number | null {
@@ -56,8 +60,9 @@ function optionalId(metadata: GgufMetadata, key: string, vocabSize: number): num
   if (value === undefined) return null;
   const id = typeof value === 'bigint' ? Number(value) : value;
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`${key} must be a token id, got ${String(value)}`);
-  // llama.cpp writes -1 as uint32 0xffffffff for "none"; ids past the vocabulary mean the same.
-  return id < vocabSize ? id : null;
+  // llama.cpp only warns and falls back to a default; a model that names a token it lacks is damaged.
+  if (id >= vocabSize) fail(`${key} ${id} is outside the vocabulary of ${vocabSize} tokens (ids 0..${vocabSize - 1})`);
+  return id;
 }
 
 function optionalBool(metadata: GgufMetadata, key: string): boolean | undefined {
