@@ -263,7 +263,7 @@ async function ggufMutants(base: Base): Promise<Mutant[]> {
     ['llama.attention.key_length', 0, /llama\.attention\.key_length must be at least 1/],
     ['llama.attention.key_length', 15, /value_length \d+ differs from key_length 15/],
     ['llama.rope.dimension_count', 8, /partial RoPE/],
-    ['tokenizer.ggml.bos_token_id', 0xffffffff, /tokenizer\.ggml\.bos_token_id 4294967295 is outside the vocabulary/],
+    ['tokenizer.ggml.bos_token_id', 0xfffffffe, /tokenizer\.ggml\.bos_token_id 4294967294 is outside the vocabulary/],
     ['tokenizer.ggml.eos_token_id', 1e6, /tokenizer\.ggml\.eos_token_id 1000000 is outside the vocabulary/],
   ];
   const vocabKv = kv('llama.vocab_size');
@@ -621,6 +621,11 @@ export async function validVariants(bases: Base[]): Promise<{ name: string; base
   return [
     { name: 'no llama.rope.freq_base', base: gguf, files: await withoutKey('llama.rope.freq_base'), warning: /llama\.rope\.freq_base is absent: 10000 assumed/ },
     { name: 'no BOS id', base: gguf, files: await withoutKey('tokenizer.ggml.bos_token_id'), warning: /tokenizer\.ggml\.bos_token_id is absent: the model has no BOS token/ },
+    {
+      name: "BOS id llama.cpp's no-token (-1 as uint32)", base: gguf,
+      files: { 'model.gguf': await reencode(gguf.files['model.gguf'], { metadata: (m) => void (m['tokenizer.ggml.bos_token_id'] = { type: 'uint32', value: 0xffffffff }) }) },
+      warning: /tokenizer\.ggml\.bos_token_id is 4294967295 \(llama\.cpp's "no token"\): the model has no BOS token/,
+    },
     { name: 'no rope_freqs or scaling keys', base: gguf, files: gguf.files, warning: /RoPE is not scaled/ },
     { name: 'no rms_norm_eps', base: st, files: withoutField('rms_norm_eps'), warning: /config\.json has no rms_norm_eps: 0\.000001 assumed|no rms_norm_eps: 1e-6 assumed/ },
     { name: 'no rope parameters', base: st, files: withoutField('rope_parameters'), warning: /no rope_theta: 10000 assumed/ },

@@ -48,6 +48,9 @@ export function boundedPositive(value: unknown, name: string, max: number, fail:
   return value;
 }
 
+/** llama.cpp's LLAMA_TOKEN_NULL (-1) as a GGUF uint32: some converters write it for "no such token". */
+export const NO_TOKEN = 0xffffffff;
+
 /** Bounds of the spec's sizes that the readers do not check one by one (shared by GGUF and config.json). */
 export function checkSpecBounds(spec: ModelSpec, fail: (message: string) => never): void {
   if (spec.numKvHeads > spec.numHeads) fail(`${spec.numKvHeads} KV heads are more than the ${spec.numHeads} attention heads`);

@@ -4,7 +4,7 @@
 import { ropeInverseFrequencies } from '../../engine/rope';
 import { type ModelSpec, type RopeScaling, WEIGHT_NAMES } from '../../engine/spec';
 import type { GgufMetadata, GgufMetadataValue } from './reader';
-import { MODEL_LIMITS, boundedInt, boundedPositive, checkSpecBounds, describeValue } from '../validate';
+import { MODEL_LIMITS, NO_TOKEN, boundedInt, boundedPositive, checkSpecBounds, describeValue } from '../validate';
 
 function fail(message: string): never {
   throw new Error(`GGUF: ${message}`);
@@ -384,6 +384,10 @@ export function specFromGguf(
     const id = optionalInt(metadata, key, Number.MAX_SAFE_INTEGER, 0);
     if (id === undefined) {
       if (key.endsWith('bos_token_id') || key.endsWith('eos_token_id')) warnings.push(`${key} is absent: the model has no ${what} token`);
+      return null;
+    }
+    if (id === NO_TOKEN) {
+      warnings.push(`${key} is ${NO_TOKEN} (llama.cpp's "no token"): the model has no ${what} token`);
       return null;
     }
     if (id >= vocabSize) fail(`${key} ${id} is outside the vocabulary of ${vocabSize} tokens (ids 0..${vocabSize - 1})`);

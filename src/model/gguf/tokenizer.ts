@@ -9,6 +9,7 @@
 import type { TokenizerFiles } from '../tokenizer';
 import type { GgufMetadata, GgufMetadataValue } from './reader';
 import { type GgufValue, ggufValue } from './writer';
+import { NO_TOKEN } from '../validate';
 
 type Json = Record<string, unknown>;
 
@@ -60,6 +61,7 @@ function optionalId(metadata: GgufMetadata, key: string, vocabSize: number): num
   if (value === undefined) return null;
   const id = typeof value === 'bigint' ? Number(value) : value;
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`${key} must be a token id, got ${String(value)}`);
+  if (id === NO_TOKEN) return null;
   // llama.cpp only warns and falls back to a default; a model that names a token it lacks is damaged.
   if (id >= vocabSize) fail(`${key} ${id} is outside the vocabulary of ${vocabSize} tokens (ids 0..${vocabSize - 1})`);
   return id;
