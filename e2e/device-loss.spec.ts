@@ -78,7 +78,10 @@ test('a GPU device lost mid-run is replaced; the run resumes from its checkpoint
   expect(destroyed).toBe(1);
 
   // The run says what happened and goes on from its checkpoint (the one it had, or a later one saved as the device went).
-  await expect(page.getByText(/^GPU device lost, resumed from step [2-6]/)).toBeVisible({ timeout: STEP_TIMEOUT });
+  const notice = page.getByText(/^GPU device lost, resumed from step [2-6]/);
+  await expect(notice.or(page.getByTestId('run-error'))).toBeVisible({ timeout: STEP_TIMEOUT });
+  await expect(page.getByTestId('run-error')).toHaveCount(0);
+  await expect(notice).toBeVisible();
   await expect(page.getByTestId('run-status')).toHaveText(/^done · step 6\/6/, { timeout: 6 * STEP_TIMEOUT });
   await expect(page.getByTestId('run-error')).toHaveCount(0);
   const recovered = (await storedRun(page, 'device lost'))!;

@@ -98,9 +98,9 @@ test('a full disk while saving a checkpoint keeps the earlier one, says so, and 
   // The disk is full: room for the run's record, not for the checkpoint of step 4.
   await fillDisk(page, cdp, origin, Math.floor(before.bytes / 3));
   await page.getByTestId('run-resume').click();
+  await expect(page.getByTestId('run-error')).toBeVisible({ timeout: 2 * STEP_TIMEOUT });
   await expect(page.getByTestId('run-error')).toHaveText(
     "The browser's storage is full: could not save the checkpoint of step 4 (the checkpoint of step 2 is kept). Free space (delete cached models or runs) and resume.",
-    { timeout: 2 * STEP_TIMEOUT },
   );
   await expect(page.getByTestId('run-status')).toHaveText(/^error · step 4\/6/);
   const after = (await storedCheckpoint(page))!;
@@ -145,9 +145,9 @@ test.describe('a download that fills the disk', () => {
     const transfer = picker.getByTestId('model-transfer');
     await expect(transfer.locator('progress')).toHaveAttribute('value', /^[1-9]\d*$/, { timeout: 30_000 });
     await fillDisk(page, cdp, origin, 64 * 1024);
+    await expect(picker.getByTestId('model-error')).toBeVisible({ timeout: 60_000 });
     await expect(picker.getByTestId('model-error')).toHaveText(
       /^Could not add e2e-full\.gguf: The browser's storage is full: e2e-full\.gguf could not be saved \([\d.]+ MiB of 1\.\d MiB were saved when writing e2e-full\.gguf failed\)\. Free space \(delete cached models or runs\) and add it again\./,
-      { timeout: 60_000 },
     );
     await expect(transfer).toHaveCount(0);
     await expect(picker.getByTestId('cached-model')).toHaveCount(0);
