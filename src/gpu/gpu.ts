@@ -51,6 +51,12 @@ export class GpuError extends Error {
   }
 }
 
+/** Why a device was lost: 'destroyed' (device.destroy()) or 'unknown' (driver reset, out of memory, ...). */
+export interface DeviceLoss {
+  reason: string;
+  message: string;
+}
+
 export class GpuOutOfMemoryError extends Error {
   constructor(message: string) {
     super(message);
@@ -102,6 +108,10 @@ export class Gpu {
   private readonly bindGroups = new BindGroupCache();
   private timer: KernelTimer | null = null;
   private readonly errors: string[] = [];
+  /** Set once the device is lost (whatever the reason); null while it works. */
+  lost: DeviceLoss | null = null;
+  /** Resolves when the device is lost. */
+  readonly whenLost: Promise<DeviceLoss>;
 
   private constructor(
     readonly device: GPUDevice,
@@ -122,8 +132,10 @@ export class Gpu {
     device.addEventListener('uncapturederror', (event) => {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);
     });
-    void device.lost.then((info) => {
+    this.whenLost = device.lost.then((info) => {
+      this.lost = { reason: String(info.reason), message: info.message };
       if (info.reason !== 'destroyed') this.errors.push(`GPU device lost: ${info.message}`);
+      return this.lost;
     });
   }
 

@@ -346,23 +346,30 @@ interface FileTensor {
   /** Absolute byte range in the file. */
   begin: number;
   end: number;
+  /** Its encoding: the upload checks it for NaN and infinities. */
+  type: GgmlType;
 }
 
 /**
  * One buffer per tensor, allocated in error scopes (a GPU out of memory fails here, before any byte is read),
- * then filled as the file streams by. Returns the buffers by tensor name.
+ * then filled as the file streams by and checked for NaN and infinities on the GPU. Returns the buffers by tensor name.
  */
 async function uploadFile(load: Loading, file: WeightFile, tensors: readonly FileTensor[]): Promise<Map<string, GPUBuffer>> {
   const plan: TensorPlacement[] = [];
   await load.gpuWork('allocating the weights', async () => {
-    for (const { name, begin, end } of tensors) plan.push({ name, begin, end, buffer: load.alloc(name, end - begin), bufferOffset: 0 });
+    for (const { name, begin, end, type } of tensors) plan.push({ name, begin, end, type, buffer: load.alloc(name, end - begin), bufferOffset: 0 });
   });
   load.checkAborted();
-  const uploader = new TensorUploader(load.uploading, plan);
-  await load.gpuWork('uploading the weights', async () => {
-    await load.stream(file, (chunk, offset) => uploader.push(chunk, offset));
-    await uploader.finish();
-  });
+  const uploader = new TensorUploader(load.uploading, plan, { checkFinite: load.gpu });
+  try {
+    await load.gpuWork('uploading the weights', async () => {
+      await load.stream(file, (chunk, offset) => uploader.push(chunk, offset));
+      await uploader.finish();
+    });
+  } catch (error) {
+    uploader.abort(); // its buffers, and the finite check's
+    throw error;
+  }
   return new Map(plan.map((p) => [p.name, p.buffer]));
 }
 
@@ -473,7 +480,7 @@ async function loadGguf(load: Loading, files: WeightFile[]): Promise<LoadedModel
   for (const part of parts) {
     const { tensorInfos } = part.header;
     const buffers = await load.inFile(part.key, () =>
-      uploadFile(load, part, tensorInfos.map((info) => ({ name: info.name, begin: info.offset, end: info.offset + info.byteLength }))),
+      uploadFile(load, part, tensorInfos.map((info) => ({ name: info.name, begin: info.offset, end: info.offset + info.byteLength, type: info.type }))),
     );
     for (const info of tensorInfos) {
       const buffer = buffers.get(info.name) as GPUBuffer;
@@ -581,7 +588,9 @@ async function loadSafetensors(load: Loading, files: WeightFile[]): Promise<Load
     const wanted = [...header.tensors.values()].filter((info) => shardOf.get(info.name) === file.key);
     await load.inFile(file.key, async () => {
       const buffers = await uploadFile(
-        load, file, wanted.map((info) => ({ name: info.name, begin: header.dataOffset + info.begin, end: header.dataOffset + info.end })),
+        load, file, wanted.map((info) => ({
+          name: info.name, begin: header.dataOffset + info.begin, end: header.dataOffset + info.end, type: SAFETENSORS_TYPES[info.dtype] as GgmlType,
+        })),
       );
       // This shard's linear weights are quantized before the next shard arrives: at most one shard stays raw.
       await load.gpuWork('preparing the weights', async () => {

@@ -53,6 +53,7 @@ export function applyEvents(record: RunRecord, events: readonly TrainEvent[]): R
         next.checkpointStep = event.step;
         break;
       case 'progress':
+      case 'recovered':
         break;
     }
   }
@@ -383,6 +384,7 @@ export function createRunsStore(deps: RunsDeps) {
         set({ progress: { runId: id, label: event.label, done: event.done, total: event.total } });
         return;
       }
+      if (event.type === 'recovered') set({ notice: event.message }); // "GPU device lost, resumed from step N"
       // The worker repeats 'running' every step: only a change of status is urgent.
       const urgent = event.type === 'checkpoint' || (event.type === 'status' && event.status !== pendingStatus(id));
       const list = queued.get(id) ?? [];

@@ -48,4 +48,6 @@ export type TrainEvent =
   | { type: 'progress'; label: string; done: number; total: number }
   | { type: 'step'; metrics: StepMetrics }
   | { type: 'sample'; sample: TokenLossSample }
-  | { type: 'checkpoint'; step: number };
+  | { type: 'checkpoint'; step: number }
+  /** The GPU device was lost and the run goes on, on a new device, from the checkpoint of `step` (0: from the start). */
+  | { type: 'recovered'; step: number; message: string };

@@ -8,7 +8,7 @@ import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planT
 import { type ModelSpec, WEIGHT_NAMES } from '../engine/spec';
 import type { GgmlType } from '../engine/ggml';
 import type { StepResult } from '../engine/trainer';
-import { type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
+import { type DeviceLoss, type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import type { StepMetrics, TokenLossSample, TrainEvent } from './protocol';
 import { type RunConfig, streamOptions } from './run-config';
@@ -28,10 +28,38 @@ export type BaseModel = HostBaseModel | { spec: ModelSpec; tokenizer: Tokenizer;
 
 export interface SessionDeps {
   gpu: Gpu;
-  /** The base model of the run (for a checkpoint source, its weights already resolved). */
-  loadModel(config: RunConfig, onProgress: (done: number, total: number) => void): Promise<BaseModel>;
+  /**
+   * Opens a new GPU device after the run's device was lost (a driver reset, the GPU out of memory, a tab in the
+   * background too long): the run then reloads its model and goes on from its last checkpoint. Without it a lost
+   * device ends the run with an error.
+   */
+  reopenGpu?(): Promise<Gpu>;
+  /** The base model of the run on `gpu` (for a checkpoint source, its weights already resolved). */
+  loadModel(config: RunConfig, onProgress: (done: number, total: number) => void, gpu: Gpu): Promise<BaseModel>;
   checkpoints: CheckpointStore;
   emit(event: TrainEvent): void;
+}
+
+/** How many times one run opens a new device after losing one before it gives up. */
+export const MAX_DEVICE_RECOVERIES = 3;
+
+/** A step whose loss or gradient norm is NaN or infinite: the run stops, and nothing of that step is saved. */
+export class NonFiniteStepError extends Error {
+  constructor(readonly step: number, what: string, keptStep: number | undefined) {
+    const kept = keptStep === undefined ? 'there is no checkpoint yet' : `the checkpoint of step ${keptStep} is kept`;
+    super(
+      `Training stopped at step ${step}: ${what}. Nothing of this step was saved (${kept}). Lower the learning rate, or check the model's weights and the data, then start again.`,
+    );
+    this.name = 'NonFiniteStepError';
+  }
+}
+
+/** The GPU device was lost and the run could not go on on a new one. */
+export class GpuDeviceLostError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GpuDeviceLostError';
+  }
 }
 
 /** Pause and stop requests from the UI, checked between steps. */
@@ -117,14 +145,61 @@ function tokenSample(step: number, ctx: PackedContext, tokenLoss: Float32Array, 
   return { step, tokens };
 }
 
-/** Runs (or resumes from its checkpoint) one training run to its last step or until stopped. */
+/**
+ * Runs (or resumes from its checkpoint) one training run to its last step or until stopped. When the GPU device is
+ * lost, it opens a new one (deps.reopenGpu), reloads the model and goes on from the last checkpoint, at most
+ * MAX_DEVICE_RECOVERIES times; the data stream and the optimizer resume exactly, so the run ends as it would have.
+ */
 export async function runTraining(run: { id: string; config: RunConfig }, deps: SessionDeps, control: RunControl): Promise<void> {
+  let gpu = deps.gpu;
+  for (let recoveries = 0; ; recoveries++) {
+    try {
+      await trainOnDevice(run, { ...deps, gpu }, control, recoveries > 0);
+      return;
+    } catch (error) {
+      const loss = await deviceLoss(gpu);
+      if (!loss) throw error;
+      const why = loss.message ? `${loss.reason}: ${loss.message}` : loss.reason;
+      if (!deps.reopenGpu) {
+        throw new GpuDeviceLostError(`The GPU device was lost (${why}). Start the run again to go on from its last checkpoint.`, { cause: error });
+      }
+      if (recoveries === MAX_DEVICE_RECOVERIES) {
+        throw new GpuDeviceLostError(
+          `The GPU device was lost ${recoveries + 1} times during this run (the last time: ${why}), so it stopped. Its last checkpoint is kept: start the run again to go on from there.`,
+          { cause: error },
+        );
+      }
+      deps.emit({ type: 'status', status: 'loading', message: `The GPU device was lost (${why}): opening a new one` });
+      gpu = await deps.reopenGpu();
+    }
+  }
+}
+
+/**
+ * The loss of the run's device, if it is lost. A readback that fails because the device is lost may settle before
+ * the device's lost promise does: wait for that a moment.
+ */
+async function deviceLoss(gpu: Gpu): Promise<DeviceLoss | null> {
+  if (gpu.lost) return gpu.lost;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
+  const loss = await Promise.race([gpu.whenLost, settled]);
+  clearTimeout(timer);
+  return loss;
+}
+
+/** One attempt on one device: load the model and the checkpoint, then train until done, stopped or failed. */
+async function trainOnDevice(run: { id: string; config: RunConfig }, deps: SessionDeps, control: RunControl, afterDeviceLoss: boolean): Promise<void> {
   const { gpu, emit } = deps;
   const { config } = run;
   emit({ type: 'status', status: 'loading', message: 'loading the model' });
-  const base = await deps.loadModel(config, (done, total) => emit({ type: 'progress', label: 'model', done, total }));
+  const base = await deps.loadModel(config, (done, total) => emit({ type: 'progress', label: 'model', done, total }), gpu);
   const checkpoint = await deps.checkpoints.load(run.id);
   if (checkpoint && checkpoint.mode !== config.mode) throw new Error(`the checkpoint of run ${run.id} is for ${checkpoint.mode} training`);
+  if (afterDeviceLoss) {
+    const from = checkpoint?.step ?? 0;
+    emit({ type: 'recovered', step: from, message: `GPU device lost, resumed from step ${from}${checkpoint ? '' : ' (there was no checkpoint yet)'}` });
+  }
   const opts = streamOptions(config, base.tokenizer);
   const model = 'model' in base ? base.model : Model.fromTensors(gpu, base.spec, restoredWeights(base.tensors, checkpoint));
   let plan: TrainingPlan | null = null;
@@ -189,6 +264,7 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
     while (step < config.steps && !control.stopRequested) {
       await control.waitWhilePaused(() => emit({ type: 'status', status: 'paused' }));
       if (control.stopRequested) break;
+      if (gpu.lost) throw new GpuDeviceLostError(`the GPU device was lost before step ${step + 1}`);
       emit({ type: 'status', status: 'running' });
       const contexts = stream.next(config.batchSize * config.gradAccumulation);
       const microBatches = [];
@@ -199,6 +275,11 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
         throw outOfMemory(error, plan) ?? error;
       });
       const stepMs = performance.now() - t0;
+      const nonFinite = [
+        ...(Number.isFinite(result.loss) ? [] : [`the loss is ${result.loss}`]),
+        ...(Number.isFinite(result.gradNorm) ? [] : [`the gradient norm is ${result.gradNorm}`]),
+      ];
+      if (nonFinite.length > 0) throw new NonFiniteStepError(step + 1, nonFinite.join(' and '), savedStep);
       step += 1;
       const tokens = contexts.reduce((n, c) => n + c.attentionMask.reduce((a, x) => a + x, 0), 0);
       const metrics: StepMetrics = {

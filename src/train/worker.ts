@@ -29,10 +29,11 @@ const api = {
     control = new RunControl();
     try {
       gpu ??= Gpu.create();
-      const device = await gpu;
       await runTraining(run, {
-        gpu: device,
-        loadModel: (config, onProgress) => loadBaseModel(device, config, appBaseUrl, onProgress),
+        gpu: await gpu,
+        // After a lost device the worker's next runs use the new one too.
+        reopenGpu: () => (gpu = Gpu.create()),
+        loadModel: (config, onProgress, device) => loadBaseModel(device, config, appBaseUrl, onProgress),
         checkpoints: indexedDbCheckpoints,
         emit: onEvent,
       }, control);

@@ -1,5 +1,9 @@
 // Writes tensors into GPU buffers as the file's bytes stream in (from a download, the cache or a local file),
-// so that the JS heap holds at most one chunk plus a few bytes of one tensor.
+// so that the JS heap holds at most one chunk plus a few bytes of one tensor. Each tensor whose type is known is
+// checked for NaN and infinities on the GPU as it completes, and finish() reads the results once.
+import { type GgmlType, blockBytes, blockSize } from '../../engine/ggml';
+import { ALL_FINITE, findNonFinite } from '../../engine/ops/finite';
+import type { Gpu } from '../../gpu/gpu';
 import { type SafetensorsHeader, type SafetensorsTensorInfo, headerByteLength, parseSafetensorsHeader } from '../safetensors';
 
 /** Where one tensor's bytes go. */
@@ -11,6 +15,8 @@ export interface TensorPlacement {
   buffer: GPUBuffer;
   /** Where the tensor starts in the buffer; a multiple of 4. */
   bufferOffset: number;
+  /** How the file encodes it: with `checkFinite`, the upload checks it for NaN and infinities. */
+  type?: GgmlType;
 }
 
 /** What the uploader needs of the GPU layer (the Gpu class has it). */
@@ -23,6 +29,64 @@ export interface UploadGpu {
 export interface TensorUploaderOptions {
   /** Wait for the GPU queue after this many bytes of writes, so writes cannot pile up. Default 64 MiB. */
   flushEveryBytes?: number;
+  /**
+   * Check every tensor that has a `type` for NaN and infinities (values, or GGML blocks' f16 scales) on this GPU,
+   * as it completes; finish() throws a NonFiniteWeightError naming the first bad one.
+   */
+  checkFinite?: Gpu;
+}
+
+/** A weight holds NaN or an infinity: named with the value, or the GGML block, where it first does. */
+export class NonFiniteWeightError extends Error {
+  constructor(readonly tensor: string, readonly type: GgmlType, readonly index: number) {
+    const where = blockSize(type) === 1
+      ? `value ${index} is NaN or infinite`
+      : `block ${index} (values ${index * blockSize(type)}..${(index + 1) * blockSize(type) - 1}) has a NaN or infinite f16 scale`;
+    super(`tensor "${tensor}" (${type}) is not finite: its ${where}. The file is damaged, or was written from a model that diverged.`);
+    this.name = 'NonFiniteWeightError';
+  }
+}
+
+/** The finite check of one upload: a u32 per checked tensor, written by the kernel, read once at the end. */
+class UploadFiniteCheck {
+  private readonly firstBad: GPUBuffer;
+  private readonly slots = new Map<TensorPlacement, number>();
+  private waiting: TensorPlacement[] = [];
+
+  constructor(private readonly gpu: Gpu, private readonly tensors: readonly TensorPlacement[]) {
+    tensors.forEach((t, slot) => this.slots.set(t, slot));
+    this.firstBad = gpu.upload('finite_check.first_bad', new Uint32Array(Math.max(1, tensors.length)).fill(ALL_FINITE));
+  }
+
+  /** The tensor's bytes are all written (its check runs at the next flush). */
+  completed(tensor: TensorPlacement): void {
+    if (this.slots.has(tensor)) this.waiting.push(tensor);
+  }
+
+  /** Submits the checks of the tensors completed since the last flush, after their writes in queue order. */
+  flush(): void {
+    if (this.waiting.length === 0) return;
+    const encoder = this.gpu.device.createCommandEncoder();
+    for (const t of this.waiting) {
+      const type = t.type as GgmlType;
+      const elements = ((t.end - t.begin) / blockBytes(type)) * blockSize(type);
+      findNonFinite(this.gpu, encoder, { buffer: t.buffer, byteOffset: t.bufferOffset, type, elements, firstBad: this.firstBad, slot: this.slots.get(t) as number, label: `finite:${t.name}` });
+    }
+    this.gpu.device.queue.submit([encoder.finish()]);
+    this.waiting = [];
+  }
+
+  /** Throws for the first tensor (in file order) that is not finite. */
+  async check(): Promise<void> {
+    this.flush();
+    const firstBad = new Uint32Array(await this.gpu.read(this.firstBad, this.tensors.length * 4));
+    const bad = this.tensors.findIndex((_, slot) => firstBad[slot] !== ALL_FINITE);
+    if (bad >= 0) throw new NonFiniteWeightError(this.tensors[bad].name, this.tensors[bad].type as GgmlType, firstBad[bad]);
+  }
+
+  destroy(): void {
+    this.gpu.destroy(this.firstBad);
+  }
 }
 
 const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -46,6 +110,7 @@ export class TensorUploader {
   private sinceFlush = 0;
   private aborted = false;
   private readonly flushEveryBytes: number;
+  private readonly finite: UploadFiniteCheck | null;
   bytesUploaded = 0;
 
   constructor(
@@ -56,6 +121,8 @@ export class TensorUploader {
     this.flushEveryBytes = options.flushEveryBytes ?? 64 * 1024 * 1024;
     this.tensors = [...plan].sort((a, b) => a.begin - b.begin);
     checkPlan(this.tensors);
+    const typed = this.tensors.filter((t) => t.type !== undefined && t.end > t.begin);
+    this.finite = options.checkFinite && typed.length > 0 ? new UploadFiniteCheck(options.checkFinite, typed) : null;
     this.skipEmptyTensors();
   }
 
@@ -86,6 +153,7 @@ export class TensorUploader {
       this.completeTensor(tensor);
     }
     this.position = chunkEnd;
+    this.finite?.flush();
     if (this.sinceFlush >= this.flushEveryBytes) {
       this.sinceFlush = 0;
       await this.gpu.device.queue.onSubmittedWorkDone();
@@ -105,12 +173,20 @@ export class TensorUploader {
     }
     await this.gpu.device.queue.onSubmittedWorkDone();
     this.gpu.checkErrors?.();
+    if (this.finite) {
+      try {
+        await this.finite.check();
+      } finally {
+        this.finite.destroy();
+      }
+    }
   }
 
   /** Destroys every buffer of the plan: after a failure no partly loaded buffer stays allocated. */
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.finite?.destroy();
     this.gpu.destroy(...new Set(this.tensors.map((t) => t.buffer)));
   }
 
@@ -146,6 +222,7 @@ export class TensorUploader {
       this.gpu.device.queue.writeBuffer(tensor.buffer, tensor.bufferOffset + this.written, this.pending, 0, 4);
       this.counted(this.pendingLength);
     }
+    this.finite?.completed(tensor);
     this.next += 1;
     this.written = 0;
     this.pendingLength = 0;
@@ -197,6 +274,9 @@ function checkPlan(tensors: readonly TensorPlacement[]): void {
     }
   }
 }
+
+/** The safetensors dtypes the finite check reads (others are uploaded unchecked). */
+const SAFETENSORS_FLOAT_TYPES: Partial<Record<string, GgmlType>> = { F32: 'F32', F16: 'F16', BF16: 'BF16' };
 
 export interface SafetensorsToGpuOptions extends TensorUploaderOptions {
   /** Which tensors to load (default all). */
@@ -270,7 +350,8 @@ export class SafetensorsToGpu {
         if (this.options.include && !this.options.include(info)) continue;
         const buffer = this.gpu.buffer(info.name, info.end - info.begin);
         this.buffers.set(info.name, buffer);
-        plan.push({ name: info.name, begin: header.dataOffset + info.begin, end: header.dataOffset + info.end, buffer, bufferOffset: 0 });
+        const type = SAFETENSORS_FLOAT_TYPES[info.dtype];
+        plan.push({ name: info.name, begin: header.dataOffset + info.begin, end: header.dataOffset + info.end, buffer, bufferOffset: 0, ...(type && { type }) });
       }
     } catch (error) {
       this.abort();
