@@ -187,14 +187,18 @@ async function main(): Promise<number> {
     }
   };
 
-  const gpu = await Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+  const webGpu = installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []);
+  const openGpu = () => Gpu.create(webGpu);
+  let gpu = await openGpu();
   try {
     await runTraining({ id: basename(out), config }, {
       gpu,
+      // A lost device (a driver reset) is replaced and the run goes on from its last checkpoint.
+      reopenGpu: async () => (gpu = await openGpu()),
       checkpoints,
       emit,
-      loadModel: async () => {
-        base = await loadBaseFolder(gpu, modelDir);
+      loadModel: async (_config, _onProgress, device) => {
+        base = await loadBaseFolder(device, modelDir);
         if (config.contextLength > base.spec.maxPositionEmbeddings) {
           throw new Error(`the model takes at most ${base.spec.maxPositionEmbeddings} tokens of context, the run asks for ${config.contextLength}`);
         }
