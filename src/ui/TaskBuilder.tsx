@@ -5,6 +5,7 @@ import { defaultRunName, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/run-config';
 import type { RunObjective } from '../train/objectives';
 import { NumberField, TextField } from './fields';
+import './TaskBuilder.css';
 
 const FAMILY_NAMES: Record<string, string> = {
   classification: 'Classification',
