@@ -1,9 +1,9 @@
 import { useState } from 'react';
+import './ExperimentsList.css';
 import { runSummary } from '../store/charts';
 import { formatLoss, formatTime } from '../util/format';
 import { stepsDone, useRunsStore } from '../store/runs';
 import type { RunRecord } from '../train/protocol';
-import './ExperimentsList.css';
 
 /** Every run, wired to the runs store. */
 export function ExperimentsList() {
