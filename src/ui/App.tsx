@@ -50,10 +50,6 @@ export function App() {
       <GpuProblem />
       <div className="workbench">
         <div className="setup-column">
-          <p className="setup-lead">
-            <strong>Start here.</strong> Pick a model, choose the tasks, then create and start a run: it trains in this
-            tab and its charts appear under Runs.
-          </p>
           <section className="step" id="step-model" aria-label="Step 1: model">
             <ModelPicker />
           </section>
@@ -86,7 +82,10 @@ function StepNav() {
   return (
     <nav className="step-nav" aria-label="Steps">
       <div className="step-nav-inner">
-        <ol className="step-links">
+        <p className="step-nav-lead" id="step-nav-lead">
+          Start here
+        </p>
+        <ol className="step-links" aria-describedby="step-nav-lead">
           {STEPS.map((step, index) => (
             <li key={step.id}>
               <a className="step-link" href={`#${step.id}`} aria-current={current === step.id ? 'step' : undefined}>
