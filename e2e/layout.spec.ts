@@ -20,7 +20,7 @@ async function openApp(page: Page): Promise<void> {
   await expect(page.getByTestId('context-preview').locator('[data-target="true"]').first()).toBeVisible({ timeout: 60_000 });
 }
 
-const steps = (page: Page) => page.getByRole('navigation', { name: 'Steps' });
+const steps = (page: Page) => page.getByRole('navigation', { name: 'Setup steps' });
 
 test.describe('at 1366x900', () => {
   test.use({ viewport: { width: 1366, height: 900 } });

@@ -13,7 +13,7 @@ import { shouldReloadOnTakeover, trainingBusy, useAppUpdateStore } from './store
 import { useGpuStore } from './store/gpu';
 import { useRunsStore } from './store/runs';
 import { useStudyStore } from './store/study';
-import { App } from './ui/App';
+import { App, applyStoredTypeScale } from './ui/App';
 
 void useGpuStore.getState().probe();
 void useRunsStore.getState().loadRuns();
@@ -47,6 +47,7 @@ if ('serviceWorker' in navigator) {
   });
 }
 
+applyStoredTypeScale();
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
 createRoot(root).render(

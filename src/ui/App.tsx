@@ -80,7 +80,7 @@ export function App() {
 function StepNav() {
   const current = useStepInView();
   return (
-    <nav className="step-nav" aria-label="Steps">
+    <nav className="step-nav" aria-label="Setup steps">
       <div className="step-nav-inner">
         <p className="step-nav-lead" id="step-nav-lead">
           Start here
@@ -151,15 +151,22 @@ function stepInView(): string | null {
 
 const TYPE_SCALE_KEY = 'manyicl-type-scale';
 
+/** Sets the type scale the reader chose last time, before the first render (main.tsx), so nothing jumps. */
+export function applyStoredTypeScale(): void {
+  document.documentElement.dataset.typeScale = localStorage.getItem(TYPE_SCALE_KEY) === 'large' ? 'large' : 'normal';
+}
+
 /** Larger type for a projector or a classroom screen; every size is in rem, so the whole page scales. */
 function LargeTypeToggle() {
-  const [large, setLarge] = useState(() => localStorage.getItem(TYPE_SCALE_KEY) === 'large');
-  useEffect(() => {
-    document.documentElement.dataset.typeScale = large ? 'large' : 'normal';
-    localStorage.setItem(TYPE_SCALE_KEY, large ? 'large' : 'normal');
-  }, [large]);
+  const [large, setLarge] = useState(() => document.documentElement.dataset.typeScale === 'large');
+  const toggle = () => {
+    const next = !large;
+    localStorage.setItem(TYPE_SCALE_KEY, next ? 'large' : 'normal');
+    document.documentElement.dataset.typeScale = next ? 'large' : 'normal';
+    setLarge(next);
+  };
   return (
-    <button type="button" className="button button-secondary header-button" aria-pressed={large} onClick={() => setLarge(!large)} data-testid="large-type">
+    <button type="button" className="button button-secondary header-button" aria-pressed={large} onClick={toggle} data-testid="large-type">
       <span aria-hidden="true" className="large-type-glyph">
         A<span>A</span>
       </span>
