@@ -155,4 +155,10 @@ test('exports a trained run as PEFT, ONNX and cluster-recipe zips, and imports t
     return run.metrics[0].loss;
   }, runId);
   expect(Math.abs(parity.engine_loss - firstLoss) / firstLoss).toBeLessThan(1e-6);
+
+  // The imported run's recipe starts from the adapter it was imported from, not from its seed.
+  await page.getByTestId('experiments').getByRole('button', { name: 'export-me-peft.zip (imported)', exact: true }).click();
+  const importedRecipe = unzipSync((await download(page, () => panel.getByTestId('export-recipe').click())).bytes);
+  const init = readPeftAdapter((name) => importedRecipe[`init_adapter/${name}`], EMBEDDED_SPEC, 'init_adapter');
+  for (const [key, data] of fromCheckpoint.tensors) expect(init.tensors.get(key), key).toEqual(data);
 });

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'vite';
+import { buildCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/gpu.testing';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
@@ -22,13 +22,7 @@ let entry: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'manyicl-recipe-cli-'));
-  const outDir = join(process.cwd(), 'node_modules', '.cache', 'manyicl-export-recipe-cli');
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { ssr: 'src/cli/export-recipe.ts', outDir, target: 'node20', rollupOptions: { output: { entryFileNames: 'export-recipe.mjs', format: 'es' } } },
-  });
-  entry = join(outDir, 'export-recipe.mjs');
+  entry = await buildCli('export-recipe');
 }, 180_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

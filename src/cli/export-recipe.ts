@@ -19,13 +19,12 @@ import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import { loadTokenizer } from '../model/tokenizer';
 import { firstStepLoss } from '../train/first-step';
 import { type RunConfig, parseRunConfig } from '../train/run-config';
-import { errorMessage } from '../util/errors';
 import { caseBase } from './case-base';
 import { nodeFolder, writeInPlace } from './node-folder';
+import { UsageError, runMain } from './run-main';
 
 const USAGE = 'usage: npm run export-recipe -- --config FILE --out DIR [--model DIR] [--hub-repo REPO] [--examples N] [--no-parity]';
 
-class UsageError extends Error {}
 
 /** Our engine's first-step loss, on a model made from the base's weights as f32. */
 async function engineLoss(base: BaseSource, config: RunConfig, tokenizer: Tokenizer): Promise<{ loss: number; targetTokens: number }> {
@@ -80,10 +79,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : errorMessage(error));
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);

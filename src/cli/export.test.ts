@@ -4,7 +4,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'vite';
+import { buildCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specFromHfConfig } from '../model/config';
 import { readSafetensors } from '../model/safetensors';
@@ -18,13 +18,7 @@ let entry: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'manyicl-export-'));
   // Inside the repository, so that the bundle's external packages (protobufjs, fflate) resolve from node_modules.
-  const outDir = join(process.cwd(), 'node_modules', '.cache', 'manyicl-export-cli');
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { ssr: 'src/cli/export.ts', outDir, target: 'node20', rollupOptions: { output: { entryFileNames: 'export.mjs', format: 'es' } } },
-  });
-  entry = join(outDir, 'export.mjs');
+  entry = await buildCli('export');
 }, 120_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

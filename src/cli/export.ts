@@ -10,13 +10,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXPORT_DTYPES, EXPORT_FORMATS, EXPORT_QUANTS, type ExportDtype, type ExportFormat, type ExportQuant, exportModel, isSingleFile } from '../export/formats';
 import { readPeftAdapter } from '../export/peft';
-import { errorMessage } from '../util/errors';
 import { caseBase } from './case-base';
 import { nodeFolder, writeInPlace } from './node-folder';
+import { UsageError, runMain } from './run-main';
 
 const USAGE = `usage: npm run export -- DIR --format ${EXPORT_FORMATS.join('|')} [--dtype ${EXPORT_DTYPES.join('|')}] --out PATH [--quant ${EXPORT_QUANTS.join('|')}]`;
 
-class UsageError extends Error {}
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -55,10 +54,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : errorMessage(error));
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);

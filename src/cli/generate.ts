@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
 import { generateForCase } from '../reference/generate';
+import { UsageError, runMain } from './run-main';
 
 const USAGE = 'usage: npm run generate -- DIR (--ids 1,2,3 | --prompt TEXT) --max-new-tokens N [--no-adapter]';
 
-class UsageError extends Error {}
 
 function parseIds(text: string): number[] {
   const ids = text.split(',').map((s) => s.trim());
@@ -48,10 +48,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : error instanceof Error ? error.message : error);
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);

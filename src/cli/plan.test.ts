@@ -6,7 +6,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'vite';
+import { buildCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { parseGgufHeader } from '../model/gguf/reader';
@@ -22,13 +22,7 @@ let baseUrl: string;
 const ranges: string[] = [];
 
 beforeAll(async () => {
-  const outDir = join(process.cwd(), 'node_modules', '.cache', 'manyicl-plan-cli');
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { ssr: 'src/cli/plan.ts', outDir, target: 'node20', rollupOptions: { output: { entryFileNames: 'plan.mjs', format: 'es' } } },
-  });
-  entry = join(outDir, 'plan.mjs');
+  entry = await buildCli('plan');
   // Serves src/testdata with Range support (206), or the whole file (200) under /norange/.
   server = createServer(async (req, res) => {
     const noRange = req.url!.startsWith('/norange/');

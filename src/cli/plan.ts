@@ -15,12 +15,12 @@ import { type GgufHeader, type GgufRangeSource, parseGgufHeader } from '../model
 import { type ModelPlan, type RunPlanOptions, SHAPE_QUANTS, type ShapeQuant, planFigures, planForGguf, planForShape } from '../model/gguf/plan';
 import { errorMessage } from '../util/errors';
 import { nodeRangeFile } from './node-folder';
+import { UsageError, runMain } from './run-main';
 
 const USAGE =
   'usage: npm run plan -- (--shape NAME --quant TYPE | --gguf FILE|URL) --seq T [--batch B] [--rank R] [--targets q,k,v,o,gate,up,down] ' +
   '[--recompute] [--answer-tokens P] [--max-binding BYTES|GiB] [--gpu-memory BYTES|GiB]';
 
-class UsageError extends Error {}
 
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
 
@@ -141,10 +141,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : errorMessage(error));
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'vite';
+import { buildCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLines } from './read-lines';
 
@@ -42,18 +42,7 @@ describe('npm run score (the built entry)', () => {
   const run = promisify(execFile);
   let entry: string;
   beforeAll(async () => {
-    const outDir = join(dir, 'dist-cli');
-    await build({
-      configFile: false,
-      logLevel: 'silent',
-      build: {
-        ssr: 'src/cli/score.ts',
-        outDir,
-        target: 'node20',
-        rollupOptions: { output: { entryFileNames: 'score.mjs', format: 'es' } },
-      },
-    });
-    entry = join(outDir, 'score.mjs');
+    entry = await buildCli('score');
   }, 60_000);
 
   it('prints one JSON line per input line and exits 0', async () => {

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'vite';
+import { buildCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRunConfig, parseRunConfig, runConfigJson } from '../train/run-config';
 import { diskCheckpoints } from './disk-checkpoints';
@@ -16,13 +16,7 @@ let entry: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'manyicl-train-'));
   // Inside the repository, so that the bundle's external packages resolve from node_modules.
-  const outDir = join(process.cwd(), 'node_modules', '.cache', 'manyicl-train-cli');
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { ssr: 'src/cli/train.ts', outDir, target: 'node20', rollupOptions: { output: { entryFileNames: 'train.mjs', format: 'es' } } },
-  });
-  entry = join(outDir, 'train.mjs');
+  entry = await buildCli('train');
 }, 120_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

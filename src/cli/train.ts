@@ -19,6 +19,7 @@ import { type BaseModel, RunControl, runTraining } from '../train/session';
 import { errorMessage } from '../util/errors';
 import { CHECKPOINT_JSON, diskCheckpoints, writeAtomic } from './disk-checkpoints';
 import { checkCheckpointFits, loadBaseFolder, writeRunResult } from './train-model';
+import { UsageError, runMain } from './run-main';
 
 const USAGE = [
   'usage: npm run train -- --config FILE --out DIR [--steps N] [--context T] [--batch B] [--model DIR] [--resume] [--real-gpu]',
@@ -26,7 +27,6 @@ const USAGE = [
   '       npm run train -- --example-config                       (prints a run config to start from)',
 ].join('\n');
 
-class UsageError extends Error {}
 
 /** Exit status of a run stopped by Ctrl-C. */
 const INTERRUPTED = 130;
@@ -229,10 +229,4 @@ function lastMetrics(path: string): Pick<StepMetrics, 'loss' | 'taskLoss'> | und
   return { loss: line.loss, taskLoss: line.task_losses };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : errorMessage(error));
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);

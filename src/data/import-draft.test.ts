@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { detectColumns, draftExamples, fileDraft, guessMapping, hfDraft } from './import-draft';
+import { detectColumns, draftExamples, fileDraft, freeTaskName, guessMapping, hfDraft } from './import-draft';
 
 describe('import drafts', () => {
   test('finds the fields of JSONL and CSV data and guesses a mapping', () => {
@@ -22,5 +22,16 @@ describe('import drafts', () => {
     expect(draft).toMatchObject({ kind: 'hf', name: 'qa-set', columns: ['q', 'a'], mapping: { input: ['q'], answer: 'a' } });
     expect(draftExamples(draft, 'qa-set')).toMatchObject({ origin: 'org/qa-set · default · train', examples: [{ input: 'a', answer: 'b' }] });
     expect(() => hfDraft({ dataset: 'org/x', config: 'default', split: 'train', offset: 5 }, { ...rows, rows: [] })).toThrow(/no rows from offset 5/);
+  });
+});
+
+describe('file drafts of delimited files and free names', () => {
+  test('a .csv with tabs and a .tsv are read by their separator; the name suggested is free', () => {
+    const draft = fileDraft('sentiment.csv', 'sentence\tlabel\ngood\tpos\nbad\tneg\n', ['sentiment', 'sentiment-2']);
+    expect(draft).toMatchObject({ kind: 'file', format: 'csv', delimiter: '\t', columns: ['sentence', 'label'], name: 'sentiment-3', error: null });
+    expect(draftExamples(draft, draft.name).examples.map((e) => e.answer)).toEqual(['pos', 'neg']);
+    expect(fileDraft('data.tsv', 'q\ta\nx\ty\n')).toMatchObject({ format: 'csv', delimiter: '\t', columns: ['q', 'a'], name: 'data' });
+    expect(freeTaskName('nli', ['sentiment'])).toBe('nli');
+    expect(freeTaskName('nli', ['nli', 'nli-2', 'nli-4'])).toBe('nli-3');
   });
 });

@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classLabelNames, csvColumns, fetchHfRows, hfRecords, importRows, mapRecords } from './importers';
+import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { classLabelNames, csvColumns, detectDelimiter, fetchHfRows, hfRecords, importRows, mapRecords } from './importers';
 
 const task = { name: 'up', family: 'classification' as const };
 
@@ -243,5 +243,30 @@ describe('fetchHfRows', () => {
     expect(examples.map((e) => [e.id, e.input, e.answer])).toEqual([
       ['up-10', 'review 10', 'negative'], ['up-11', 'review 11', 'positive'], ['up-12', 'review 12', 'negative'], ['up-13', 'review 13', 'positive'],
     ]);
+  });
+});
+
+describe('delimited files: comma, tab or semicolon', () => {
+  const mapping = { input: 'text', answer: 'label' };
+  const task = { name: 'reviews', family: 'classification' as const };
+
+  test('the separator is found from the header line, quotes and extension considered', () => {
+    expect(detectDelimiter('text\tlabel\ngood, really\tpos\n')).toBe('\t');
+    expect(detectDelimiter('text;label\n"a, b";pos\n')).toBe(';');
+    expect(detectDelimiter('text,label\n')).toBe(',');
+    expect(detectDelimiter('"a\tb",label\nx,y\n')).toBe(',');
+    expect(detectDelimiter('single\nx\n')).toBe(',');
+    expect(detectDelimiter('a\tb,c,d\n', 'data.tsv')).toBe('\t');
+    expect(detectDelimiter('\ufeff\r\n\r\nq\ta\r\n')).toBe('\t');
+  });
+
+  test('tab-separated data in a .csv file is read field by field', () => {
+    const text = 'text\tlabel\ngood, really good\tpos\nbad\tneg\n';
+    expect(csvColumns(text)).toEqual(['text\tlabel']); // read as commas: one field, the issue
+    expect(csvColumns(text, '\t')).toEqual(['text', 'label']);
+    const { examples, errors } = importRows(text, 'csv', mapping, task, '\t');
+    expect(errors).toEqual([]);
+    expect(examples.map((e) => [e.input, e.answer])).toEqual([['good, really good', 'pos'], ['bad', 'neg']]);
+    expect(importRows('text;label\nok;pos\n', 'csv', mapping, task, ';').examples[0]).toMatchObject({ input: 'ok', answer: 'pos' });
   });
 });

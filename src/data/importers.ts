@@ -41,8 +41,8 @@ export interface SourceRecord {
  * Examples from a JSONL or CSV upload. Bad rows (invalid JSON, missing mapped fields, empty input or answer,
  * duplicate ids) are reported per row and left out; if no row is valid this throws with a summary.
  */
-export function importRows(text: string, format: 'jsonl' | 'csv', mapping: FieldMapping, task: ImportTask): ImportResult {
-  const { records, errors } = format === 'jsonl' ? readJsonl(text) : readCsv(text);
+export function importRows(text: string, format: 'jsonl' | 'csv', mapping: FieldMapping, task: ImportTask, delimiter: CsvDelimiter = ','): ImportResult {
+  const { records, errors } = format === 'jsonl' ? readJsonl(text) : readCsv(text, delimiter);
   return finish(mapRecords(records, mapping, task), errors, records.length + errors.length, format);
 }
 
@@ -99,13 +99,32 @@ const CSV_EXTRA_KEY = '__parsed_extra';
 
 type CsvRow = Record<string, string | string[]>;
 
-/** Papa.parse options shared by importRows and csvColumns: comma-separated, header row, every value a string. */
-function csvOptions(): Papa.ParseConfig<CsvRow> {
+/** The field separators a delimited upload may use: comma (CSV), tab (TSV) or semicolon. */
+export type CsvDelimiter = ',' | '\t' | ';';
+
+export const DELIMITER_NAMES: Record<CsvDelimiter, string> = { ',': 'comma-separated', '\t': 'tab-separated', ';': 'semicolon-separated' };
+
+/**
+ * The separator of a delimited file, from its header line: the one of tab, semicolon and comma that occurs most
+ * there outside quotes (comma when none does). A `.tsv` file is tab-separated unless its header has no tab.
+ */
+export function detectDelimiter(text: string, fileName = ''): CsvDelimiter {
+  const header = csvSource(text.slice(0, 64 * 1024)).source.split('\n', 1)[0] ?? '';
+  const unquoted = header.replace(/"[^"]*"/g, '');
+  const count = (c: string) => unquoted.split(c).length - 1;
+  const counts: [CsvDelimiter, number][] = [['\t', count('\t')], [';', count(';')], [',', count(',')]];
+  if (/\.tsv$/i.test(fileName) && counts[0][1] > 0) return '\t';
+  const [best, most] = counts.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return most > 0 ? best : ',';
+}
+
+/** Papa.parse options shared by importRows and csvColumns: header row, every value a string. */
+function csvOptions(delimiter: CsvDelimiter = ','): Papa.ParseConfig<CsvRow> {
   return {
     header: true,
     skipEmptyLines: true,
     dynamicTyping: false,
-    delimiter: ',',
+    delimiter,
     newline: '\n',
     transformHeader: (name) => name.trim(),
   };
@@ -127,18 +146,18 @@ function csvSource(text: string): { source: string; blankLines: number } {
  * repeated names ('a', 'a_1'). Empty when the text has no header line. Reads all of `text`; give a big file's
  * first part.
  */
-export function csvColumns(text: string): string[] {
-  return Papa.parse<CsvRow>(csvSource(text).source, csvOptions()).meta.fields ?? [];
+export function csvColumns(text: string, delimiter: CsvDelimiter = ','): string[] {
+  return Papa.parse<CsvRow>(csvSource(text).source, csvOptions(delimiter)).meta.fields ?? [];
 }
 
-function readCsv(text: string): { records: SourceRecord[]; errors: ImportError[] } {
+function readCsv(text: string, delimiter: CsvDelimiter): { records: SourceRecord[]; errors: ImportError[] } {
   const { source, blankLines } = csvSource(text);
   const records: SourceRecord[] = [];
   const errors: ImportError[] = [];
   const lineBreaksBefore = lineBreakCounter(source);
   const lineOf = (offset: number) => blankLines + lineBreaksBefore(offset) + 1;
   Papa.parse<CsvRow>(source, {
-    ...csvOptions(),
+    ...csvOptions(delimiter),
     step: ({ data: row, errors: rowErrors, meta }) => {
       // papaparse says where a row ends (meta.cursor, past its closing line break), not where it starts: count
       // back the line breaks inside its fields and the one that closes it. An unclosed quote runs to the end
@@ -159,7 +178,7 @@ function readCsv(text: string): { records: SourceRecord[]; errors: ImportError[]
   });
   if (records.length === 0 && errors.length === 0) {
     // papaparse keeps the header row's own errors to itself (an unclosed quote there swallows the file).
-    const header = Papa.parse<string[]>(source, { delimiter: ',', newline: '\n', preview: 1 });
+    const header = Papa.parse<string[]>(source, { delimiter, newline: '\n', preview: 1 });
     if (header.errors.length > 0) {
       errors.push({ row: blankLines + 1, message: `header: ${csvErrorMessage(header.errors, 0, 0)}` });
     }

@@ -11,7 +11,7 @@ export interface StudyClient {
   run(config: StudyConfig, completed: StudyUnit[], onEvent: (event: StudyEvent) => void): Promise<void>;
   playground(request: PlaygroundRequest): Promise<PlaygroundResult>;
   /** A run's cluster recipe into `folder` (resolves to null), or in memory as a zip to download. */
-  recipe(run: { name: string; config: RunConfig }, folder: FileSystemDirectoryHandle | null, onProgress: (done: number, total: number) => void): Promise<{ fileName: string; bytes: Uint8Array } | null>;
+  recipe(run: { id: string; name: string; config: RunConfig; importedFrom?: string }, folder: FileSystemDirectoryHandle | null, onProgress: (done: number, total: number) => void): Promise<{ fileName: string; bytes: Uint8Array } | null>;
   dispose(): void;
 }
 

@@ -10,7 +10,7 @@ import type { RunConfig } from '../train/run-config';
 import { runBaseSource, runWeights } from '../export/run-export';
 import { zipFiles } from '../export/peft';
 import { directoryFolder, memoryFolder } from '../export/sink';
-import { exportRunRecipe } from './recipe-export';
+import { exportRunRecipe, runInitialAdapter } from './recipe-export';
 import { type Adapted, type OnnxPlaygroundOutput, type PlaygroundOptions, type PlaygroundOutput, continuePrompt, continueWithOnnx } from './playground';
 import { errorMessage } from '../util/errors';
 import { type StudyConfig, type StudyEvent, type StudyUnit, runStudy } from './study';
@@ -103,14 +103,15 @@ const api = {
    * folder the user picked, or in memory as a zip to download.
    */
   async recipe(
-    run: { name: string; config: RunConfig }, folder: FileSystemDirectoryHandle | null, appBaseUrl: string,
+    run: { id: string; name: string; config: RunConfig; importedFrom?: string }, folder: FileSystemDirectoryHandle | null, appBaseUrl: string,
     onProgress: (done: number, total: number) => void,
   ): Promise<{ fileName: string; bytes: Uint8Array } | null> {
     gpu ??= Gpu.create();
     const device = await gpu;
     const tooLarge = 'the recipe holds the model, too large to build in memory for a download: use "Save to folder" (Chrome, Edge)';
     const memory = memoryFolder(RECIPE_DOWNLOAD_LIMIT_BYTES, tooLarge);
-    await exportRunRecipe(device, run.config, appBaseUrl, folder ? directoryFolder(folder) : memory, onProgress);
+    const initialAdapter = await runInitialAdapter(run);
+    await exportRunRecipe(device, run.config, appBaseUrl, folder ? directoryFolder(folder) : memory, { initialAdapter, onProgress });
     if (folder) return null;
     const download = { fileName: `${run.name.replace(/[^\w.-]+/g, '-')}-recipe.zip`, bytes: zipFiles(memory.files) };
     return transfer(download, [download.bytes.buffer]);

@@ -10,9 +10,16 @@ export interface BaseSource {
   config?: Record<string, unknown>;
   /** The model's Hub repo ("meta-llama/Llama-3.2-1B"), when known. */
   repo?: string;
+  /** The repo holds the GGUF file the model came from: transformers and PEFT cannot load it as a base model. */
+  repoHoldsGguf?: boolean;
   tokenizer?: TokenizerFiles;
   /** A base weight by HF name: f32, row-major in HF layout (q/k rows in HF order), dequantized if need be. */
   tensor(hfName: string): Promise<Float32Array>;
+}
+
+/** The repo transformers and PEFT load the base model from, when there is one. */
+export function transformersRepo(base: Pick<BaseSource, 'repo' | 'repoHoldsGguf'>): string | undefined {
+  return base.repoHoldsGguf ? undefined : base.repo;
 }
 
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16';

@@ -1,11 +1,7 @@
 // Random base models and adapters for the export tests: every LoRA tensor, B included, drawn non-zero (PEFT's
 // init has B = 0, which would make any merge or adapter file indistinguishable from the base).
-import { Activations } from '../engine/activations';
 import { LoraAdapter } from '../engine/lora';
-import { forward } from '../engine/model';
-import { lmHeadLogits } from '../engine/ops/cross_entropy';
 import type { LoraConfig } from '../engine/peft';
-import type { Model } from '../engine/weights';
 import type { Gpu } from '../gpu/gpu';
 import type { ModelSpec } from '../engine/spec';
 import { randomCase } from '../reference/make-case';
@@ -41,24 +37,7 @@ export function randomExportCase(spec: ModelSpec, lora: Omit<LoraConfig, 'target
   return { base, adapter, weights };
 }
 
-/** Logits [T, V] of one sequence through the engine, with the adapter's branch when `lora` is given. */
-export async function engineLogits(gpu: Gpu, model: Model, lora: LoraAdapter | null, tokens: number[]): Promise<Float32Array> {
-  const { spec } = model;
-  const T = tokens.length;
-  const acts = new Activations(gpu, spec, 1, T, lora?.config.rank ?? 0, lora?.config.targets ?? [], { recompute: false }, false);
-  const inputs = { ids: gpu.upload('input_ids', Uint32Array.from(tokens)), mask: gpu.upload('attention_mask', new Uint32Array(T).fill(1)) };
-  const logits = gpu.buffer('logits', T * spec.vocabSize * 4);
-  try {
-    await gpu.submit((encoder) => {
-      forward(encoder, model, lora, acts, inputs);
-      lmHeadLogits(gpu, encoder, { hidden: acts.hidden, weight: model.lmHead, rows: T, dim: spec.hiddenSize, vocab: spec.vocabSize, logits });
-    });
-    return await gpu.readF32(logits);
-  } finally {
-    gpu.destroy(inputs.ids, inputs.mask, logits);
-    acts.destroy();
-  }
-}
+export { modelLogits as engineLogits } from '../reference/tiny-decoder.testing';
 
 /** The adapter on the GPU. */
 export function gpuAdapter(gpu: Gpu, adapter: HostAdapter): LoraAdapter {

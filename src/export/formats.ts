@@ -1,6 +1,6 @@
 // Every export format behind one call, for the app and for `npm run export`.
 import type { HostAdapter } from './adapter';
-import type { BaseSource } from './base';
+import { type BaseSource, transformersRepo } from './base';
 import { exportGgufLora } from './gguf-lora';
 import { exportMergedGguf, exportMergedSafetensors } from './merged';
 import { exportOnnx } from './onnx';
@@ -79,7 +79,7 @@ export async function exportModel(format: ExportFormat, base: BaseSource, adapte
   const dtype = options.dtype ?? 'f32';
   switch (format) {
     case 'peft': {
-      const files = peftFilesOf(adapter as HostAdapter, base.repo);
+      const files = peftFilesOf(adapter as HostAdapter, transformersRepo(base));
       for (const [name, content] of Object.entries(files)) await writeFile(folder, name, content);
       if (options.modelCard) await writeFile(folder, 'README.md', options.modelCard);
       options.onProgress?.(1, 1);

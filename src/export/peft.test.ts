@@ -37,6 +37,17 @@ describe('PEFT export and import', () => {
     expect(readPeftAdapter((name) => unzipFiles(zip, 'b.zip').get(name), SPEC, 'b.zip').tensors.size).toBe(2 * 7 * 2);
   });
 
+  it('reads the shallowest adapter of a zip with checkpoints beside it, and refuses two at the same depth', () => {
+    const top = randomHostAdapter(SPEC, CONFIG);
+    const nested = randomHostAdapter(SPEC, CONFIG);
+    const inFolder = (folder: string, files: Map<string, Uint8Array | string>) => [...files].map(([name, content]) => [`${folder}${name}`, content] as const);
+    const zip = zipFiles(new Map([...inFolder('run/', filesOf(top)), ...inFolder('run/checkpoint-100/', filesOf(nested)), ['__MACOSX/run/._adapter_config.json', 'x']]));
+    const back = readPeftAdapter((name) => unzipFiles(zip, 'c.zip').get(name), SPEC, 'c.zip');
+    for (const [key, data] of top.tensors) expect(new Uint8Array(back.tensors.get(key)!.buffer)).toEqual(new Uint8Array(data.buffer));
+    const two = zipFiles(new Map([...inFolder('a/', filesOf(top)), ...inFolder('b/', filesOf(nested))]));
+    expect(() => unzipFiles(two, 'two.zip')).toThrow('two.zip: holds 2 adapters (a/, b/); zip one adapter folder at a time');
+  });
+
   it('refuses an adapter for another model, naming the tensor and the reason', () => {
     const files = filesOf(randomHostAdapter({ ...SPEC, hiddenSize: SPEC.hiddenSize * 2 }, CONFIG));
     expect(() => readPeftAdapter(reader(files), SPEC, 'other.zip')).toThrow(

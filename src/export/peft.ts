@@ -115,12 +115,36 @@ export function unzipFiles(bytes: Uint8Array, source: string): Map<string, Uint8
   } catch (error) {
     throw new Error(`${source}: not a readable zip file (${errorMessage(error)})`);
   }
-  const files = new Map<string, Uint8Array>();
+  // Files by folder, leaving out folder entries and macOS's resource forks.
+  const folders = new Map<string, Map<string, Uint8Array>>();
   for (const [path, content] of Object.entries(entries)) {
-    if (path.endsWith('/')) continue;
-    files.set(path.slice(path.lastIndexOf('/') + 1), content);
+    if (path.endsWith('/') || path.startsWith('__MACOSX/')) continue;
+    const slash = path.lastIndexOf('/');
+    const folder = path.slice(0, slash + 1);
+    if (!folders.has(folder)) folders.set(folder, new Map());
+    folders.get(folder)!.set(path.slice(slash + 1), content);
   }
-  return files;
+  return adapterFolder(folders, source);
+}
+
+/**
+ * The folder of a zip that holds the adapter: the shallowest one with both adapter files (else with either,
+ * so the reader names the missing one). Several at that depth are refused rather than one picked at random.
+ */
+function adapterFolder(folders: Map<string, Map<string, Uint8Array>>, source: string): Map<string, Uint8Array> {
+  const depth = (folder: string) => folder.split('/').length;
+  const pick = (holds: (files: Map<string, Uint8Array>) => boolean) => {
+    const matching = [...folders.keys()].filter((folder) => holds(folders.get(folder)!));
+    const shallowest = Math.min(...matching.map(depth));
+    return matching.filter((folder) => depth(folder) === shallowest).sort();
+  };
+  let chosen = pick((files) => files.has(ADAPTER_CONFIG) && files.has(ADAPTER_WEIGHTS));
+  if (chosen.length === 0) chosen = pick((files) => files.has(ADAPTER_CONFIG) || files.has(ADAPTER_WEIGHTS));
+  if (chosen.length > 1) {
+    const names = chosen.map((folder) => folder || '(top level)').join(', ');
+    throw new Error(`${source}: holds ${chosen.length} adapters (${names}); zip one adapter folder at a time`);
+  }
+  return chosen.length === 1 ? folders.get(chosen[0])! : new Map();
 }
 
 /**

@@ -9,7 +9,7 @@ import { loadCheckpoint } from '../train/checkpoints';
 import type { RunRecord } from '../train/protocol';
 import { type RunConfig, describeModel } from '../train/run-config';
 import { type HostAdapter, hostAdapterOfFlat } from './adapter';
-import type { BaseSource } from './base';
+import { type BaseSource, transformersRepo } from './base';
 import { type ExportFormat, type ExportOptions, exportModel } from './formats';
 import { type ModelCardInfo, modelCard } from './peft';
 import type { FolderSink } from './sink';
@@ -20,7 +20,7 @@ export async function runBaseSource(model: RunConfig['model'], appBaseUrl: strin
     const manifest = await getModel(model.id);
     if (!manifest) throw new Error(`${model.name} is no longer in this browser's model cache: add it again in the model picker`);
     const host = await cachedHostTensors(manifest);
-    return { ...host, repo: manifest.origin.kind === 'hub' ? manifest.origin.repo : undefined };
+    return { ...host, repo: manifest.origin.kind === 'hub' ? manifest.origin.repo : undefined, repoHoldsGguf: manifest.format === 'gguf' };
   }
   const read = httpReader(new URL(`${EMBEDDED_MODEL_PATH}/`, appBaseUrl).href);
   const [config, weights, tokenizer, tokenizerConfig] = await Promise.all(
@@ -54,10 +54,12 @@ export function runModelCard(run: RunRecord, base: BaseSource, evaluation?: Mode
   // The weights exported are the checkpoint's: its step's losses, not those of steps trained after it.
   const steps = run.checkpointStep ?? run.metrics.at(-1)?.step ?? 0;
   const last = run.metrics.filter((m) => m.step <= steps).at(-1);
+  const hubRepo = transformersRepo(base);
+  const ggufOfRepo = base.repoHoldsGguf && base.repo ? `, a GGUF file of the Hub repo ${base.repo}` : '';
   return modelCard({
     title: run.name,
-    baseModel: base.repo ?? describeModel(config.model),
-    baseModelOnHub: base.repo !== undefined,
+    baseModel: hubRepo ?? `${describeModel(config.model)}${ggufOfRepo}`,
+    baseModelOnHub: hubRepo !== undefined,
     objective: config.objective,
     tasks: [...config.tasks, ...(config.datasets ?? []).map((d) => ({ task: d.name, weight: d.weight }))],
     lora: config.lora,

@@ -7,6 +7,7 @@ import { forward } from '../engine/model';
 import { lmHeadLogits } from '../engine/ops/cross_entropy';
 import type { ModelSpec } from '../engine/spec';
 import { Model } from '../engine/weights';
+import type { Gpu } from '../gpu/gpu';
 import { testGpu } from '../gpu/gpu.testing';
 import { randomCase } from './make-case';
 import { mulberry32 } from '../util/random';
@@ -69,25 +70,28 @@ async function withEngine<R>(m: TinyModel, run: (model: Model, lora: LoraAdapter
   }
 }
 
+/** Logits [T, V] of one sequence through the engine, with the adapter's branch when `lora` is given. */
+export async function modelLogits(gpu: Gpu, model: Model, lora: LoraAdapter | null, tokens: number[]): Promise<Float32Array> {
+  const { spec } = model;
+  const T = tokens.length;
+  const acts = new Activations(gpu, spec, 1, T, lora?.config.rank ?? 0, lora?.config.targets ?? [], { recompute: false }, false);
+  const inputs = { ids: gpu.upload('input_ids', Uint32Array.from(tokens)), mask: gpu.upload('attention_mask', new Uint32Array(T).fill(1)) };
+  const logits = gpu.buffer('logits', T * spec.vocabSize * 4);
+  try {
+    await gpu.submit((encoder) => {
+      forward(encoder, model, lora, acts, inputs);
+      lmHeadLogits(gpu, encoder, { hidden: acts.hidden, weight: model.lmHead, rows: T, dim: spec.hiddenSize, vocab: spec.vocabSize, logits });
+    });
+    return await gpu.readF32(logits);
+  } finally {
+    gpu.destroy(inputs.ids, inputs.mask, logits);
+    acts.destroy();
+  }
+}
+
 /** Our engine's logits [T, V] of one sequence, the adapter applied as a branch beside the frozen weights. */
 export function engineLogits(m: TinyModel, tokens: number[]): Promise<Float32Array> {
-  return withEngine(m, async (model, lora) => {
-    const { gpu, spec } = model;
-    const T = tokens.length;
-    const acts = new Activations(gpu, spec, 1, T, lora.config.rank, lora.config.targets, { recompute: false }, false);
-    const inputs = { ids: gpu.upload('input_ids', Uint32Array.from(tokens)), mask: gpu.upload('attention_mask', new Uint32Array(T).fill(1)) };
-    const logits = gpu.buffer('logits', T * spec.vocabSize * 4);
-    try {
-      await gpu.submit((encoder) => {
-        forward(encoder, model, lora, acts, inputs);
-        lmHeadLogits(gpu, encoder, { hidden: acts.hidden, weight: model.lmHead, rows: T, dim: spec.hiddenSize, vocab: spec.vocabSize, logits });
-      });
-      return await gpu.readF32(logits);
-    } finally {
-      gpu.destroy(inputs.ids, inputs.mask, logits);
-      acts.destroy();
-    }
-  });
+  return withEngine(m, (model, lora) => modelLogits(model.gpu, model, lora, tokens));
 }
 
 /** Our engine's greedy continuation (src/engine/generate.ts, KV cache), stopping after EOS like transformers.js. */

@@ -10,9 +10,13 @@ import {
   lossSeries,
   meanShotLoss,
   runSummary,
+  lossGroups,
+  shotCurveTasks,
   shotCurves,
   shotSeries,
+  shotWindowSize,
   taskBreakdown,
+  taskWindowSize,
   tokenLossColor,
   tokenLossView,
   viridis,
@@ -123,9 +127,10 @@ describe('heatmap', () => {
 describe('per-task breakdown', () => {
   test('each task takes its own last observations', () => {
     const rows = taskBreakdown([m(1, [], { sentiment: 4 }), m(2, [], { arithmetic: 3 }), m(3, [], { sentiment: 2 }), m(4, [], { sentiment: 1 })], 2);
+    // At most 2 per window, and never more than half: sentiment's 3 observations give windows of 1.
     expect(rows).toEqual([
-      { task: 'arithmetic', latest: 3, first: 3, observations: 1 },
-      { task: 'sentiment', latest: 1.5, first: 3, observations: 3 },
+      { task: 'arithmetic', latest: 3, first: null, window: 1, observations: 1 },
+      { task: 'sentiment', latest: 1, first: 4, window: 1, observations: 3 },
     ]);
   });
 });
@@ -173,5 +178,58 @@ describe('format', () => {
     expect(formatRate(950.4)).toBe('950 tok/s');
     expect(formatLr(3e-4)).toBe('3e-4');
     expect(formatLr(0.001)).toBe('0.001');
+  });
+});
+
+describe('first and latest windows', () => {
+  test('never overlap, on short and long runs, and grow with the run up to 10 steps', () => {
+    expect([0, 1, 2, 3, 4, 5, 8, 10, 20, 100, 200, 1000].map(shotWindowSize)).toEqual([0, 1, 1, 1, 2, 2, 3, 3, 3, 5, 10, 10]);
+    for (let n = 0; n <= 600; n++) {
+      const w = shotWindowSize(n);
+      expect(n < 2 ? w === n : 2 * w <= n && w >= 1 && w <= 10).toBe(true);
+      const metrics = Array.from({ length: n }, (_, i) => m(i + 1, [i + 1]));
+      const curves = shotCurves(metrics);
+      if (n === 0) expect(curves.first).toBeNull();
+      if (n === 1) expect([curves.first?.lastStep, curves.latest]).toEqual([1, null]);
+      if (n >= 2) expect(curves.first!.lastStep).toBeLessThan(curves.latest!.firstStep);
+    }
+    for (let obs = 2; obs <= 40; obs++) expect(2 * taskWindowSize(obs)).toBeLessThanOrEqual(obs);
+    expect([taskWindowSize(0), taskWindowSize(1), taskWindowSize(3), taskWindowSize(10), taskWindowSize(99)]).toEqual([0, 1, 1, 5, 5]);
+  });
+
+  test('a short run whose task loss fell shows it fall (the issue: 10 steps, 3.89 -> 3.22)', () => {
+    const losses = [3.89, 3.8, 3.74, 3.66, 3.6, 3.51, 3.44, 3.36, 3.3, 3.22];
+    const rows = taskBreakdown(losses.map((loss, i) => m(i + 1, [loss], { sentiment: loss })));
+    expect(rows).toHaveLength(1);
+    const [row] = rows;
+    expect(row.window).toBe(5);
+    expect(row.first).toBeCloseTo((3.89 + 3.8 + 3.74 + 3.66 + 3.6) / 5);
+    expect(row.latest).toBeCloseTo((3.51 + 3.44 + 3.36 + 3.3 + 3.22) / 5);
+    expect(row.latest).toBeLessThan(row.first!);
+    // 4 observations: 2 and 2; a long run: the first and last 5.
+    expect(taskBreakdown(losses.slice(0, 4).map((loss, i) => m(i + 1, [], { t: loss })))[0]).toMatchObject({ window: 2, first: (3.89 + 3.8) / 2, latest: (3.74 + 3.66) / 2 });
+    const long = taskBreakdown(Array.from({ length: 300 }, (_, i) => m(i + 1, [], { t: i < 5 ? 9 : i >= 295 ? 1 : 5 })))[0];
+    expect(long).toMatchObject({ window: 5, first: 9, latest: 1, observations: 300 });
+  });
+
+  test('per-task curves take the steps that had the task', () => {
+    const step = (n: number, perTask: Record<string, number[]>): StepMetrics => ({ ...m(n, [0]), taskShotLoss: perTask });
+    const metrics = [step(1, { a: [4, 3] }), step(2, { b: [9] }), step(3, { a: [2, 1], b: [8] }), step(4, { a: [1, 0.5] }), m(5, [7])];
+    expect(shotCurveTasks(metrics)).toEqual(['a', 'b']);
+    const a = shotCurves(metrics, 'a');
+    expect(a).toMatchObject({ shots: [1, 2], window: 1, first: { loss: [4, 3], firstStep: 1 }, latest: { loss: [1, 0.5], firstStep: 4 } });
+    expect(shotCurves(metrics, 'b')).toMatchObject({ shots: [1], first: { loss: [9] }, latest: { loss: [8], lastStep: 3 } });
+    expect(shotCurves(metrics, 'none')).toMatchObject({ shots: [], first: null, latest: null });
+  });
+});
+
+describe('comparing like with like', () => {
+  test('runs are grouped by what their training loss averages', () => {
+    const withObjective = (id: string, objective: RunRecord['config']['objective']) => ({ ...run(id, []), config: { ...defaultRunConfig(), objective } });
+    const groups = lossGroups([withObjective('a', 'manyicl'), withObjective('b', 'last-answer'), withObjective('c', 'dedicated'), withObjective('d', 'zero-shot')]);
+    expect(groups.map((g) => [g.kind, g.runs.map((r) => r.id)])).toEqual([
+      ['every-answer', ['a', 'c', 'd']],
+      ['last-answer', ['b']],
+    ]);
   });
 });

@@ -47,13 +47,22 @@ export interface ShotWindow {
   lastStep: number;
 }
 
-/** Steps averaged for a "first" or "latest" shot curve: a few, so one noisy step does not decide the curve. */
+/**
+ * Steps averaged for each of the "first" and "latest" shot curves of a run of `steps` steps: 5% of the run
+ * (at least 3 steps, at most 10), so one noisy step does not decide a curve, and never more than half the run,
+ * so the two windows never share a step. A run of one step has only a first window.
+ */
 export function shotWindowSize(steps: number): number {
-  return Math.max(1, Math.min(10, Math.round(steps * 0.05)));
+  if (steps < 2) return Math.max(0, steps);
+  const half = Math.floor(steps / 2);
+  return Math.min(10, half, Math.max(1, Math.round(steps * 0.05), Math.min(3, half)));
 }
 
+/** The points of a shot curve: a step and its mean loss of answer k (index k-1). */
+export type ShotPoint = Pick<StepMetrics, 'step' | 'shotLoss'>;
+
 /** Mean per-shot loss over metrics[from, to). */
-export function meanShotLoss(metrics: readonly StepMetrics[], from: number, to: number): ShotWindow | null {
+export function meanShotLoss(metrics: readonly ShotPoint[], from: number, to: number): ShotWindow | null {
   const slice = metrics.slice(Math.max(0, from), Math.max(0, to));
   if (slice.length === 0) return null;
   const sum: number[] = [];
@@ -74,15 +83,32 @@ export interface ShotCurves {
   shots: number[];
   first: ShotWindow | null;
   latest: ShotWindow | null;
+  /** Steps in each window (the same for both). */
+  window: number;
 }
 
-/** The in-context learning curve: loss of the k-th answer vs k, early in training and now. */
-export function shotCurves(metrics: readonly StepMetrics[]): ShotCurves {
-  const window = shotWindowSize(metrics.length);
-  const first = meanShotLoss(metrics, 0, window);
-  const latest = metrics.length > window ? meanShotLoss(metrics, metrics.length - window, metrics.length) : null;
+/**
+ * The in-context learning curve: loss of the k-th answer vs k, early in training and now. With `task`, the
+ * curve of that task alone, from the steps whose contexts had it (runs recorded before per-task curves existed
+ * have none).
+ */
+export function shotCurves(metrics: readonly StepMetrics[], task?: string): ShotCurves {
+  const points: readonly ShotPoint[] =
+    task === undefined
+      ? metrics
+      : metrics.flatMap((m) => (m.taskShotLoss?.[task] ? [{ step: m.step, shotLoss: m.taskShotLoss[task] }] : []));
+  const window = shotWindowSize(points.length);
+  const first = meanShotLoss(points, 0, window);
+  const latest = points.length >= 2 ? meanShotLoss(points, points.length - window, points.length) : null;
   const shotCount = Math.max(first?.loss.length ?? 0, latest?.loss.length ?? 0);
-  return { shots: Array.from({ length: shotCount }, (_, k) => k + 1), first, latest };
+  return { shots: Array.from({ length: shotCount }, (_, k) => k + 1), first, latest, window };
+}
+
+/** The tasks that have their own in-context curve in these metrics, sorted. */
+export function shotCurveTasks(metrics: readonly StepMetrics[]): string[] {
+  const tasks = new Set<string>();
+  for (const m of metrics) for (const task of Object.keys(m.taskShotLoss ?? {})) tasks.add(task);
+  return [...tasks].sort();
 }
 
 /** uPlot data for shotCurves: [shots, latest, first]. */
@@ -171,19 +197,27 @@ export function viridis(t: number): Rgb {
 
 export interface TaskLossRow {
   task: string;
-  /** Mean of the task's last few observed losses. */
+  /** Mean of the task's last `window` observed losses. */
   latest: number;
-  /** Mean of the task's first few observed losses. */
-  first: number;
+  /** Mean of the task's first `window` observed losses; null with a single observation (nothing to compare). */
+  first: number | null;
+  /** Observations in each of the two means. */
+  window: number;
   /** How many steps reported this task. */
   observations: number;
 }
 
+/** Observations averaged for the first and the latest loss of a task: up to `max`, never more than half of them. */
+export function taskWindowSize(observations: number, max = 5): number {
+  return observations < 2 ? observations : Math.max(1, Math.min(max, Math.floor(observations / 2)));
+}
+
 /**
  * Per-task answer loss. A step only reports the tasks its contexts came from, so each task's loss is taken
- * from the steps that saw it: the mean of its last `window` observations, and of its first.
+ * from the steps that saw it: the mean of its last observations, and of its first, in windows that never
+ * overlap (see taskWindowSize), so a short run's two numbers are never means of the same losses.
  */
-export function taskBreakdown(metrics: readonly StepMetrics[], window = 5): TaskLossRow[] {
+export function taskBreakdown(metrics: readonly StepMetrics[], maxWindow = 5): TaskLossRow[] {
   const seen = new Map<string, number[]>();
   for (const m of metrics) {
     for (const [task, loss] of Object.entries(m.taskLoss)) {
@@ -195,12 +229,16 @@ export function taskBreakdown(metrics: readonly StepMetrics[], window = 5): Task
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return [...seen.entries()]
-    .map(([task, losses]) => ({
-      task,
-      latest: mean(losses.slice(-window)),
-      first: mean(losses.slice(0, window)),
-      observations: losses.length,
-    }))
+    .map(([task, losses]) => {
+      const window = taskWindowSize(losses.length, maxWindow);
+      return {
+        task,
+        latest: mean(losses.slice(-window)),
+        first: losses.length >= 2 ? mean(losses.slice(0, window)) : null,
+        window,
+        observations: losses.length,
+      };
+    })
     .sort((a, b) => a.task.localeCompare(b.task));
 }
 
@@ -274,6 +312,31 @@ export function compareLossSeries(runs: readonly RunRecord[]): SeriesData {
     return ys;
   });
   return [steps, ...series];
+}
+
+/** What a run's training loss averages: every answer of its contexts, or only the last one (lossObjective). */
+export type LossKind = 'every-answer' | 'last-answer';
+
+export function lossKind(record: RunRecord): LossKind {
+  return record.config.objective === 'last-answer' ? 'last-answer' : 'every-answer';
+}
+
+export const LOSS_KIND_LABELS: Record<LossKind, string> = {
+  'every-answer': 'loss over every answer',
+  'last-answer': 'loss over the last answer',
+};
+
+/**
+ * Runs grouped by what their training loss averages, in the order of their first run: losses of different
+ * groups average different tokens and are not plotted on one axis.
+ */
+export function lossGroups(runs: readonly RunRecord[]): { kind: LossKind; runs: RunRecord[] }[] {
+  const groups = new Map<LossKind, RunRecord[]>();
+  for (const r of runs) {
+    const kind = lossKind(r);
+    groups.set(kind, [...(groups.get(kind) ?? []), r]);
+  }
+  return [...groups.entries()].map(([kind, members]) => ({ kind, runs: members }));
 }
 
 /** The latest per-shot curve of several runs, on one shot axis. */

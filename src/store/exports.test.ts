@@ -20,6 +20,7 @@ function setup(options: { failSave?: boolean } = {}) {
   const created: { config: RunConfig; name: string; from: string; id: string }[] = [];
   const deleted: string[] = [];
   const saved: Checkpoint[] = [];
+  const kept = new Map<string, Float32Array>();
   const recipes: string[] = [];
   const client: ExportClient = {
     exportRun: async (request) => {
@@ -45,6 +46,7 @@ function setup(options: { failSave?: boolean } = {}) {
       if (options.failSave) throw new Error('QuotaExceededError');
       saved.push(checkpoint);
     },
+    saveInitialAdapter: async (runId, params) => void kept.set(runId, params),
     recipe: async (r) => {
       recipes.push(r.id);
       return { fileName: `${r.name}-recipe.zip`, bytes: new Uint8Array(2) };
@@ -52,7 +54,7 @@ function setup(options: { failSave?: boolean } = {}) {
     pickFolder: null,
     download: (d) => void downloads.push(d.fileName),
   });
-  return { store, requests, downloads, created, deleted, saved, recipes };
+  return { store, requests, downloads, created, deleted, saved, kept, recipes };
 }
 
 const CONFIG: LoraConfig = { rank: 2, alpha: 8, targets: ['q_proj', 'down_proj'], useRslora: false };
@@ -99,7 +101,7 @@ describe('the exports store', () => {
   });
 
   test('imports an adapter as a LoRA run on the setup model, its checkpoint at step 0 holding the adapter', async () => {
-    const { store, created, saved } = setup();
+    const { store, created, saved, kept } = setup();
     const { files, flat } = adapterFiles();
     const id = await store.getState().importAdapter({ kind: 'files', files });
     expect(id).toBe('new0');
@@ -109,6 +111,7 @@ describe('the exports store', () => {
     expect(saved[0]).toMatchObject({ runId: 'new0', step: 0, mode: 'lora' });
     expect(saved[0].params).toEqual(flat);
     expect(saved[0].cursor).toBeUndefined();
+    expect(kept.get('new0')).toEqual(flat);
     expect(store.getState().importError).toBeNull();
   });
 

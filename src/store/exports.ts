@@ -9,6 +9,7 @@ import { type AdapterSource, importAdapter } from '../export/import-adapter';
 import type { ModelCardInfo } from '../export/peft';
 import { runBaseSource } from '../export/run-export';
 import { type Checkpoint, indexedDbCheckpoints } from '../train/checkpoints';
+import { saveInitialAdapter } from '../train/initial-adapter';
 import type { RunRecord } from '../train/protocol';
 import type { RunConfig } from '../train/run-config';
 import type { ModelSpec } from '../engine/spec';
@@ -30,6 +31,8 @@ export interface ExportsDeps {
   createRun(config: RunConfig, name: string, imported: { from: string }): string;
   deleteRun(id: string): Promise<void>;
   saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** Keeps an imported adapter apart from the run's checkpoint, for the run's cluster recipe. */
+  saveInitialAdapter(runId: string, params: Float32Array): Promise<void>;
   /** The run's cluster recipe (the study worker: it computes our engine's first-step loss on the GPU). */
   recipe(run: RunRecord, folder: FileSystemDirectoryHandle | null, onProgress: (done: number, total: number) => void): Promise<Download | null>;
   /** The File System Access API's folder picker, where the browser has it. */
@@ -159,6 +162,7 @@ export function createExportsStore(deps: ExportsDeps) {
         const zeros = new Float32Array(params.length);
         try {
           await deps.saveCheckpoint({ runId: id, step: 0, mode: 'lora', params, m: zeros, v: zeros, savedAt: Date.now() });
+          await deps.saveInitialAdapter(id, params);
         } catch (error) {
           await deps.deleteRun(id);
           throw error;
@@ -199,9 +203,10 @@ export const useExportsStore = createExportsStore({
   createRun: (config, name, imported) => useRunsStore.getState().createRun(config, name, imported),
   deleteRun: (id) => useRunsStore.getState().deleteRun(id),
   saveCheckpoint: (checkpoint) => indexedDbCheckpoints.save(checkpoint),
+  saveInitialAdapter,
   pickFolder: typeof window !== 'undefined' && 'showDirectoryPicker' in window
     ? () => (window as unknown as { showDirectoryPicker(o: object): Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'readwrite' })
     : null,
-  recipe: (run, folder, onProgress) => studyWorkerClient().recipe({ name: run.name, config: run.config }, folder, onProgress),
+  recipe: (run, folder, onProgress) => studyWorkerClient().recipe({ id: run.id, name: run.name, config: run.config, importedFrom: run.importedFrom }, folder, onProgress),
   download: downloadFile,
 });

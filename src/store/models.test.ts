@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { cancelledError } from '../model/sources/download';
 import type { AddModelOptions, CachedModel } from '../model/sources/library';
 import { defaultRunConfig, validateConfig } from '../train/run-config';
@@ -61,10 +61,11 @@ function fakeLibrary() {
   };
 }
 
-function setup(tokens = memoryTokenStorage()) {
+function setup(tokens = memoryTokenStorage(), checkTokenizer?: (model: CachedModel) => Promise<void>) {
   const fake = fakeLibrary();
   let persistRequests = 0;
   const store = createModelsStore({
+    checkTokenizer,
     library: fake.library,
     tokenStorage: tokens,
     estimateStorage: async () => ({ usage: 5000, quota: 1_000_000 }),
@@ -197,5 +198,42 @@ describe('a cached model as the base model', () => {
     const embeddedLora = validateConfig({ ...defaultRunConfig(), mode: 'lora', contextLength: 8192 });
     expect(embeddedLora.errors.join(' ')).toMatch(/at most 1024 tokens/);
     expect(embeddedLora.warnings.join(' ')).toMatch(/embedded model is randomly initialised/);
+  });
+});
+
+describe('models without a usable tokenizer', () => {
+  const noTokenizer = async (model: CachedModel) => {
+    if (model.name.startsWith('notok')) throw new Error(`${model.name}: the GGUF has no tokenizer.ggml.model`);
+  };
+
+  test('are flagged when added, with the reason, and their runs are blocked', async () => {
+    const { store, fake } = setup(memoryTokenStorage(), noTokenizer);
+    const adding = store.getState().addFromUrl('https://example.org/notok.gguf');
+    fake.finish({ ...MODEL, id: 'url-2', name: 'notok.gguf' });
+    await adding;
+    expect(store.getState().tokenizerProblems).toEqual({ 'url-2': 'notok.gguf: the GGUF has no tokenizer.ggml.model' });
+    expect(store.getState()).toMatchObject({ notice: 'Added notok.gguf.', error: null });
+
+    const fine = store.getState().addFromUrl('https://example.org/tiny.gguf');
+    fake.finish(MODEL);
+    await fine;
+    expect(store.getState()).toMatchObject({ notice: 'Added tiny.gguf.', error: null });
+    expect(Object.keys(store.getState().tokenizerProblems)).toEqual(['url-2']);
+
+    await store.getState().deleteModel('url-2');
+    expect(store.getState().tokenizerProblems).toEqual({});
+  });
+
+  test('models already in the cache are checked when the list is read', async () => {
+    const checked: string[] = [];
+    const { store, fake } = setup(memoryTokenStorage(), async (model) => {
+      checked.push(model.id);
+      await noTokenizer(model);
+    });
+    fake.models.push(MODEL, { ...MODEL, id: 'url-3', name: 'notok-old.gguf' });
+    await store.getState().refresh();
+    await vi.waitFor(() => expect(store.getState().tokenizerProblems['url-3']).toMatch(/no tokenizer/));
+    await store.getState().refresh();
+    expect(checked).toEqual(['url-1', 'url-3']); // once each
   });
 });

@@ -21,6 +21,8 @@ export interface ModelsDeps {
   estimateStorage(): Promise<StorageUse | null>;
   /** Asks the browser not to evict the cache under storage pressure. */
   requestPersistence(): Promise<boolean>;
+  /** Loads a cached model's tokenizer (the context preview's and the worker's); throws when it has no usable one. */
+  checkTokenizer?(model: CachedModel): Promise<void>;
 }
 
 export interface StorageUse {
@@ -59,6 +61,8 @@ export interface ModelsState {
   /** A plain-words outcome that is not an error: added, cancelled, deleted. */
   notice: string | null;
   hubToken: string;
+  /** Why a cached model's tokenizer cannot be used, by model id: such a model cannot train a run. */
+  tokenizerProblems: Record<string, string>;
 
   /** Reads the list of cached models and the storage estimate again. */
   refresh(): Promise<void>;
@@ -93,6 +97,21 @@ export function createModelsStore(deps: ModelsDeps) {
   };
 
   return create<ModelsState>()((set, get) => {
+    const checked = new Set<string>();
+    /** Loads the tokenizer of each model not checked yet; returns the problem of `model`, if it has one. */
+    const checkTokenizers = async (models: readonly CachedModel[]): Promise<void> => {
+      if (!deps.checkTokenizer) return;
+      for (const model of models) {
+        if (checked.has(model.id)) continue;
+        checked.add(model.id);
+        try {
+          await deps.checkTokenizer(model);
+        } catch (error) {
+          set((state) => ({ tokenizerProblems: { ...state.tokenizerProblems, [model.id]: errorMessage(error) } }));
+        }
+      }
+    };
+
     /** Runs one add with progress and cancel; refuses while another runs. */
     const runAdd = async (label: string, add: (options: AddModelOptions) => Promise<CachedModel>): Promise<CachedModel | null> => {
       if (get().transfer) {
@@ -123,6 +142,8 @@ export function createModelsStore(deps: ModelsDeps) {
               },
             }),
         });
+        // A model without a usable tokenizer is added, and flagged (tokenizerProblems) before the add is reported.
+        await checkTokenizers([model]);
         set({ transfer: null, error: null, notice: `Added ${model.name}.` });
         await get().refresh();
         return model;
@@ -142,11 +163,13 @@ export function createModelsStore(deps: ModelsDeps) {
       error: null,
       notice: null,
       hubToken: readToken(),
+      tokenizerProblems: {},
 
       async refresh() {
         try {
           const [models, storage] = await Promise.all([deps.library.list(), deps.estimateStorage().catch(() => null)]);
           set({ models, storage, loaded: true });
+          void checkTokenizers(models);
         } catch (error) {
           set({ loaded: true, error: `Could not read the cached models: ${errorMessage(error)}` });
         }
@@ -191,7 +214,9 @@ export function createModelsStore(deps: ModelsDeps) {
         const model = get().models.find((m) => m.id === id);
         try {
           await deps.library.delete(id);
-          set({ error: null, notice: model ? `Deleted ${model.name}.` : null });
+          checked.delete(id);
+          const { [id]: _gone, ...tokenizerProblems } = get().tokenizerProblems;
+          set({ error: null, notice: model ? `Deleted ${model.name}.` : null, tokenizerProblems });
         } catch (error) {
           set({ error: `Could not delete ${model?.name ?? 'the model'}: ${errorMessage(error)}`, notice: null });
         }
@@ -247,4 +272,6 @@ export const useModelsStore = createModelsStore({
   tokenStorage: browserTokenStorage(),
   estimateStorage: estimateBrowserStorage,
   requestPersistence: requestPersistentStorage,
+  // Loaded when first needed: the tokenizer code (transformers.js) stays out of the first page load.
+  checkTokenizer: async (model) => void (await (await import('../model/load-cached')).loadCachedTokenizer(model)),
 });

@@ -5,7 +5,10 @@ import { charTokenizer } from '../data/tokenizer';
 import { defaultRunConfig } from '../train/run-config';
 import type { RunConfig } from '../train/run-config';
 import { plannedRuns, streamOptions, validateConfig } from '../train/run-config';
-import { BUILTIN_TASK_INFO, embeddedModelUrl, runConfigJson, runConfigWithImports, selectCheck, selectPreview, selectRunConfig, tasksByFamily } from './run-setup';
+import {
+  BUILTIN_TASK_INFO, QUICK_DEMO, type SavedSetup, type SetupStorage, createBlockers, embeddedModelUrl, restoreSetup, runConfigJson, runConfigWithImports,
+  selectCheck, selectPreview, selectRunConfig, tasksByFamily,
+} from './run-setup';
 import { testRunSetupStore } from './run-setup.testing';
 
 function setup(hfRows?: (opts: HfRowsOptions) => Promise<HfRows>) {
@@ -102,10 +105,15 @@ describe('imports', () => {
     expect(dataset.examples.map((e) => [e.input, e.answer])).toEqual([['good', 'pos'], ['meh', 'neg']]);
     expect(dataset.errors.map((e) => e.row)).toEqual([2, 3]);
 
-    // The same name again is refused, with the reason in the draft.
+    // The same file name again: the draft suggests a free name; a taken name typed in is refused, with one that is free.
     s().openFile('my reviews.csv', 'text,label\ngreat,pos\n');
+    expect(s().draft?.name).toBe('my-reviews-2');
+    s().updateDraft({ name: 'my-reviews' });
     s().commitDraft();
-    expect(s().draft?.error).toMatch(/already a task named my-reviews/);
+    expect(s().draft?.error).toBe('There is already a task named my-reviews: call this one my-reviews-2, say.');
+    s().updateDraft({ name: 'sentiment' });
+    s().commitDraft();
+    expect(s().draft?.error).toBe('There is already a task named sentiment: call this one sentiment-2, say.');
     s().updateDraft({ name: 'csv-reviews' });
     s().commitDraft();
     expect(s().imports.map((d) => d.name)).toEqual(['my-reviews', 'csv-reviews']);
@@ -288,5 +296,150 @@ describe('creating runs', () => {
     expect(made[2].config.datasets?.[0].examples.map((e) => e.answer)).toEqual(['paris', 'madrid']);
     expect(s().createRuns('cmp').map((id) => runs.getState().runs.find((r) => r.id === id)?.name)).toEqual(['cmp · sentiment', 'cmp · arithmetic', 'cmp · capitals']);
     expect(started).toEqual([]);
+  });
+});
+
+function memorySetupStorage(): SetupStorage & { saved: SavedSetup | undefined; saves: number } {
+  const storage = {
+    saved: undefined as SavedSetup | undefined,
+    saves: 0,
+    load: async () => (storage.saved ? structuredClone(storage.saved) : undefined),
+    save: async (setup: SavedSetup) => {
+      storage.saved = structuredClone(setup);
+      storage.saves++;
+    },
+  };
+  return storage;
+}
+
+const flushTimers = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('nothing set up is lost', () => {
+  test('the form and the imported datasets, with their mapping, survive a reload', async () => {
+    const storage = memorySetupStorage();
+    const first = testRunSetupStore({ storage, saveDelayMs: 0 }).store;
+    const s = () => first.getState();
+    s().setConfig({ objective: 'dedicated' }); // before the saved setup is read: not saved over it
+    await flushTimers();
+    expect(storage.saves).toBe(0);
+    await s().loadSetup();
+    s().setConfig({ contextLength: 64, steps: 8, objective: 'last-answer', renameLabels: false });
+    s().setTaskWeight('arithmetic', 3);
+    s().toggleTask('nli');
+    s().openFile('reviews.tsv', 'text\tlabel\ngreat film\tpos\ndull\tneg\n');
+    s().updateDraft({ name: 'reviews' });
+    s().commitDraft();
+    s().setImportWeight(s().imports[0].id, 2);
+    await flushTimers();
+    expect(storage.saves).toBeGreaterThan(0);
+    expect(storage.saved?.imports[0]).toMatchObject({ name: 'reviews', weight: 2, delimiter: '\t', mapping: { input: ['text'], answer: 'label', id: '' } });
+
+    // A new page: a new store over the same storage.
+    const second = testRunSetupStore({ storage, saveDelayMs: 0 }).store;
+    await second.getState().loadSetup();
+    expect(second.getState().config).toEqual(s().config);
+    expect(second.getState().weights).toEqual(s().weights);
+    expect(second.getState().imports).toEqual(s().imports);
+    expect(selectRunConfig(second.getState())).toEqual(selectRunConfig(s()));
+    expect(selectRunConfig(second.getState()).datasets?.map((d) => [d.name, d.examples.map((e) => e.answer)])).toEqual([['reviews', ['pos', 'neg']]]);
+    // A dataset imported after the reload gets an id of its own.
+    second.getState().openFile('more.jsonl', '{"text": "x", "label": "y"}\n');
+    second.getState().commitDraft();
+    expect(new Set(second.getState().imports.map((d) => d.id)).size).toBe(2);
+  });
+
+  test('a saved setup of another version, or with a task that is gone, is read as far as it goes', () => {
+    expect(restoreSetup({ version: 2 } as unknown as SavedSetup)).toBeNull();
+    const restored = restoreSetup({ version: 1, config: { ...config(), tasks: [{ task: 'gone', weight: 1 }, { task: 'nli', weight: 2 }] }, weights: {}, imports: [] });
+    expect(restored?.config.tasks).toEqual([{ task: 'nli', weight: 2 }]);
+    expect(restored?.weights.nli).toBe(2);
+  });
+
+  test('"New run from this one" reproduces a run\'s config exactly, its imported data included', () => {
+    const { store, runs } = setup();
+    const s = () => store.getState();
+    s().openFile('capitals.jsonl', '{"q": "capital of france", "a": "paris"}\n{"q": "capital of spain", "a": "madrid"}\n');
+    s().commitDraft();
+    s().setConfig({ contextLength: 96, steps: 7, lr: 0.002, seed: 5, objective: 'last-answer', renameLabels: false, maxShots: 3 });
+    s().setTaskWeight('arithmetic', 2.5);
+    s().setLora({ rank: 4 });
+    const [id] = s().createRuns('original');
+    const original = runs.getState().runs.find((r) => r.id === id)!.config;
+
+    // The form moves on: other settings, the import renamed away and another one added.
+    s().reset();
+    s().removeImport(s().imports[0].id);
+    s().openFile('other.jsonl', '{"q": "x", "a": "y"}\n');
+    s().commitDraft();
+    s().loadConfig(original);
+    expect(selectRunConfig(s())).toEqual(original);
+    expect(s().imports.map((d) => [d.name, d.enabled])).toEqual([['other', false], ['capitals', true]]);
+    const [again] = s().createRuns('again');
+    expect(runs.getState().runs.find((r) => r.id === again)!.config).toEqual(original);
+    // Loading it once more reuses the same import rather than adding a copy.
+    s().loadConfig(original);
+    expect(s().imports.map((d) => d.name)).toEqual(['other', 'capitals']);
+  });
+});
+
+describe('quick demo', () => {
+  test('tiny on a software adapter, larger on a real GPU; always the embedded model in full mode', () => {
+    const { store } = setup();
+    const s = () => store.getState();
+    s().chooseModel({ source: 'cached', id: 'm', name: 'big.gguf' });
+    s().setConfig({ contextLength: 2048, steps: 500 });
+    s().applyQuickDemo(true);
+    expect(s().config).toMatchObject({ ...QUICK_DEMO.software, model: { source: 'embedded', id: 'manyicl-tiny' }, mode: 'full', objective: 'manyicl' });
+    expect(validateConfig(selectRunConfig(s())).errors).toEqual([]);
+    s().applyQuickDemo(false);
+    expect(s().config).toMatchObject(QUICK_DEMO.gpu);
+    expect(QUICK_DEMO.gpu.steps * QUICK_DEMO.gpu.contextLength).toBeGreaterThan(QUICK_DEMO.software.steps * QUICK_DEMO.software.contextLength);
+    // With no task chosen, it picks two.
+    s().toggleTask('sentiment');
+    s().toggleTask('arithmetic');
+    s().applyQuickDemo(true);
+    expect(s().config.tasks.map((t) => t.task)).toEqual(['sentiment', 'arithmetic']);
+  });
+});
+
+describe('what blocks Create', () => {
+  const base = { check: { errors: [], warnings: [] }, tokenizerStatus: 'ready' as const, tokenizerError: null, model: config().model, activeRun: null, noGpu: null };
+
+  test('nothing: no blocker', () => {
+    expect(createBlockers(base)).toEqual([]);
+  });
+
+  test('a model without a usable tokenizer blocks both buttons, naming the model and the reason', () => {
+    const blockers = createBlockers({ ...base, tokenizerStatus: 'error', tokenizerError: 'notok.gguf: the model has no tokenizer', model: { source: 'cached', id: 'x', name: 'notok.gguf' } });
+    expect(blockers).toEqual([{ message: 'notok.gguf has no usable tokenizer (notok.gguf: the model has no tokenizer), so its contexts cannot be made: choose another model.', startOnly: false }]);
+  });
+
+  test('a paused run blocks starting only, and offers to stop it', () => {
+    const [blocker] = createBlockers({ ...base, activeRun: { id: 'r1', name: 'first', status: 'paused' } });
+    expect(blocker.startOnly).toBe(true);
+    expect(blocker.message).toMatch(/^Run "first" is paused and still holds the GPU: stop it/);
+    expect(blocker.action).toEqual({ kind: 'stop-run', runId: 'r1', label: 'Stop "first"' });
+    expect(createBlockers({ ...base, activeRun: { id: 'r1', name: 'first', status: 'running' } })[0].message).toMatch(/is training: one run trains at a time/);
+  });
+
+  test('config errors block both; no WebGPU blocks starting', () => {
+    const blockers = createBlockers({ ...base, check: { errors: ['Steps must be a whole number of at least 1.'], warnings: [] }, noGpu: 'WebGPU is not available here.' });
+    expect(blockers.map((b) => [b.startOnly, b.message])).toEqual([
+      [false, 'Steps must be a whole number of at least 1.'],
+      [true, 'WebGPU is not available here. Runs can be created here, but not trained.'],
+    ]);
+  });
+});
+
+describe('a storage that fails', () => {
+  test('says so, and the form still works', async () => {
+    const storage: SetupStorage = { load: async () => Promise.reject(new Error('IndexedDB is blocked')), save: async () => Promise.reject(new Error('quota exceeded')) };
+    const { store } = testRunSetupStore({ storage, saveDelayMs: 0 });
+    await store.getState().loadSetup();
+    expect(store.getState()).toMatchObject({ setupLoaded: true, setupError: 'The saved setup could not be read: IndexedDB is blocked' });
+    store.getState().setConfig({ steps: 9 });
+    await store.getState().saveSetup();
+    expect(store.getState().setupError).toBe('The setup could not be saved: quota exceeded');
+    expect(store.getState().config.steps).toBe(9);
   });
 });

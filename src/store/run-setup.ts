@@ -1,19 +1,20 @@
 // The run being set up: model, task mixture, objective and hyperparameters, imported datasets, the tokenizer
 // that the context preview packs with, and what the setup shows (its check, the preview).
+import { createStore as createIdbStore, get as idbGet, set as idbSet } from 'idb-keyval';
 import { create } from 'zustand';
-import { type ImportDraft, type ImportDraftFields, type ImportMapping, draftExamples, fileDraft, hfDraft } from '../data/import-draft';
-import { fetchHfRows as fetchHfRowsFromServer, type ImportError } from '../data/importers';
+import { type ImportDraft, type ImportDraftFields, type ImportMapping, draftExamples, fileDraft, freeTaskName, hfDraft } from '../data/import-draft';
+import { type CsvDelimiter, DELIMITER_NAMES, fetchHfRows as fetchHfRowsFromServer, type ImportError } from '../data/importers';
 import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import {
-  type ContextPreview, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, parseRunConfig,
+  type ContextPreview, type ImportedTask, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, parseRunConfig,
   plannedRuns, runConfigJson, validateConfig,
 } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 import { type RunsState, defaultRunName, useRunsStore } from './runs';
 
-export { defaultRunConfig, LORA_TARGETS, runConfigJson, TASK_FAMILIES };
+export { defaultRunConfig, DELIMITER_NAMES, LORA_TARGETS, runConfigJson, TASK_FAMILIES };
 export type { ImportDraft, ImportMapping, LoraTarget, TaskFamily };
 
 // ---- built-in tasks ---------------------------------------------------------------------------------------
@@ -23,11 +24,13 @@ export interface BuiltinTaskInfo {
   family: TaskFamily;
   /** One generated example, to show what the task looks like. */
   example: Example;
+  /** Its answers are labels (renamed per context unless the run keeps the real ones). */
+  hasLabels: boolean;
 }
 
 export const BUILTIN_TASK_INFO: readonly BuiltinTaskInfo[] = Object.entries(BUILTIN_TASKS).map(([name, make]) => {
   const source = make({ size: 1 });
-  return { name, family: source.family, example: source.example(0) };
+  return { name, family: source.family, example: source.example(0), hasLabels: source.remapLabels };
 });
 
 /** Built-in tasks grouped by family, families in TASK_FAMILIES order. */
@@ -49,6 +52,10 @@ export interface ImportedDataset {
   errors: ImportError[];
   enabled: boolean;
   weight: number;
+  /** How the rows were mapped to examples (absent for a dataset that came with a run's config). */
+  mapping?: ImportMapping;
+  /** The field separator of a delimited file. */
+  delimiter?: CsvDelimiter;
 }
 
 export interface HfForm {
@@ -74,6 +81,45 @@ export type { ContextPreview, SetupCheck };
 
 export type TokenizerStatus = 'idle' | 'loading' | 'ready' | 'error';
 
+/** What survives a reload: the form, the weights of the built-in tasks, and the imported datasets. */
+export interface SavedSetup {
+  version: 1;
+  /** The form's config; its datasets are the imports. */
+  config: RunConfig;
+  weights: Record<string, number>;
+  imports: ImportedDataset[];
+}
+
+export interface SetupStorage {
+  load(): Promise<SavedSetup | undefined>;
+  save(setup: SavedSetup): Promise<void>;
+}
+
+export const SETUP_DB = 'manyicl-setup';
+const SETUP_KEY = 'current';
+
+/** The setup in IndexedDB (one entry), opened on first use so that importing works in Node. */
+export function indexedDbSetupStorage(): SetupStorage {
+  let opened: ReturnType<typeof createIdbStore> | null = null;
+  const store = () => (opened ??= createIdbStore(SETUP_DB, 'setup'));
+  return {
+    load: () => idbGet<SavedSetup>(SETUP_KEY, store()),
+    save: (setup) => idbSet(SETUP_KEY, setup, store()),
+  };
+}
+
+/**
+ * A saved setup as the form takes it: absent fields take the defaults, built-in tasks that no longer exist are
+ * dropped; null for a setup of another version.
+ */
+export function restoreSetup(saved: SavedSetup): Pick<SavedSetup, 'config' | 'weights' | 'imports'> | null {
+  if (saved?.version !== 1 || typeof saved.config !== 'object' || saved.config === null) return null;
+  const { datasets: _datasets, ...form } = { ...defaultRunConfig(), ...saved.config };
+  const config: RunConfig = { ...form, tasks: (form.tasks ?? []).filter((t) => BUILTIN_TASKS[t.task] !== undefined) };
+  const imports = Array.isArray(saved.imports) ? saved.imports.filter((d) => typeof d?.name === 'string' && Array.isArray(d.examples)) : [];
+  return { config, weights: { ...weightsOf(config), ...saved.weights }, imports };
+}
+
 export interface RunSetupDeps {
   fetchTokenizer(modelUrl: string): Promise<Tokenizer>;
   /** The tokenizer of a model in the model cache, by its id. */
@@ -83,6 +129,10 @@ export interface RunSetupDeps {
   embeddedModelUrl(): string;
   /** The experiments that "Create" adds runs to. */
   runs(): Pick<RunsState, 'runs' | 'createRun' | 'startRun'>;
+  /** Where the form and the imports are kept across reloads; none: they are not. */
+  storage?: SetupStorage;
+  /** Saves wait this long after the last change. */
+  saveDelayMs?: number;
 }
 
 export interface RunSetupState {
@@ -103,6 +153,17 @@ export interface RunSetupState {
   tokenizerOf: string | null;
   /** Which context of the stream the preview shows. */
   previewIndex: number;
+  /** The saved setup has been read (changes are saved from then on). */
+  setupLoaded: boolean;
+  /** Why the saved setup could not be read or written. */
+  setupError: string | null;
+
+  /** Reads the saved form and imports (once; later calls return at once). */
+  loadSetup(): Promise<void>;
+  /** Writes the form and imports now. */
+  saveSetup(): Promise<void>;
+  /** Small settings sized to the GPU: a run that finishes in minutes on a software adapter (`software`). */
+  applyQuickDemo(software: boolean): void;
 
   setConfig(patch: Partial<Omit<RunConfig, 'tasks' | 'lora'>>): void;
   /** Picks the base model; the random embedded model is trained in full, a checkpoint or cached model with LoRA. */
@@ -140,6 +201,21 @@ export interface RunSetupState {
   createRuns(name: string, options?: { start?: boolean }): string[];
 }
 
+/**
+ * The imports for a run config's datasets: each one enabled with the run's weight (an import with the same name
+ * and examples is reused; otherwise the run's data is added as an import), and every other import turned off,
+ * so the setup's mixture is the run's.
+ */
+export function importsFor(datasets: readonly ImportedTask[], imports: readonly ImportedDataset[], newId: () => string): ImportedDataset[] {
+  const out = imports.map((d) => ({ ...d, enabled: false }));
+  for (const d of datasets) {
+    const same = out.findIndex((i) => i.name === d.name && i.examples.length === d.examples.length && JSON.stringify(i.examples) === JSON.stringify(d.examples));
+    if (same >= 0) out[same] = { ...out[same], family: d.family, weight: d.weight, enabled: true };
+    else out.push({ id: newId(), name: d.name, family: d.family, origin: 'from a run config', examples: d.examples, errors: [], enabled: true, weight: d.weight });
+  }
+  return out;
+}
+
 function weightsOf(config: RunConfig): Record<string, number> {
   const weights = Object.fromEntries(BUILTIN_TASK_INFO.map((t) => [t.name, 1]));
   for (const t of config.tasks) weights[t.task] = t.weight;
@@ -148,11 +224,30 @@ function weightsOf(config: RunConfig): Record<string, number> {
 
 const DEFAULT_HF_FORM: HfForm = { dataset: '', config: 'default', split: 'train', offset: 0, length: 200, token: '' };
 
+/** The embedded model: what the quick demo trains. */
+const EMBEDDED_MODEL: RunConfig['model'] = { source: 'embedded', id: 'manyicl-tiny' };
+
+/**
+ * The quick demo's sizes: on a software adapter (SwiftShader, llvmpipe: the GPU emulated on the CPU) a run of
+ * a few minutes; on a real GPU one long enough for the per-shot curve to separate.
+ */
+export const QUICK_DEMO = {
+  software: { contextLength: 64, batchSize: 1, gradAccumulation: 1, steps: 8, warmupSteps: 1, lr: 3e-3, checkpointEvery: 4 },
+  gpu: { contextLength: 256, batchSize: 4, gradAccumulation: 1, steps: 100, warmupSteps: 10, lr: 1e-3, checkpointEvery: 10 },
+} as const satisfies Record<string, Partial<RunConfig>>;
+
+/** The tasks the quick demo picks when none is chosen. */
+const QUICK_DEMO_TASKS = ['sentiment', 'arithmetic'];
+
 export function createRunSetupStore(deps: RunSetupDeps) {
   let importCounter = 0;
-  return create<RunSetupState>()((set, get) => {
+  let loading: Promise<void> | null = null;
+  let saveTimer: ReturnType<typeof setTimeout> | null = null;
+  const store = create<RunSetupState>()((set, get) => {
     const withTasks = (chosen: Set<string>, weights: Record<string, number>): RunConfig['tasks'] =>
       BUILTIN_TASK_INFO.filter((t) => chosen.has(t.name)).map((t) => ({ task: t.name, weight: weights[t.name] ?? 1 }));
+
+    const takenTaskNames = () => [...Object.keys(BUILTIN_TASKS), ...get().imports.map((d) => d.name)];
 
     const setDraftError = (error: string) => {
       const draft = get().draft;
@@ -174,6 +269,48 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       tokenizerOf: null,
       previewIndex: 0,
       configFileError: null,
+      setupLoaded: false,
+      setupError: null,
+
+      async loadSetup() {
+        if (loading) return loading;
+        loading = (async () => {
+          try {
+            const saved = deps.storage ? await deps.storage.load() : undefined;
+            const restored = saved ? restoreSetup(saved) : null;
+            if (restored) {
+              importCounter = Math.max(importCounter, ...restored.imports.map((d) => Number(/^import-(\d+)$/.exec(d.id)?.[1] ?? 0)));
+              set({ ...restored, previewIndex: 0 });
+            }
+            set({ setupLoaded: true, setupError: null });
+          } catch (error) {
+            set({ setupLoaded: true, setupError: `The saved setup could not be read: ${errorMessage(error)}` });
+          }
+        })();
+        return loading;
+      },
+
+      async saveSetup() {
+        if (saveTimer) clearTimeout(saveTimer);
+        saveTimer = null;
+        const { config, weights, imports, setupLoaded } = get();
+        if (!deps.storage || !setupLoaded) return;
+        const { datasets: _datasets, ...form } = config;
+        try {
+          await deps.storage.save({ version: 1, config: form, weights, imports });
+        } catch (error) {
+          set({ setupError: `The setup could not be saved: ${errorMessage(error)}` });
+        }
+      },
+
+      applyQuickDemo(software) {
+        const demo = software ? QUICK_DEMO.software : QUICK_DEMO.gpu;
+        set((state) => {
+          const config: RunConfig = { ...state.config, ...demo, model: EMBEDDED_MODEL, mode: 'full', objective: 'manyicl', maxShots: undefined };
+          if (config.tasks.length === 0 && !state.imports.some((d) => d.enabled)) config.tasks = withTasks(new Set(QUICK_DEMO_TASKS), state.weights);
+          return { config, previewIndex: 0 };
+        });
+      },
 
       setConfig(patch) {
         set((state) => ({ config: { ...state.config, ...patch } }));
@@ -217,8 +354,14 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       },
 
       loadConfig(config) {
-        const copy = structuredClone(config);
-        set({ config: copy, weights: weightsOf(copy), previewIndex: 0, configFileError: null });
+        const { datasets = [], ...form } = structuredClone(config);
+        set((state) => ({
+          config: form,
+          weights: weightsOf(form),
+          imports: importsFor(datasets, state.imports, () => `import-${++importCounter}`),
+          previewIndex: 0,
+          configFileError: null,
+        }));
       },
 
       loadConfigFile(fileName, text) {
@@ -235,7 +378,7 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       },
 
       openFile(fileName, text) {
-        set({ draft: fileDraft(fileName, text) });
+        set({ draft: fileDraft(fileName, text, takenTaskNames()) });
       },
 
       setHfForm(patch) {
@@ -255,7 +398,7 @@ export function createRunSetupStore(deps: RunSetupDeps) {
             dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train',
             offset: form.offset, length: form.length, token: form.token.trim() || undefined,
           });
-          const draft = hfDraft({ dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train', offset: form.offset }, rows);
+          const draft = hfDraft({ dataset, config: form.config.trim() || 'default', split: form.split.trim() || 'train', offset: form.offset }, rows, takenTaskNames());
           set({ hfStatus: 'idle', draft });
         } catch (error) {
           set({ hfStatus: 'error', hfError: errorMessage(error) });
@@ -276,7 +419,9 @@ export function createRunSetupStore(deps: RunSetupDeps) {
         if (!draft) return;
         const name = draft.name.trim();
         if (!name) return setDraftError('Give the dataset a name.');
-        if (BUILTIN_TASKS[name] || get().imports.some((d) => d.name === name)) return setDraftError(`There is already a task named ${name}.`);
+        if (BUILTIN_TASKS[name] || get().imports.some((d) => d.name === name)) {
+          return setDraftError(`There is already a task named ${name}: call this one ${freeTaskName(name, takenTaskNames())}, say.`);
+        }
         if (draft.mapping.input.length === 0 || !draft.mapping.answer) return setDraftError('Choose the input and the answer fields.');
         let result: { examples: Example[]; errors: ImportError[]; origin: string };
         try {
@@ -286,7 +431,8 @@ export function createRunSetupStore(deps: RunSetupDeps) {
         }
         const dataset: ImportedDataset = {
           id: `import-${++importCounter}`, name, family: draft.family, origin: result.origin,
-          examples: result.examples, errors: result.errors, enabled: true, weight: 1,
+          examples: result.examples, errors: result.errors, enabled: true, weight: 1, mapping: draft.mapping,
+          ...(draft.kind === 'file' && draft.format === 'csv' ? { delimiter: draft.delimiter } : {}),
         };
         set((state) => ({ imports: [...state.imports, dataset], draft: null }));
       },
@@ -332,6 +478,14 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       },
     };
   });
+  // Every change of the form or the imports is saved, a moment later (typing in a field changes it per key).
+  store.subscribe((state, previous) => {
+    if (!deps.storage || !state.setupLoaded) return;
+    if (state.config === previous.config && state.weights === previous.weights && state.imports === previous.imports) return;
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = setTimeout(() => void store.getState().saveSetup(), deps.saveDelayMs ?? 300);
+  });
+  return store;
 }
 
 export type RunSetupStore = ReturnType<typeof createRunSetupStore>;
@@ -359,6 +513,7 @@ export const useRunSetupStore = createRunSetupStore({
   fetchHfRows: fetchHfRowsFromServer,
   embeddedModelUrl,
   runs: () => useRunsStore.getState(),
+  storage: indexedDbSetupStorage(),
 });
 
 // ---- what the setup shows ---------------------------------------------------------------------------------
@@ -413,3 +568,49 @@ export const selectPreview = memoSelector(
       status === 'error' ? `The tokenizer could not be loaded: ${tokenizerError}` : !result ? 'Loading the tokenizer…' : 'error' in result ? result.error : null,
   }),
 );
+
+// ---- what blocks "Create" -----------------------------------------------------------------------------------
+
+/** Something that keeps a run from being created or started, in words, with the action that clears it. */
+export interface Blocker {
+  message: string;
+  /** Stops the run the training client holds (paused or training), so that another can start. */
+  action?: { kind: 'stop-run'; runId: string; label: string };
+  /** Only "Create and start" is blocked; the run can still be created. */
+  startOnly: boolean;
+}
+
+export interface BlockerInputs {
+  check: SetupCheck;
+  tokenizerStatus: TokenizerStatus;
+  tokenizerError: string | null;
+  model: RunConfig['model'];
+  /** The run the training client holds, if any. */
+  activeRun: { id: string; name: string; status: string } | null;
+  /** Why this browser cannot train (no WebGPU), if it cannot. */
+  noGpu: string | null;
+}
+
+/** Why "Create" or "Create and start" is not possible now, first the reasons that block both. */
+export function createBlockers({ check, tokenizerStatus, tokenizerError, model, activeRun, noGpu }: BlockerInputs): Blocker[] {
+  const blockers: Blocker[] = check.errors.map((message) => ({ message, startOnly: false }));
+  if (tokenizerStatus === 'error') {
+    const name = model.source === 'cached' ? model.name : 'the model';
+    blockers.push({
+      message: `${name} has no usable tokenizer (${tokenizerError ?? 'it could not be loaded'}), so its contexts cannot be made: choose another model.`,
+      startOnly: false,
+    });
+  }
+  if (activeRun) {
+    const paused = activeRun.status === 'paused';
+    blockers.push({
+      message: paused
+        ? `Run "${activeRun.name}" is paused and still holds the GPU: stop it (its checkpoint stays, and it can be continued later) to start a new run, or resume it.`
+        : `Run "${activeRun.name}" is training: one run trains at a time. Stop it, or create the new run now and start it when that one is done.`,
+      action: { kind: 'stop-run', runId: activeRun.id, label: `Stop "${activeRun.name}"` },
+      startOnly: true,
+    });
+  }
+  if (noGpu) blockers.push({ message: `${noGpu} Runs can be created here, but not trained.`, startOnly: true });
+  return blockers;
+}

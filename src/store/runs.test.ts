@@ -11,6 +11,8 @@ import {
   prepareStart,
   recoverRun,
   runControls,
+  rollbackNotice,
+  runData,
   runMeta,
   selectedRun,
   statusLine,
@@ -104,6 +106,25 @@ describe('run lifecycle helpers', () => {
     expect(runMeta(record())).toBe('manyicl · full-parameter · manyicl-tiny · sentiment, arithmetic · 256 tokens');
     const cached = { ...config, model: { source: 'cached' as const, id: 'hub-1', name: 'org/m', quantize: 'Q8_0' as const } };
     expect(runMeta(record({ config: cached }))).toBe('manyicl · LoRA r8 · org/m (Q8_0 on load) · sentiment, arithmetic · 256 tokens');
+  });
+
+  test('every run names its data, imported datasets included', () => {
+    const imported = { name: 'reviews', family: 'classification' as const, examples: [], weight: 1 };
+    expect(runData({ ...defaultRunConfig(), tasks: [], datasets: [imported] })).toBe('reviews (imported)');
+    expect(runMeta(record({ config: { ...defaultRunConfig(), tasks: [{ task: 'nli', weight: 1 }], datasets: [imported] } }))).toBe(
+      'manyicl · full-parameter · manyicl-tiny · nli, reviews (imported) · 256 tokens',
+    );
+    expect(runData({ ...defaultRunConfig(), tasks: [] })).toBe('no tasks');
+  });
+
+  test('a restart says which steps it trains again', () => {
+    const steps = (n: number) => Array.from({ length: n }, (_, i) => metrics(i + 1));
+    expect(rollbackNotice(record({ metrics: steps(8), checkpointStep: 6 }))).toBe(
+      'Run "run one" goes on from its checkpoint at step 6: steps 7–8 are trained again (the checkpoint is saved every 10 steps).',
+    );
+    expect(rollbackNotice(record({ metrics: steps(7), checkpointStep: 6 }))).toMatch(/step 7 is trained again/);
+    expect(rollbackNotice(record({ metrics: steps(6), checkpointStep: 6 }))).toBeNull();
+    expect(rollbackNotice(record({ metrics: steps(3) }))).toBe('Run "run one" had no checkpoint: it starts over, and steps 1–3 are trained again.');
   });
 });
 
@@ -302,6 +323,7 @@ describe('runs store', () => {
     await tick();
     expect(worker.calls).toEqual(['start old']);
     expect(store.getState().runs[0].metrics.map((m) => m.step)).toEqual([1, 2]);
+    expect(store.getState().notice).toBe('Run "run one" goes on from its checkpoint at step 2: step 3 is trained again (the checkpoint is saved every 10 steps).');
     worker.emit({ type: 'status', status: 'running' });
     worker.emit({ type: 'step', metrics: metrics(3) });
     worker.emit({ type: 'status', status: 'stopped' });

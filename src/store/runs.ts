@@ -4,6 +4,7 @@ import { createStore as createIdbStore, del, set as idbSet, values as idbValues 
 import { create } from 'zustand';
 import { createTrainingClient, type TrainingClient } from '../train/client';
 import { deleteCheckpoint } from '../train/checkpoints';
+import { deleteInitialAdapter } from '../train/initial-adapter';
 import type { RunRecord, RunStatus, TrainEvent } from '../train/protocol';
 import { type RunConfig, describeModel } from '../train/run-config';
 import { errorMessage } from '../util/errors';
@@ -129,11 +130,28 @@ export function statusLine(record: RunRecord): string {
   return `${record.status} · step ${stepsDone(record)}/${record.config.steps}`;
 }
 
+/** The run's data: its built-in tasks and its imported datasets (marked), e.g. "sentiment, reviews (imported)". */
+export function runData(config: RunConfig): string {
+  const names = [...config.tasks.map((t) => t.task), ...(config.datasets ?? []).map((d) => `${d.name} (imported)`)];
+  return names.length > 0 ? names.join(', ') : 'no tasks';
+}
+
 /** "manyicl · LoRA r8 · manyicl-tiny · sentiment, arithmetic · 256 tokens": what the run trains, and how. */
 export function runMeta(record: RunRecord): string {
   const { config } = record;
   const mode = config.mode === 'lora' ? `LoRA r${config.lora.rank}` : 'full-parameter';
-  return `${config.objective} · ${mode} · ${describeModel(config.model)} · ${config.tasks.map((t) => t.task).join(', ')} · ${config.contextLength} tokens`;
+  return `${config.objective} · ${mode} · ${describeModel(config.model)} · ${runData(config)} · ${config.contextLength} tokens`;
+}
+
+/** What a (re)start throws away: the steps after the checkpoint it goes on from, said in words; null when none. */
+export function rollbackNotice(record: RunRecord): string | null {
+  const from = record.checkpointStep ?? 0;
+  const last = stepsDone(record);
+  if (last <= from) return null;
+  const redone = last === from + 1 ? `step ${last} is` : `steps ${from + 1}–${last} are`;
+  return from > 0
+    ? `Run "${record.name}" goes on from its checkpoint at step ${from}: ${redone} trained again (the checkpoint is saved every ${record.config.checkpointEvery} steps).`
+    : `Run "${record.name}" had no checkpoint: it starts over, and ${redone} trained again.`;
 }
 
 /** "manyicl · lora #3": the objective and mode, numbered among the runs. */
@@ -434,7 +452,7 @@ export function createRunsStore(deps: RunsDeps) {
       const record = find(id);
       if (!record) return set({ activeId: null });
       update(id, prepareStart);
-      set({ activeId: id, request: null, progress: null, notice: null });
+      set({ activeId: id, request: null, progress: null, notice: rollbackNotice(record) });
       await write(id);
       tabs.post({ type: 'training', runId: id });
       try {
@@ -510,7 +528,8 @@ export function createRunsStore(deps: RunsDeps) {
         if (isElsewhere(id)) return elsewhereNotice(id);
         if (state.activeId !== null) {
           const other = find(state.activeId);
-          set({ notice: `Run "${other?.name ?? state.activeId}" is training. Pause and stop it, or let it finish, before starting another.` });
+          const what = other?.status === 'paused' ? 'is paused and still holds the GPU: stop it' : 'is training: stop it, or let it finish,';
+          set({ notice: `Run "${other?.name ?? state.activeId}" ${what} before starting another.` });
           return;
         }
         if (record.status === 'done') {
@@ -623,7 +642,9 @@ function randomId(): string {
 export const useRunsStore = createRunsStore({
   storage: indexedDbRunStorage(),
   createClient: createTrainingClient,
-  deleteCheckpoint,
+  deleteCheckpoint: async (runId) => {
+    await Promise.all([deleteCheckpoint(runId), deleteInitialAdapter(runId)]);
+  },
   tabs: browserRunTabs(),
   now: () => Date.now(),
   newId: randomId,

@@ -8,11 +8,17 @@ import type { RunConfig } from './run-config';
 import { learningRate } from './schedule';
 import { createTrainer, trainerConfig } from './trainer';
 
-/** Step 1 of a fresh LoRA run on `model` (borrowed: the caller frees it): the loss before the update. */
-export async function firstStepLoss(gpu: Gpu, model: Model, config: RunConfig, tokenizer: Tokenizer): Promise<{ loss: number; targetTokens: number }> {
+/**
+ * Step 1 of a LoRA run on `model` (borrowed: the caller frees it): the loss before the update. The adapter starts
+ * from `initialParams` (an imported adapter) when given, else from the run's seed.
+ */
+export async function firstStepLoss(
+  gpu: Gpu, model: Model, config: RunConfig, tokenizer: Tokenizer, initialParams?: Float32Array,
+): Promise<{ loss: number; targetTokens: number }> {
   if (config.mode !== 'lora') throw new Error('the first-step loss is computed for LoRA runs');
   const training = createTrainer(gpu, model, { ...trainerConfig(config), mode: 'lora' }, { borrowModel: true });
   try {
+    if (initialParams) gpu.write(training.trainable.params, initialParams);
     const result = await training.trainer.step(stepBatches(config, tokenizer, 1), { lr: learningRate(1, config) });
     return { loss: result.loss, targetTokens: result.targetTokens };
   } finally {

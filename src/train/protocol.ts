@@ -15,6 +15,8 @@ export interface StepMetrics {
   shotLoss: number[];
   /** Mean answer loss per task. */
   taskLoss: Record<string, number>;
+  /** Mean loss of the k-th answer per task (the per-task in-context curve); absent in runs recorded before it existed. */
+  taskShotLoss?: Record<string, number[]>;
 }
 
 /** Token-level losses of one context, for the colouring view. */

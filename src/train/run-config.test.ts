@@ -2,7 +2,8 @@ import { describe, expect, it, test } from 'vitest';
 import type { ImportedTask, RunConfig } from './run-config';
 import { charTokenizer } from '../data/tokenizer';
 import { heldOutSplit } from '../data/tasks';
-import { buildPreview, defaultRunConfig, parseRunConfig, runConfigJson, runSources, taskSources, trainSplit, validateConfig } from './run-config';
+import { ContextStream } from '../data/packer';
+import { buildPreview, defaultRunConfig, parseRunConfig, runConfigJson, runSources, streamOptions, taskSources, trainSplit, validateConfig } from './run-config';
 
 const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
 
@@ -96,5 +97,39 @@ describe('run config files', () => {
     expect(() => parseRunConfig('{"objective": "magic"}')).toThrow(/objective must be one of manyicl, last-answer/);
     expect(() => parseRunConfig('{"lora": {"rank": 4, "alpha": 8, "targets": ["qkv"]}}')).toThrow(/unknown LoRA target "qkv"/);
     expect(() => parseRunConfig('{"steps": 0}')).toThrow(/Steps must be a whole number of at least 1/);
+  });
+});
+
+describe('renameLabels: the switch to keep real labels', () => {
+  const tokenizer = charTokenizer();
+  const sentimentOnly = (patch: Partial<RunConfig> = {}) => config({ tasks: [{ task: 'sentiment', weight: 1 }], contextLength: 128, ...patch });
+
+  test('absent (older configs) or true: labels are renamed per context; false: the real labels are trained', () => {
+    for (const renamed of [sentimentOnly(), sentimentOnly({ renameLabels: true })]) {
+      const preview = buildPreview(renamed, tokenizer, 0);
+      expect(Object.keys(preview.labelMaps)).toEqual(['sentiment']);
+      expect(Object.keys(preview.labelMaps.sentiment).sort()).toEqual(['negative', 'positive']);
+      expect(runSources(renamed)[0].task.remapLabels).toBe(true);
+    }
+    const real = sentimentOnly({ renameLabels: false });
+    expect(runSources(real)[0].task.remapLabels).toBe(false);
+    const preview = buildPreview(real, tokenizer, 0);
+    expect(preview.labelMaps).toEqual({});
+    // The contexts the session and the cluster recipe train on (both pack through streamOptions) keep the real labels.
+    const answers = new ContextStream(streamOptions(real, tokenizer)).next(4).flatMap((c) => c.answers.map((a) => a.answer));
+    expect(new Set(answers)).toEqual(new Set(['positive', 'negative']));
+    const renamedAnswers = new ContextStream(streamOptions(sentimentOnly(), tokenizer)).next(4).flatMap((c) => c.answers.map((a) => a.answer));
+    expect(renamedAnswers.some((a) => a === 'positive' || a === 'negative')).toBe(false);
+  });
+
+  test('run config files carry it; a wrong type is refused by name', () => {
+    expect(parseRunConfig(runConfigJson(sentimentOnly({ renameLabels: false }))).renameLabels).toBe(false);
+    expect(parseRunConfig('{"steps": 3}').renameLabels).toBeUndefined();
+    expect(() => parseRunConfig('{"renameLabels": "no"}', 'a.json')).toThrow('a.json: renameLabels must be a boolean, got "no"');
+  });
+
+  test('two chosen tasks of one name are refused', () => {
+    const dataset: ImportedTask = { name: 'sentiment', family: 'classification', examples: [{ id: 'a', task: 'sentiment', family: 'classification', input: 'x', answer: 'y' }], weight: 1 };
+    expect(validateConfig(config({ datasets: [dataset] })).errors).toContain('Two chosen tasks are named sentiment: untick one of them.');
   });
 });

@@ -1,7 +1,7 @@
 // What a run is: its config (persisted with the run), the defaults, validation, the task mixture it trains on,
 // the contexts it packs, and the runs one "Create" makes.
 import { ContextStream, type PreviewToken, type StreamOptions, type WeightedSource, previewTokens } from '../data/packer';
-import { BUILTIN_TASKS, type Example, TEST_FRACTION, type TaskFamily, type TaskSource, heldOutSplit, listSource } from '../data/tasks';
+import { BUILTIN_TASKS, type Example, type LabelMap, TEST_FRACTION, type TaskFamily, type TaskSource, heldOutSplit, listSource } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import type { QuantizeOnLoad } from '../engine/load';
 import { LORA_TARGETS as LORA_TARGET_NAMES, type LoraTarget } from '../engine/spec';
@@ -34,6 +34,12 @@ export interface RunConfig {
   testFraction?: number;
   /** Imported datasets (JSONL/CSV uploads, Hugging Face datasets) in the mixture, stored with the run. */
   datasets?: ImportedTask[];
+  /**
+   * Built-in label tasks (sentiment, topic, nli) give their labels new, arbitrary names in every context, so only
+   * the shots say what each label means (this forces in-context learning). false keeps the real labels. Absent
+   * (runs made before the switch existed): true.
+   */
+  renameLabels?: boolean;
   contextLength: number;
   /** At most this many shots per context (all that fit when absent). */
   maxShots?: number;
@@ -97,18 +103,18 @@ export function describeModel(model: RunConfig['model']): string {
 }
 
 /** The run's tasks as whole sources: built-in generators made with the run's seed, and imported datasets. */
-export function taskSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed'>): WeightedSource[] {
+export function taskSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed' | 'renameLabels'>): WeightedSource[] {
   const builtin = config.tasks.map(({ task, weight }) => {
     const make = BUILTIN_TASKS[task];
     if (!make) throw new Error(`unknown task ${task}; built-in tasks: ${Object.keys(BUILTIN_TASKS).join(', ')}`);
-    return { task: make({ seed: config.seed }), weight };
+    return { task: make({ seed: config.seed, remapLabels: config.renameLabels ?? true }), weight };
   });
   const imported = (config.datasets ?? []).map((d) => ({ task: listSource(d.examples, { name: d.name, family: d.family }), weight: d.weight }));
   return [...builtin, ...imported];
 }
 
 /** The run's training mixture: each task's training split when the run holds out a test split, else the task. */
-export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed' | 'testFraction'>): WeightedSource[] {
+export function runSources(config: Pick<RunConfig, 'tasks' | 'datasets' | 'seed' | 'testFraction' | 'renameLabels'>): WeightedSource[] {
   const { testFraction } = config;
   return taskSources(config).map((s) => (testFraction ? { ...s, task: trainSplit(s.task, testFraction).task } : s));
 }
@@ -155,6 +161,8 @@ export interface ContextPreview {
   tasks: string[];
   /** The one shot whose answer is trained (the last-answer objective), or null when every answer is. */
   trainedShot: number | null;
+  /** The label renaming of this context, by task (real label -> the name it goes by here); tasks that keep theirs are absent. */
+  labelMaps: Record<string, LabelMap>;
 }
 
 /** Context `index` of the stream the config describes, as the packer would train on it. */
@@ -177,6 +185,7 @@ export function buildPreview(config: RunConfig, tokenizer: Tokenizer, index: num
     contextLength: config.contextLength,
     tasks: [...new Set(ctx.answers.map((a) => a.task))],
     trainedShot: config.objective === 'last-answer' ? ctx.answers.length - 1 : null,
+    labelMaps: ctx.labelMaps,
   };
 }
 
@@ -195,6 +204,9 @@ export function validateConfig(config: RunConfig): SetupCheck {
   const taskCount = config.tasks.length + datasets.length;
   if (taskCount === 0) errors.push('Choose at least one task: a built-in one or an imported dataset.');
   if ([...config.tasks, ...datasets].some((t) => !(t.weight > 0))) errors.push('Every chosen task needs a weight above 0.');
+  const names = [...config.tasks.map((t) => t.task), ...datasets.map((d) => d.name)];
+  const repeated = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+  if (repeated.length > 0) errors.push(`Two chosen tasks are named ${repeated.join(', ')}: untick one of them.`);
   if (config.testFraction) {
     for (const d of datasets) {
       if (!trainSplit(listSource(d.examples, { name: d.name, family: d.family }), config.testFraction).heldOut) {
@@ -261,7 +273,7 @@ export function parseRunConfig(text: string, source = 'run config'): RunConfig {
   if (format !== undefined && format !== RUN_CONFIG_FORMAT) fail(`format is ${JSON.stringify(format)}, not "${RUN_CONFIG_FORMAT}"`);
   if (version !== undefined && version !== RUN_CONFIG_VERSION) fail(`version ${JSON.stringify(version)} is not supported (only ${RUN_CONFIG_VERSION})`);
   const defaults = defaultRunConfig();
-  const optional = new Set(['maxShots', 'datasets', 'testFraction']);
+  const optional = new Set(['maxShots', 'datasets', 'testFraction', 'renameLabels']);
   for (const key of Object.keys(fields)) {
     if (!(key in defaults) && !optional.has(key)) fail(`unknown field "${key}"`);
   }
@@ -272,6 +284,7 @@ export function parseRunConfig(text: string, source = 'run config'): RunConfig {
     ['checkpointEvery', 'number'], ['recompute', 'boolean'], ['objective', 'string'], ['mode', 'string'],
   ];
   for (const [key, kind] of kinds) if (typeof config[key] !== kind) fail(`${key} must be a ${kind}, got ${JSON.stringify(config[key])}`);
+  if (config.renameLabels !== undefined && typeof config.renameLabels !== 'boolean') fail(`renameLabels must be a boolean, got ${JSON.stringify(config.renameLabels)}`);
   if (!['full', 'lora'].includes(config.mode)) fail(`mode must be "full" or "lora", got ${JSON.stringify(config.mode)}`);
   if (!RUN_OBJECTIVES.includes(config.objective)) fail(`objective must be one of ${RUN_OBJECTIVES.join(', ')}, got ${JSON.stringify(config.objective)}`);
   const model = config.model as unknown as Record<string, unknown> | null;

@@ -70,12 +70,18 @@ export class RunControl {
 /** Shown in the token-loss view every this many steps. */
 const SAMPLE_EVERY = 5;
 
-/** Per-shot and per-task mean answer losses of one step. */
-export function stepLosses(contexts: PackedContext[], result: StepResult, batchSize: number): { shotLoss: number[]; taskLoss: Record<string, number> } {
+/** Per-shot and per-task mean answer losses of one step, and each task's per-shot losses. */
+export function stepLosses(
+  contexts: PackedContext[],
+  result: StepResult,
+  batchSize: number,
+): { shotLoss: number[]; taskLoss: Record<string, number>; taskShotLoss: Record<string, number[]> } {
   const shotSum: number[] = [];
   const shotCount: number[] = [];
   const taskSum: Record<string, number> = {};
   const taskCount: Record<string, number> = {};
+  const taskShotSum: Record<string, number[]> = {};
+  const taskShotCount: Record<string, number[]> = {};
   contexts.forEach((ctx, i) => {
     const perAnswer = result.answerLoss[Math.floor(i / batchSize)][i % batchSize];
     ctx.answers.forEach((answer, k) => {
@@ -84,11 +90,18 @@ export function stepLosses(contexts: PackedContext[], result: StepResult, batchS
       shotCount[answer.shot] = (shotCount[answer.shot] ?? 0) + 1;
       taskSum[answer.task] = (taskSum[answer.task] ?? 0) + loss;
       taskCount[answer.task] = (taskCount[answer.task] ?? 0) + 1;
+      const sums = (taskShotSum[answer.task] ??= []);
+      const counts = (taskShotCount[answer.task] ??= []);
+      sums[answer.shot] = (sums[answer.shot] ?? 0) + loss;
+      counts[answer.shot] = (counts[answer.shot] ?? 0) + 1;
     });
   });
+  // A shot index no context of a task reached (mixed contexts only) is NaN: a gap in that task's curve.
+  const means = (sums: number[], counts: number[]) => Array.from(sums, (sum, k) => (counts[k] ? sum / counts[k] : NaN));
   return {
-    shotLoss: Array.from(shotSum, (sum, k) => sum / shotCount[k]),
+    shotLoss: means(shotSum, shotCount),
     taskLoss: Object.fromEntries(Object.keys(taskSum).map((t) => [t, taskSum[t] / taskCount[t]])),
+    taskShotLoss: Object.fromEntries(Object.keys(taskShotSum).map((t) => [t, means(taskShotSum[t], taskShotCount[t])])),
   };
 }
 

@@ -26,3 +26,21 @@ describe('CompareRuns', () => {
     }
   });
 });
+
+describe('like with like', () => {
+  test('last-answer and every-answer training losses get separate charts, and the table says which each is', () => {
+    const a = fixtureRun();
+    const b = fixtureRun({ id: 'run-b', name: 'la', metrics: fixtureMetrics(40), config: { ...a.config, objective: 'last-answer' } });
+    const html = renderToStaticMarkup(<CompareRuns runs={[a, b]} onClear={() => {}} />);
+    expect(html).not.toContain('data-testid="compare-loss"');
+    expect(html).toContain('data-testid="compare-loss-every-answer"');
+    expect(html).toContain('data-testid="compare-loss-last-answer"');
+    expect(html).toContain('Training loss over the last answer');
+    expect(html).toContain('data-testid="compare-mixed"');
+    expect(html).toMatch(/data-testid="compare-final-loss">[\d.]+<span class="muted small-text"> \(last answer\)<\/span>/);
+    // One objective: one chart, no note.
+    const same = renderToStaticMarkup(<CompareRuns runs={[a, { ...b, config: a.config }]} onClear={() => {}} />);
+    expect(same).toContain('data-testid="compare-loss"');
+    expect(same).not.toContain('compare-mixed');
+  });
+});

@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { compareLossSeries, compareShotSeries, runSummary, seriesColor } from '../store/charts';
+import { LOSS_KIND_LABELS, compareLossSeries, compareShotSeries, lossGroups, lossKind, runSummary, seriesColor } from '../store/charts';
 import { formatLoss } from '../util/format';
 import { comparedRuns, useRunsStore } from '../store/runs';
 import type { RunRecord } from '../train/protocol';
@@ -15,10 +15,13 @@ export function CompareView() {
 }
 
 export function CompareRuns({ runs, onClear }: { runs: RunRecord[]; onClear(): void }) {
-  const loss = useMemo(() => compareLossSeries(runs), [runs]);
+  // Training losses average different tokens per objective: one chart per kind, never one axis for both.
+  const groups = useMemo(() => lossGroups(runs).map((g) => ({ ...g, data: compareLossSeries(g.runs) })), [runs]);
   const shots = useMemo(() => compareShotSeries(runs), [runs]);
-  const series = runs.map((r, i) => ({ label: r.name, color: seriesColor(i) }));
+  const colorOf = (run: RunRecord) => seriesColor(runs.indexOf(run));
+  const series = runs.map((r, i) => ({ label: `${r.name} (${r.config.objective})`, color: seriesColor(i) }));
   const shotSeriesStyle = series.map((s) => ({ ...s, points: true }));
+  const mixed = groups.length > 1;
   return (
     <section className="panel" data-testid="compare" aria-labelledby="compare-title">
       <div className="panel-head">
@@ -39,9 +42,19 @@ export function CompareRuns({ runs, onClear }: { runs: RunRecord[]; onClear(): v
       ) : (
         <>
           <div className="charts">
-            <div className="card chart-card">
-              <UPlotChart data={loss} series={series} xLabel="step" yLabel="loss (smoothed)" title="Training loss" testId="compare-loss" integerX />
-            </div>
+            {groups.map((g) => (
+              <div className="card chart-card" key={g.kind}>
+                <UPlotChart
+                  data={g.data}
+                  series={g.runs.map((r) => ({ label: `${r.name} (${r.config.objective})`, color: colorOf(r) }))}
+                  xLabel="step"
+                  yLabel={`${LOSS_KIND_LABELS[g.kind]} (smoothed)`}
+                  title={mixed ? `Training ${LOSS_KIND_LABELS[g.kind]}` : 'Training loss'}
+                  testId={mixed ? `compare-loss-${g.kind}` : 'compare-loss'}
+                  integerX
+                />
+              </div>
+            ))}
             <div className="card chart-card">
               <UPlotChart
                 data={shots}
@@ -65,7 +78,7 @@ export function CompareRuns({ runs, onClear }: { runs: RunRecord[]; onClear(): v
                     Steps
                   </th>
                   <th scope="col" className="num">
-                    Final loss
+                    Final training loss
                   </th>
                   <th scope="col" className="num">
                     Mean shot loss
@@ -92,6 +105,7 @@ export function CompareRuns({ runs, onClear }: { runs: RunRecord[]; onClear(): v
                       <td className="num">{s.stepsDone}</td>
                       <td className="num" data-testid="compare-final-loss">
                         {formatLoss(s.finalLoss)}
+                        {mixed && <span className="muted small-text"> ({lossKind(run) === 'last-answer' ? 'last answer' : 'every answer'})</span>}
                       </td>
                       <td className="num" data-testid="compare-mean-shot-loss">
                         {formatLoss(s.meanShotLoss)}
@@ -104,8 +118,16 @@ export function CompareRuns({ runs, onClear }: { runs: RunRecord[]; onClear(): v
               </tbody>
             </table>
           </div>
+          {mixed && (
+            <p className="alert" data-testid="compare-mixed">
+              These runs train different objectives: a last-answer run's training loss averages only the final answer of
+              each context, the others' every answer, so their training losses are drawn on separate charts and are not
+              comparable. The per-shot curves measure every answer the same way for all of them; to compare the methods
+              on held-out examples, run the study.
+            </p>
+          )}
           <p className="muted small-text">
-            Final loss: mean training loss over the last steps. Mean shot loss: the latest per-shot losses averaged over
+            Final training loss: mean training loss over the last steps. Mean shot loss: the latest per-shot losses averaged over
             the shot positions. Shot 1 is the zero-shot answer of a context; the last shot has seen the most examples.
           </p>
         </>

@@ -38,3 +38,19 @@ describe('ContextPreviewView', () => {
     expect(html).not.toContain('data-testid="context-preview"');
   });
 });
+
+describe('label renaming in the preview', () => {
+  test('says which labels are renamed in this context and why; nothing when the real labels are kept', async () => {
+    const { html } = await render('manyicl');
+    expect(html).toContain('data-testid="label-renaming"');
+    expect(html).toMatch(/sentiment: (negative|positive) → [a-z]+, (negative|positive) → [a-z]+/);
+    expect(html).toContain('The data is not broken');
+    const { store } = testRunSetupStore();
+    store.getState().loadConfig({ ...store.getState().config, contextLength: 160, tasks: [{ task: 'sentiment', weight: 1 }], renameLabels: false });
+    await store.getState().loadTokenizer();
+    const { preview } = selectPreview(store.getState());
+    const kept = renderToStaticMarkup(<ContextPreviewView preview={preview} message={null} index={0} onIndex={() => {}} />);
+    expect(kept).not.toContain('label-renaming');
+    expect(kept).toMatch(/> (positive|negative)↵/);
+  });
+});

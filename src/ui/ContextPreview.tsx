@@ -69,6 +69,7 @@ export function ContextPreviewView({ preview, message, index, onIndex }: Context
           {preview.targetTokens} answer tokens · {preview.tasks.join(', ')}
         </p>
       )}
+      {preview && Object.keys(preview.labelMaps).length > 0 && <LabelRenaming labelMaps={preview.labelMaps} />}
       {message ? (
         <p className={message.startsWith('Loading') ? 'muted' : 'alert alert-error'} data-testid="context-preview-message">
           {message}
@@ -116,5 +117,30 @@ function TargetPart({ part, trained }: { part: Segment; trained: boolean }) {
     >
       {showBreaks(part.text)}
     </mark>
+  );
+}
+
+/** The label renaming of the context shown, and why it is there. */
+function LabelRenaming({ labelMaps }: { labelMaps: Preview['labelMaps'] }) {
+  return (
+    <div className="field-hint label-renaming" data-testid="label-renaming">
+      <p>
+        <strong>Labels are renamed in this context</strong>
+        {Object.entries(labelMaps).map(([task, map]) => (
+          <span key={task}>
+            {' '}
+            · {task}:{' '}
+            {Object.entries(map)
+              .map(([real, name]) => `${real} → ${name}`)
+              .join(', ')}
+          </span>
+        ))}
+      </p>
+      <p>
+        Every context gives the labels new random names, so the model cannot learn them by heart: it has to read the
+        examples before each answer, which is what trains in-context learning. The data is not broken. To keep the real
+        labels, untick "Rename labels in every context" above.
+      </p>
+    </div>
   );
 }

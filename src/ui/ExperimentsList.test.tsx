@@ -41,3 +41,13 @@ describe('ExperimentsTable', () => {
     expect(render({ loadError: 'Could not read the saved runs: blocked' })).toContain('blocked');
   });
 });
+
+describe('every run names its data, and any run can seed a new one', () => {
+  test('the data under the name, and a "New run" button per run', () => {
+    const a = fixtureRun({ config: { ...fixtureRun().config, datasets: [{ name: 'reviews', family: 'classification', examples: [], weight: 1 }] } });
+    const withAction = render({ runs: [a], onNewRunFrom: () => {} });
+    expect(withAction).toContain(`data-testid="run-data">${a.config.tasks.map((t) => t.task).join(', ')}, reviews (imported)</span>`);
+    expect(withAction).toContain(`aria-label="New run from ${a.name}" data-testid="new-run-from">New run</button>`);
+    expect(render({ runs: [a] })).not.toContain('new-run-from');
+  });
+});

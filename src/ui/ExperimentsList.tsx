@@ -2,8 +2,9 @@ import { useState } from 'react';
 import './ExperimentsList.css';
 import { runSummary } from '../store/charts';
 import { formatLoss, formatTime } from '../util/format';
-import { stepsDone, useRunsStore } from '../store/runs';
+import { runData, stepsDone, useRunsStore } from '../store/runs';
 import type { RunRecord } from '../train/protocol';
+import { newRunFrom } from './TrainingDashboard';
 
 /** Every run, wired to the runs store. */
 export function ExperimentsList() {
@@ -25,6 +26,7 @@ export function ExperimentsList() {
       onSelect={(id) => actions.selectRun(id)}
       onToggleCompare={(id) => actions.toggleCompare(id)}
       onDelete={(id) => void actions.deleteRun(id)}
+      onNewRunFrom={(run) => newRunFrom(run)}
     />
   );
 }
@@ -39,6 +41,8 @@ export interface ExperimentsTableProps {
   onSelect(id: string): void;
   onToggleCompare(id: string): void;
   onDelete(id: string): void;
+  /** Loads the run's settings and data into the setup form. */
+  onNewRunFrom?(run: RunRecord): void;
 }
 
 export function ExperimentsTable(props: ExperimentsTableProps) {
@@ -96,6 +100,7 @@ export function ExperimentsTable(props: ExperimentsTableProps) {
                   onSelect={() => props.onSelect(run.id)}
                   onToggleCompare={() => props.onToggleCompare(run.id)}
                   onDelete={() => props.onDelete(run.id)}
+                  onNewRunFrom={props.onNewRunFrom ? () => props.onNewRunFrom!(run) : undefined}
                 />
               ))}
             </tbody>
@@ -114,9 +119,10 @@ interface RunRowProps {
   onSelect(): void;
   onToggleCompare(): void;
   onDelete(): void;
+  onNewRunFrom?(): void;
 }
 
-function RunRow({ run, selected, compared, active, onSelect, onToggleCompare, onDelete }: RunRowProps) {
+function RunRow({ run, selected, compared, active, onSelect, onToggleCompare, onDelete, onNewRunFrom }: RunRowProps) {
   const [confirming, setConfirming] = useState(false);
   const lastLoss = runSummary(run).lastLoss;
   return (
@@ -128,6 +134,9 @@ function RunRow({ run, selected, compared, active, onSelect, onToggleCompare, on
         <button type="button" className="link-button run-link" onClick={onSelect} aria-current={selected ? 'true' : undefined}>
           {run.name}
         </button>
+        <span className="run-data muted small-text" data-testid="run-data">
+          {runData(run.config)}
+        </span>
       </td>
       <td>{run.config.objective}</td>
       <td>{run.config.mode}</td>
@@ -143,6 +152,13 @@ function RunRow({ run, selected, compared, active, onSelect, onToggleCompare, on
       <td className="num">{formatLoss(lastLoss)}</td>
       <td className="nowrap muted">{formatTime(run.createdAt)}</td>
       <td className="nowrap actions-col">
+        {onNewRunFrom && !confirming && (
+          <>
+            <button type="button" className="link-button" onClick={onNewRunFrom} aria-label={`New run from ${run.name}`} data-testid="new-run-from">
+              New run
+            </button>{' '}
+          </>
+        )}
         {confirming ? (
           <>
             <button type="button" className="link-button danger" onClick={onDelete} aria-label={`Really delete ${run.name}`}>

@@ -1,5 +1,5 @@
 import { useId, type FormEvent } from 'react';
-import { TASK_FAMILIES, useRunSetupStore, type RunSetupState, type HfForm, type ImportDraft, type ImportedDataset, type TaskFamily } from '../store/run-setup';
+import { DELIMITER_NAMES, TASK_FAMILIES, useRunSetupStore, type RunSetupState, type HfForm, type ImportDraft, type ImportedDataset, type TaskFamily } from '../store/run-setup';
 import { NumberField, TextField } from './fields';
 import './ImportPanel.css';
 
@@ -57,18 +57,18 @@ export function ImportView({ imports, draft, hfForm, hfStatus, hfError, actions 
       ) : (
         <>
           <details className="disclosure">
-            <summary>From a file (JSONL or CSV)</summary>
+            <summary>From a file (JSONL, CSV or TSV)</summary>
             <div className="field">
               <label htmlFor={fileId}>File</label>
               <input
                 id={fileId}
                 className="input"
                 type="file"
-                accept=".jsonl,.json,.ndjson,.csv,application/jsonl,text/csv"
+                accept=".jsonl,.json,.ndjson,.csv,.tsv,.tab,application/jsonl,text/csv,text/tab-separated-values"
                 data-testid="import-file"
                 onChange={(e) => void onFile(e.target.files?.[0])}
               />
-              <span className="field-hint">JSON Lines (one object per line) or CSV with a header row. Next you map its fields.</span>
+              <span className="field-hint">JSON Lines (one object per line), or CSV/TSV with a header row (comma, tab or semicolon: found from the header). Next you map its fields.</span>
             </div>
           </details>
           <details className="disclosure">
@@ -133,6 +133,13 @@ function ImportedRow({ dataset, actions }: { dataset: ImportedDataset; actions: 
       </div>
       <p className="field-hint">
         {dataset.family} · {dataset.examples.length} examples · {dataset.origin}
+        {dataset.mapping && (
+          <>
+            {' '}
+            · {dataset.mapping.input.join(' + ')} → {dataset.mapping.answer}
+          </>
+        )}{' '}
+        · real labels, never renamed
       </p>
       {dataset.errors.length > 0 && <RowErrors errors={dataset.errors} />}
     </li>
@@ -166,7 +173,7 @@ function DraftEditor({ draft, actions }: { draft: ImportDraft; actions: Actions 
     setMapping({ input: mapping.input.includes(column) ? mapping.input.filter((c) => c !== column) : [...mapping.input, column] });
   const source =
     draft.kind === 'file'
-      ? `${draft.fileName} · ${draft.format.toUpperCase()}`
+      ? `${draft.fileName} · ${draft.format === 'csv' ? `CSV, ${DELIMITER_NAMES[draft.delimiter]}` : 'JSONL'}`
       : `${draft.dataset} · ${draft.config} · ${draft.split} · ${draft.rows.rows.length} of ${draft.rows.numRowsTotal.toLocaleString('en-US')} rows`;
   return (
     <form
@@ -208,6 +215,12 @@ function DraftEditor({ draft, actions }: { draft: ImportDraft; actions: Actions 
           ))}
         </div>
         <span className="field-hint">Several fields are joined with a line break, in the order ticked.</span>
+        {draft.kind === 'file' && draft.format === 'csv' && columns.length === 1 && (
+          <span className="field-hint" data-testid="import-one-field">
+            Only one field was found, {columns[0].length > 40 ? `${columns[0].slice(0, 40)}…` : columns[0]}: the header line has no comma, tab or
+            semicolon between field names. Check that the file has a header row and one separator.
+          </span>
+        )}
       </fieldset>
       <div className="field-grid">
         <div className="field">

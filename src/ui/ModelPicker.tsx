@@ -23,6 +23,7 @@ export function ModelPicker() {
   const error = useModelsStore((s) => s.error);
   const notice = useModelsStore((s) => s.notice);
   const hubToken = useModelsStore((s) => s.hubToken);
+  const tokenizerProblems = useModelsStore((s) => s.tokenizerProblems);
   useEffect(() => {
     void useModelsStore.getState().refresh();
   }, []);
@@ -40,11 +41,30 @@ export function ModelPicker() {
       checkpoints={checkpoints}
       onChange={choose}
       cachedModels={
-        <CachedModelList models={models} loaded={loaded} storage={storage} chosen={model} onUse={choose} onDelete={(id) => void remove(id)} />
+        <>
+          <CachedModelList models={models} loaded={loaded} storage={storage} chosen={model} onUse={choose} onDelete={(id) => void remove(id)} />
+          <TokenizerFlags models={models} problems={tokenizerProblems} />
+        </>
       }
       addModel={<ModelSources transfer={transfer} error={error} notice={notice} hubToken={hubToken} actions={useModelsStore.getState()} />}
       plan={<SetupPlanNote />}
     />
+  );
+}
+
+/** Cached models whose tokenizer cannot be used: they are listed, but cannot train a run. */
+export function TokenizerFlags({ models, problems }: { models: readonly { id: string; name: string }[]; problems: Record<string, string> }) {
+  const flagged = models.filter((m) => problems[m.id] !== undefined);
+  if (flagged.length === 0) return null;
+  return (
+    <ul className="messages errors" data-testid="tokenizer-flags">
+      {flagged.map((m) => (
+        <li key={m.id} data-testid="tokenizer-flag">
+          {m.name} has no usable tokenizer ({problems[m.id]}): it cannot train a run. A GGUF needs tokenizer.ggml.* metadata; a
+          safetensors model needs tokenizer.json beside it.
+        </li>
+      ))}
+    </ul>
   );
 }
 

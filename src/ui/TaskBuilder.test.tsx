@@ -1,7 +1,8 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import { BUILTIN_TASK_INFO, defaultRunConfig } from '../store/run-setup';
-import { TaskBuilderForm } from './TaskBuilder';
+import { createBlockers } from '../store/run-setup';
+import { CreateRunForm, EstimateLine, TaskBuilderForm } from './TaskBuilder';
 
 const actions = { setConfig() {}, setLora() {}, toggleLoraTarget() {}, toggleTask() {}, setTaskWeight() {} };
 
@@ -30,5 +31,51 @@ describe('TaskBuilderForm', () => {
       const id = input.match(/id="([^"]+)"/)![1];
       expect(html).toContain(`for="${id}"`);
     }
+  });
+});
+
+describe('label renaming, quick demo and estimate', () => {
+  test('the switch says why labels are renamed, and what unticking it does', () => {
+    const on = renderToStaticMarkup(<TaskBuilderForm config={defaultRunConfig()} weights={{}} actions={actions} />);
+    const box = (html: string) => html.match(/<input [^>]*data-testid="rename-labels"[^>]*>/)![0];
+    expect(box(on)).toContain('checked=""');
+    expect(on).toContain('(&quot;positive&quot; may be &quot;kite&quot;)');
+    const off = renderToStaticMarkup(<TaskBuilderForm config={{ ...defaultRunConfig(), renameLabels: false }} weights={{}} actions={actions} />);
+    expect(box(off)).not.toContain('checked');
+    expect(off).toContain('The real labels are kept');
+  });
+
+  test('the quick demo states its size; the estimate says what it is based on', () => {
+    const html = renderToStaticMarkup(
+      <TaskBuilderForm config={defaultRunConfig()} weights={{}} actions={actions} quickDemo={{ software: true, onApply() {} }} estimate={{ ms: 150_000, basis: 'from run "x"' }} />,
+    );
+    expect(html).toContain('The embedded model, 8 steps of one context of 64 tokens: small, since this GPU is emulated on the CPU.');
+    expect(html).toContain('<strong>Estimated duration: about 3 min</strong> (an estimate from run &quot;x&quot;).');
+    expect(renderToStaticMarkup(<EstimateLine estimate={{ ms: null, basis: 'nothing measured' }} />)).toContain('No estimate of the duration yet: nothing measured.');
+  });
+});
+
+describe('CreateRunForm', () => {
+  const props = { name: '', placeholder: 'manyicl · full #1', warnings: [], configFileError: null, onName() {}, onCreate() {}, onStopRun() {}, onConfigFile() {} };
+  const base = { check: { errors: [], warnings: [] }, tokenizerStatus: 'ready' as const, tokenizerError: null, model: defaultRunConfig().model, activeRun: null, noGpu: null };
+  const buttons = (html: string) => ({
+    start: /<button[^>]*disabled=""[^>]*data-testid="create-and-start"/.test(html) ? 'disabled' : 'enabled',
+    create: /<button[^>]*disabled=""[^>]*data-testid="create-run"/.test(html) ? 'disabled' : 'enabled',
+  });
+
+  test('a paused run: Create works, Create and start explains and offers to stop it', () => {
+    const html = renderToStaticMarkup(<CreateRunForm {...props} blockers={createBlockers({ ...base, activeRun: { id: 'r1', name: 'first', status: 'paused' } })} />);
+    expect(buttons(html)).toEqual({ start: 'disabled', create: 'enabled' });
+    expect(html).toContain('Run &quot;first&quot; is paused and still holds the GPU');
+    expect(html).toMatch(/data-testid="stop-active-run">Stop &quot;first&quot;<\/button>/);
+  });
+
+  test('a model without a tokenizer blocks both, with the reason', () => {
+    const html = renderToStaticMarkup(
+      <CreateRunForm {...props} blockers={createBlockers({ ...base, tokenizerStatus: 'error', tokenizerError: 'no tokenizer.ggml.model', model: { source: 'cached', id: 'a', name: 'notok.gguf' } })} />,
+    );
+    expect(buttons(html)).toEqual({ start: 'disabled', create: 'disabled' });
+    expect(html).toContain('notok.gguf has no usable tokenizer (no tokenizer.ggml.model)');
+    expect(buttons(renderToStaticMarkup(<CreateRunForm {...props} blockers={[]} />))).toEqual({ start: 'enabled', create: 'enabled' });
   });
 });

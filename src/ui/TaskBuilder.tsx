@@ -1,6 +1,7 @@
-import { useState } from 'react';
-import { LORA_TARGETS, selectCheck, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
-import { useGpuStore } from '../store/gpu';
+import { useEffect, useMemo, useState } from 'react';
+import { type Blocker, LORA_TARGETS, QUICK_DEMO, createBlockers, selectCheck, selectRunConfig, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
+import { type DurationEstimate, estimateDuration, formatDuration } from '../store/estimate';
+import { isSoftwareAdapter, useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/run-config';
 import type { RunObjective } from '../train/objectives';
@@ -28,16 +29,41 @@ type Actions = Pick<RunSetupState, 'setConfig' | 'setLora' | 'toggleLoraTarget' 
 export function TaskBuilder() {
   const config = useRunSetupStore((s) => s.config);
   const weights = useRunSetupStore((s) => s.weights);
-  return <TaskBuilderForm config={config} weights={weights} actions={useRunSetupStore.getState()} />;
+  const setupError = useRunSetupStore((s) => s.setupError);
+  const runConfig = useRunSetupStore(selectRunConfig);
+  const runs = useRunsStore((s) => s.runs);
+  const adapter = useGpuStore((s) => s.adapter);
+  const software = adapter ? isSoftwareAdapter(adapter) : false;
+  const estimate = useMemo(() => estimateDuration(runConfig, runs, adapter ? { software } : null), [runConfig, runs, adapter, software]);
+  // The form and the imports as they were before the last reload.
+  useEffect(() => {
+    void useRunSetupStore.getState().loadSetup();
+  }, []);
+  return (
+    <TaskBuilderForm
+      config={config}
+      weights={weights}
+      actions={useRunSetupStore.getState()}
+      estimate={estimate}
+      quickDemo={{ software, onApply: () => useRunSetupStore.getState().applyQuickDemo(software) }}
+      setupError={setupError}
+    />
+  );
 }
 
 export interface TaskBuilderFormProps {
   config: RunConfig;
   weights: Record<string, number>;
   actions: Actions;
+  /** How long a run of these settings takes, and what that is based on. */
+  estimate?: DurationEstimate;
+  /** The quick demo preset: its sizes depend on whether the adapter runs on the CPU. */
+  quickDemo?: { software: boolean; onApply(): void };
+  /** Why the saved setup could not be read or written. */
+  setupError?: string | null;
 }
 
-export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormProps) {
+export function TaskBuilderForm({ config, weights, actions, estimate, quickDemo, setupError }: TaskBuilderFormProps) {
   const chosen = new Set(config.tasks.map((t) => t.task));
   const totalWeight = config.tasks.reduce((sum, t) => sum + (t.weight > 0 ? t.weight : 0), 0);
   const lora = config.mode === 'lora';
@@ -46,6 +72,12 @@ export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormPro
       <h2 className="panel-title" id="tasks-title">
         Tasks and training
       </h2>
+      {setupError && (
+        <p className="alert alert-error" role="alert" data-testid="setup-storage-error">
+          {setupError}
+        </p>
+      )}
+      {quickDemo && <QuickDemo {...quickDemo} />}
 
       <fieldset className="group">
         <legend>Task mixture</legend>
@@ -126,10 +158,27 @@ export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormPro
             hint="per context"
           />
         </div>
+        <label className="rename-labels">
+          <input
+            type="checkbox"
+            checked={config.renameLabels ?? true}
+            onChange={(e) => actions.setConfig({ renameLabels: e.target.checked })}
+            data-testid="rename-labels"
+          />
+          <span>
+            Rename labels in every context
+            <span className="field-hint">
+              {config.renameLabels ?? true
+                ? 'Label tasks (sentiment, topic, nli) call their labels by random words, new in each context ("positive" may be "kite"), so the model can only tell what a label means from the examples before it: that is what trains in-context learning. Untick to keep the real labels.'
+                : 'The real labels are kept: the model can learn them by heart, without reading the examples in the context.'}
+            </span>
+          </span>
+        </label>
       </fieldset>
 
       <fieldset className="group">
         <legend>Training</legend>
+        {estimate && <EstimateLine estimate={estimate} />}
         <div className="segmented" role="radiogroup" aria-label="Mode">
           {(['full', 'lora'] as const).map((mode) => (
             <label key={mode} className={config.mode === mode ? 'checked' : ''}>
@@ -185,45 +234,125 @@ export function TaskBuilderForm({ config, weights, actions }: TaskBuilderFormPro
   );
 }
 
+/** The quick demo preset, sized to the adapter. */
+function QuickDemo({ software, onApply }: { software: boolean; onApply(): void }) {
+  const sizes = software ? QUICK_DEMO.software : QUICK_DEMO.gpu;
+  return (
+    <div className="quick-demo" data-testid="quick-demo">
+      <button type="button" className="button button-secondary" onClick={onApply} data-testid="quick-demo-apply">
+        Quick demo
+      </button>
+      <span className="field-hint">
+        The embedded model, {sizes.steps} steps of {sizes.batchSize === 1 ? 'one context' : `${sizes.batchSize} contexts`} of {sizes.contextLength} tokens
+        {software ? ': small, since this GPU is emulated on the CPU.' : '.'}
+      </span>
+    </div>
+  );
+}
+
+/** The estimated duration of a run of the settings, with what it is based on. */
+export function EstimateLine({ estimate }: { estimate: DurationEstimate }) {
+  return (
+    <p className="estimate field-hint" data-testid="duration-estimate">
+      {estimate.ms !== null ? (
+        <>
+          <strong>Estimated duration: {formatDuration(estimate.ms)}</strong> (an estimate {estimate.basis}).
+        </>
+      ) : (
+        <>No estimate of the duration yet: {estimate.basis}.</>
+      )}
+    </p>
+  );
+}
+
 /** Checks the setup and creates the run, wired to the run-setup store (and the runs store for what it shows). */
 export function CreateRun() {
   const config = useRunSetupStore((s) => s.config);
   const runs = useRunsStore((s) => s.runs);
   const activeId = useRunsStore((s) => s.activeId);
   const gpuStatus = useGpuStore((s) => s.status);
-  const noGpu = gpuStatus === 'missing' || gpuStatus === 'error';
+  const gpuError = useGpuStore((s) => s.error);
   const check = useRunSetupStore(selectCheck);
+  const tokenizerStatus = useRunSetupStore((s) => s.tokenizerStatus);
+  const tokenizerError = useRunSetupStore((s) => s.tokenizerError);
   const configFileError = useRunSetupStore((s) => s.configFileError);
+  const active = runs.find((r) => r.id === activeId);
+  const noGpu = gpuStatus === 'missing' || gpuStatus === 'error' ? `WebGPU is not available here${gpuError ? ` (${gpuError})` : ''}.` : null;
+  const blockers = createBlockers({
+    check, tokenizerStatus, tokenizerError, model: config.model, noGpu,
+    activeRun: activeId ? { id: activeId, name: active?.name ?? activeId, status: active?.status ?? 'running' } : null,
+  });
   const [name, setName] = useState('');
   const create = (start: boolean) => {
     useRunSetupStore.getState().createRuns(name, { start });
     setName('');
   };
   return (
+    <CreateRunForm
+      name={name}
+      placeholder={defaultRunName(config, runs)}
+      blockers={blockers}
+      warnings={check.warnings}
+      configFileError={configFileError}
+      onName={setName}
+      onCreate={create}
+      onStopRun={(id) => void useRunsStore.getState().stopRun(id)}
+      onConfigFile={(fileName, text) => useRunSetupStore.getState().loadConfigFile(fileName, text)}
+    />
+  );
+}
+
+export interface CreateRunFormProps {
+  name: string;
+  placeholder: string;
+  blockers: Blocker[];
+  warnings: string[];
+  configFileError: string | null;
+  onName(name: string): void;
+  onCreate(start: boolean): void;
+  onStopRun(runId: string): void;
+  onConfigFile(fileName: string, text: string): void;
+}
+
+export function CreateRunForm(props: CreateRunFormProps) {
+  const { blockers } = props;
+  const createBlocked = blockers.some((b) => !b.startOnly);
+  const startBlocked = blockers.length > 0;
+  return (
     <section className="panel setup-panel create-run" aria-labelledby="create-title">
       <h2 className="panel-title" id="create-title">
         Create a run
       </h2>
-      <TextField label="Name" value={name} onChange={setName} placeholder={defaultRunName(config, runs)} testId="run-name" />
-      {check.errors.length > 0 && (
-        <ul className="messages errors" role="alert" data-testid="setup-errors">
-          {check.errors.map((e) => (
-            <li key={e}>{e}</li>
+      <TextField label="Name" value={props.name} onChange={props.onName} placeholder={props.placeholder} testId="run-name" />
+      {blockers.length > 0 && (
+        <ul className="messages errors create-blockers" role="alert" data-testid="setup-errors">
+          {blockers.map((b) => (
+            <li key={b.message} data-start-only={b.startOnly ? 'true' : undefined}>
+              {b.message}
+              {b.action && (
+                <>
+                  {' '}
+                  <button type="button" className="button button-secondary button-inline" onClick={() => props.onStopRun(b.action!.runId)} data-testid="stop-active-run">
+                    {b.action.label}
+                  </button>
+                </>
+              )}
+            </li>
           ))}
         </ul>
       )}
-      {check.warnings.length > 0 && (
+      {props.warnings.length > 0 && (
         <ul className="messages warnings">
-          {check.warnings.map((w) => (
+          {props.warnings.map((w) => (
             <li key={w}>{w}</li>
           ))}
         </ul>
       )}
       <div className="button-row">
-        <button type="button" className="button" disabled={check.errors.length > 0 || activeId !== null || noGpu} onClick={() => create(true)} data-testid="create-and-start">
+        <button type="button" className="button" disabled={startBlocked} onClick={() => props.onCreate(true)} data-testid="create-and-start">
           Create and start
         </button>
-        <button type="button" className="button button-secondary" disabled={check.errors.length > 0} onClick={() => create(false)} data-testid="create-run">
+        <button type="button" className="button button-secondary" disabled={createBlocked} onClick={() => props.onCreate(false)} data-testid="create-run">
           Create
         </button>
       </div>
@@ -235,18 +364,16 @@ export function CreateRun() {
           data-testid="run-config-file"
           onChange={async (e) => {
             const file = e.target.files?.[0];
-            if (file) useRunSetupStore.getState().loadConfigFile(file.name, await file.text());
+            if (file) props.onConfigFile(file.name, await file.text());
             e.target.value = '';
           }}
         />
       </label>
-      {configFileError && (
+      {props.configFileError && (
         <p className="alert alert-error" role="alert" data-testid="run-config-file-error">
-          {configFileError}
+          {props.configFileError}
         </p>
       )}
-      {activeId !== null && <p className="field-hint">A run is training; new runs can be created and started after it.</p>}
-      {noGpu && <p className="field-hint">WebGPU is not available here: runs can be created, but not trained in this browser.</p>}
     </section>
   );
 }

@@ -4,8 +4,11 @@ import { formatLoss, showBreaks } from '../util/format';
 import type { TokenLossSample } from '../train/protocol';
 import './TokenLoss.css';
 
-/** One training context with each answer token coloured by its loss; prompt tokens stay grey. */
-export function TokenLoss({ sample }: { sample: TokenLossSample | undefined }) {
+/**
+ * One training context with each answer token coloured by its loss; prompt tokens stay grey. `renamedLabels`
+ * names the run's tasks whose labels go by random words in each context, said under the context.
+ */
+export function TokenLoss({ sample, renamedLabels = [] }: { sample: TokenLossSample | undefined; renamedLabels?: readonly string[] }) {
   const view = useMemo(() => (sample ? tokenLossView(sample) : null), [sample]);
   return (
     <section className="card" data-testid="token-loss" aria-labelledby="token-loss-title">
@@ -48,6 +51,13 @@ export function TokenLoss({ sample }: { sample: TokenLossSample | undefined }) {
               ),
             )}
           </div>
+          {renamedLabels.length > 0 && (
+            <p className="muted small-text" data-testid="token-loss-labels">
+              The labels of {renamedLabels.join(', ')} go by random words, new in every context (e.g. &quot;label: kite&quot;), so
+              that only the examples before an answer say what it means: this is what trains in-context learning, not
+              broken data. A run set up with &quot;Rename labels in every context&quot; unticked keeps the real labels.
+            </p>
+          )}
         </>
       )}
     </section>

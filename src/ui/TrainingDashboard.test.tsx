@@ -2,7 +2,9 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import type { RunRecord } from '../train/protocol';
 import { fixtureRun } from './runs.testing';
-import { RunDashboard, type RunDashboardProps } from './TrainingDashboard';
+import { RunDashboard, type RunDashboardProps, renamedLabelTasks, shotCurveNote } from './TrainingDashboard';
+import { TokenLoss } from './TokenLoss';
+import { shotCurves } from '../store/charts';
 
 const noop = () => {};
 
@@ -83,5 +85,29 @@ describe('RunDashboard', () => {
     const failed = render(fixtureRun({ status: 'error', error: 'GPU device lost' }), { notice: 'Another run is training.' });
     expect(failed).toContain('data-testid="run-error">GPU device lost<');
     expect(failed).toContain('Another run is training.');
+  });
+});
+
+describe('the in-context curve says what it averages', () => {
+  test('window sizes, one step, and a single answer per context', () => {
+    const step = (n: number, shots: number[]) => ({ step: n, loss: 1, lr: 1e-3, gradNorm: 1, tokensPerSecond: 1, stepMs: 1, gpuBytes: 0, shotLoss: shots, taskLoss: {} });
+    expect(shotCurveNote(shotCurves([]), 64)).toBe('Appears after the first step.');
+    expect(shotCurveNote(shotCurves([step(1, [3, 2])]), 64)).toBe('One step so far: the latest line appears from the second step.');
+    const eight = Array.from({ length: 8 }, (_, i) => step(i + 1, [3 - i * 0.1]));
+    expect(shotCurveNote(shotCurves(eight), 32)).toBe(
+      'Each line is the mean of 3 steps: the first 3 and the latest 3, never the same ones. Each context of 32 tokens holds a single answer, so the curve is one point: lengthen the context to see the loss fall with k.',
+    );
+  });
+});
+
+describe('renamed labels are explained where the trained context shows', () => {
+  test('label tasks of the run, unless it keeps the real labels', () => {
+    const config = fixtureRun().config;
+    expect(renamedLabelTasks({ ...config, tasks: [{ task: 'sentiment', weight: 1 }, { task: 'arithmetic', weight: 1 }, { task: 'nli', weight: 1 }] })).toEqual(['sentiment', 'nli']);
+    expect(renamedLabelTasks({ ...config, tasks: [{ task: 'nli', weight: 1 }], renameLabels: false })).toEqual([]);
+    const sample = { step: 5, tokens: [{ text: 'label:', loss: null, shot: 0 }, { text: ' kite', loss: 1.2, shot: 0 }] };
+    const html = renderToStaticMarkup(<TokenLoss sample={sample} renamedLabels={['nli']} />);
+    expect(html).toContain('The labels of nli go by random words, new in every context');
+    expect(renderToStaticMarkup(<TokenLoss sample={sample} />)).not.toContain('token-loss-labels');
   });
 });

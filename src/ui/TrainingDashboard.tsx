@@ -1,8 +1,8 @@
 import { useMemo, useState, type FormEvent } from 'react';
-import { heatmapMatrix, lossSeries, runSummary, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
+import { heatmapMatrix, lossSeries, runSummary, shotCurveTasks, shotCurves, shotSeries, taskBreakdown, windowLabel } from '../store/charts';
 import { formatBytes, formatLoss, formatLr, formatRate } from '../util/format';
 import { type RunProgress, runControls, runMeta, selectedRun, statusLine, useRunsStore } from '../store/runs';
-import { runConfigJson, useRunSetupStore } from '../store/run-setup';
+import { BUILTIN_TASK_INFO, runConfigJson, useRunSetupStore } from '../store/run-setup';
 import { type RunRecord } from '../train/protocol';
 import { Heatmap } from './Heatmap';
 import { TokenLoss } from './TokenLoss';
@@ -153,7 +153,8 @@ export function RunDashboard(props: RunDashboardProps) {
         </div>
       </dl>
 
-      <RunCharts run={run} />
+      {/* Keyed by run: a new run's empty charts never keep the axes of the run shown before. */}
+      <RunCharts key={run.id} run={run} />
     </section>
   );
 }
@@ -209,8 +210,10 @@ const LOSS_SERIES = [
 
 function RunCharts({ run }: { run: RunRecord }) {
   const metrics = run.metrics;
+  const [curveTask, setCurveTask] = useState<string>('');
   const loss = useMemo(() => lossSeries(metrics), [metrics]);
-  const curves = useMemo(() => shotCurves(metrics), [metrics]);
+  const curveTasks = useMemo(() => shotCurveTasks(metrics), [metrics]);
+  const curves = useMemo(() => shotCurves(metrics, curveTask || undefined), [metrics, curveTask]);
   const shots = useMemo(() => shotSeries(curves), [curves]);
   const heatmap = useMemo(() => heatmapMatrix(metrics), [metrics]);
   const tasks = useMemo(() => taskBreakdown(metrics), [metrics]);
@@ -224,34 +227,68 @@ function RunCharts({ run }: { run: RunRecord }) {
         <UPlotChart data={loss} series={LOSS_SERIES} xLabel="step" yLabel="loss" title="Training loss" testId="chart-loss" integerX />
       </div>
       <div className="card chart-card">
+        {curveTasks.length > 1 && (
+          <label className="curve-task small-text">
+            <span className="muted">In-context curve of </span>
+            <select className="input input-small" value={curveTask} onChange={(e) => setCurveTask(e.target.value)} data-testid="curve-task">
+              <option value="">every task</option>
+              {curveTasks.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <UPlotChart
+          key={curveTask}
           data={shots}
           series={shotLabels}
           xLabel="shot k"
           yLabel="loss of answer k"
-          title="In-context learning curve"
+          title={curveTask ? `In-context learning curve: ${curveTask}` : 'In-context learning curve'}
           testId="chart-shots"
           integerX
         />
+        <p className="muted small-text" data-testid="curve-note">
+          {shotCurveNote(curves, run.config.contextLength)}
+        </p>
       </div>
       <div className="card chart-card chart-wide">
         <Heatmap matrix={heatmap} />
       </div>
       <TaskBreakdown rows={tasks} />
-      <TokenLoss sample={run.sample} />
+      <TokenLoss sample={run.sample} renamedLabels={renamedLabelTasks(run.config)} />
     </div>
   );
 }
 
+/** The run's built-in tasks whose labels are renamed per context (label tasks, unless renameLabels is false). */
+export function renamedLabelTasks(config: RunRecord['config']): string[] {
+  if (config.renameLabels === false) return [];
+  return config.tasks.map((t) => t.task).filter((task) => BUILTIN_TASK_INFO.find((info) => info.name === task)?.hasLabels);
+}
+
+/** What the in-context curve's two lines average, and why there is only a dot when contexts hold one answer. */
+export function shotCurveNote(curves: ReturnType<typeof shotCurves>, contextLength: number): string {
+  if (!curves.first) return 'Appears after the first step.';
+  const steps = (n: number) => `${n} step${n === 1 ? '' : 's'}`;
+  const windows = curves.latest
+    ? `Each line is the mean of ${steps(curves.window)}: the first ${curves.window} and the latest ${curves.window}, never the same ones.`
+    : 'One step so far: the latest line appears from the second step.';
+  const single = curves.shots.length === 1 ? ` Each context of ${contextLength} tokens holds a single answer, so the curve is one point: lengthen the context to see the loss fall with k.` : '';
+  return windows + single;
+}
+
 function TaskBreakdown({ rows }: { rows: ReturnType<typeof taskBreakdown> }) {
-  const max = rows.reduce((m, r) => Math.max(m, r.latest, r.first), 0) || 1;
+  const max = rows.reduce((m, r) => Math.max(m, r.latest, r.first ?? 0), 0) || 1;
   return (
     <section className="card" data-testid="task-breakdown" aria-labelledby="task-breakdown-title">
       <div className="card-head">
         <h3 className="card-title" id="task-breakdown-title">
           Loss per task
         </h3>
-        <span className="muted small-text">latest vs first</span>
+        <span className="muted small-text">latest vs first, each a mean over steps that had the task</span>
       </div>
       {rows.length === 0 ? (
         <p className="muted">Appears after the first step.</p>
@@ -269,20 +306,26 @@ function TaskBreakdown({ rows }: { rows: ReturnType<typeof taskBreakdown> }) {
               <th scope="col" className="num">
                 First
               </th>
+              <th scope="col" className="num">
+                Steps averaged
+              </th>
             </tr>
           </thead>
           <tbody>
             {rows.map((row) => (
               <tr key={row.task} data-task={row.task}>
                 <td>{row.task}</td>
-                <td className="num">{formatLoss(row.latest)}</td>
+                <td className="num" data-testid="task-latest">{formatLoss(row.latest)}</td>
                 <td className="bar-col" aria-hidden="true">
                   <span className="bar">
-                    <span className="bar-first" style={{ width: `${(row.first / max) * 100}%` }} />
+                    {row.first !== null && <span className="bar-first" style={{ width: `${(row.first / max) * 100}%` }} />}
                     <span className="bar-latest" style={{ width: `${(row.latest / max) * 100}%` }} />
                   </span>
                 </td>
-                <td className="num muted">{formatLoss(row.first)}</td>
+                <td className="num muted" data-testid="task-first">{formatLoss(row.first)}</td>
+                <td className="num muted small-text" data-testid="task-window" title={`${row.observations} steps had ${row.task}`}>
+                  {row.first === null ? '1 (no first yet)' : `${row.window} + ${row.window} of ${row.observations}`}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -290,6 +333,12 @@ function TaskBreakdown({ rows }: { rows: ReturnType<typeof taskBreakdown> }) {
       )}
     </section>
   );
+}
+
+/** Loads a run's settings and data into the setup form, and brings the form into view. */
+export function newRunFrom(run: RunRecord): void {
+  useRunSetupStore.getState().loadConfig(run.config);
+  document.getElementById('create-title')?.scrollIntoView({ block: 'center' });
 }
 
 /** The run's config as a file: copied, downloaded, or loaded into the setup form for a new run. */
@@ -320,8 +369,8 @@ function RunConfigActions({ run }: { run: RunRecord }) {
         download
       </button>
       {' · '}
-      <button type="button" className="link-button" onClick={() => useRunSetupStore.getState().loadConfig(run.config)} data-testid="run-config-reuse">
-        set up a new run from it
+      <button type="button" className="link-button" onClick={() => newRunFrom(run)} data-testid="run-config-reuse">
+        new run from this one
       </button>
     </p>
   );

@@ -12,6 +12,7 @@ import { readSafetensors } from '../../model/safetensors';
 import { loadTokenizer } from '../../model/tokenizer';
 import { type RunConfig, defaultRunConfig, parseRunConfig } from '../../train/run-config';
 import { flatOfHostAdapter } from '../adapter';
+import { randomHostAdapter } from '../adapter.testing';
 import { readPeftAdapter } from '../peft';
 import { memoryFolder } from '../sink';
 import { ACCELERATE_CONFIGS } from './accelerate';
@@ -137,6 +138,15 @@ describe('exportRecipe', () => {
     expect(readme).toContain('pip install torch==');
     for (const kind of ACCELERATE_CONFIGS) expect(readme).toContain(`accelerate launch --config_file accelerate/${kind}.yaml`);
     expect(readme).toMatch(/Not run in CI/);
+  });
+
+  it('starts an imported run from the adapter it was imported from', async () => {
+    const imported = randomHostAdapter(base.spec, config.lora, 3);
+    const folder = memoryFolder();
+    await exportRecipe(config, tokenizer, folder, { base, testRows: [], initialAdapter: flatOfHostAdapter(imported) });
+    const init = readPeftAdapter((name) => folder.files.get(`init_adapter/${name}`), base.spec, 'init_adapter');
+    for (const [key, data] of imported.tensors) expect(init.tensors.get(key), key).toEqual(data);
+    expect(text(folder.files, 'README.md')).toContain('the adapter it was imported from');
   });
 
   it('names the Hub repo instead of writing model/, and stores no engine loss when given none', async () => {

@@ -8,7 +8,7 @@ import type { RecipeTestRow } from '../../eval/recipe-test';
 import { type RecipeRow, recipeContextCount, recipeContexts, recipeRow } from '../../train/recipe-data';
 import { type RunConfig, runConfigJson } from '../../train/run-config';
 import { hostAdapterOfFlat } from '../adapter';
-import type { BaseSource } from '../base';
+import { type BaseSource, transformersRepo } from '../base';
 import { type ExportProgress, exportMergedSafetensors } from '../merged';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, peftFilesOf } from '../peft';
 import { type FolderSink, writeFile } from '../sink';
@@ -38,6 +38,8 @@ export interface RecipeOptions {
   baseIsGguf?: boolean;
   /** Held-out prompts for data/test.jsonl (eval/recipe-test.ts recipeTestRows); none: --eval has nothing to score. */
   testRows: readonly RecipeTestRow[];
+  /** The flat LoRA parameters the run started from when it was imported; else PEFT's init from the run's seed. */
+  initialAdapter?: Float32Array;
   /** Our engine's first-step loss and its loss tokens (train/first-step.ts firstStepLoss), for parity.json. */
   engineLoss?: { loss: number; targetTokens: number };
   onProgress?: ExportProgress;
@@ -105,14 +107,14 @@ export async function exportRecipe(config: RunConfig, tokenizer: Tokenizer, fold
   if (config.mode !== 'lora') fail('only LoRA runs can be exported as a recipe (a full-parameter run trains the embedded model, from random)');
   const { base } = options;
   if (tokenizer.vocabSize > base.spec.vocabSize) fail(`the tokenizer has ${tokenizer.vocabSize} tokens, the model ${base.spec.vocabSize}`);
-  const hubRepo = base.repo && !options.baseIsGguf ? base.repo : null;
+  const hubRepo = (!options.baseIsGguf && transformersRepo(base)) || null;
 
   const rows = await writeJsonl(folder, 'data/train.jsonl', (function* (): Generator<RecipeRow> {
     for (const context of recipeContexts(config, tokenizer)) yield recipeRow(context, config, base.spec.vocabSize);
   })());
   const testRows = await writeJsonl(folder, 'data/test.jsonl', options.testRows);
 
-  const init = peftFilesOf(hostAdapterOfFlat(base.spec, config.lora, initialLoraParams(base.spec, config.lora, config.seed)), hubRepo ?? undefined);
+  const init = peftFilesOf(hostAdapterOfFlat(base.spec, config.lora, options.initialAdapter ?? initialLoraParams(base.spec, config.lora, config.seed)), hubRepo ?? undefined);
   await writeFile(folder, `init_adapter/${ADAPTER_WEIGHTS}`, init[ADAPTER_WEIGHTS]);
   await writeFile(folder, `init_adapter/${ADAPTER_CONFIG}`, init[ADAPTER_CONFIG]);
 
@@ -130,13 +132,13 @@ export async function exportRecipe(config: RunConfig, tokenizer: Tokenizer, fold
   await writeFile(folder, 'check_parity.py', checkParityPy);
   for (const kind of ACCELERATE_CONFIGS) await writeFile(folder, `accelerate/${kind}.yaml`, accelerateConfig(kind, base.spec));
   if (!hubRepo) await exportMergedSafetensors(base, null, subfolder(folder, 'model'), { dtype: 'F32', onProgress: options.onProgress });
-  await writeFile(folder, 'README.md', recipeReadme(config, { hubRepo, baseIsGguf: options.baseIsGguf ?? false, rows, testRows, parity: options.engineLoss !== undefined }));
+  await writeFile(folder, 'README.md', recipeReadme(config, { hubRepo, baseIsGguf: options.baseIsGguf ?? false, rows, testRows, parity: options.engineLoss !== undefined, imported: options.initialAdapter !== undefined }));
   return { rows, testRows, hubRepo };
 }
 
 export function recipeReadme(
   config: RunConfig,
-  info: { hubRepo: string | null; baseIsGguf: boolean; rows: number; testRows: number; parity: boolean },
+  info: { hubRepo: string | null; baseIsGguf: boolean; rows: number; testRows: number; parity: boolean; imported?: boolean },
 ): string {
   const pip = `pip install ${Object.entries(RECIPE_PACKAGES).map(([name, version]) => `${name}==${version}`).join(' ')}`;
   const perStep = config.batchSize * config.gradAccumulation;
@@ -168,7 +170,9 @@ export function recipeReadme(
     '',
     `- \`data/train.jsonl\`: ${info.rows} packed contexts in training order (row i is the i-th context; one optimizer step takes ${perStep}). \`input_ids\`; \`assistant_masks\`, 1 on the tokens that carry loss${config.objective === 'last-answer' ? ' (only the last answer of each context)' : ' (every answer)'} in Hugging Face's alignment (labels = input_ids where the mask is 1, else -100; the model shifts them, so the logits at t-1 predict token t); \`attention_mask\` on rows that end in padding; \`spans\`, every answer's [start, end) with its task.`,
     `- \`data/test.jsonl\`: ${info.testRows} held-out prompts as the app's evaluation protocol builds them, with the references, the metric and how to cut the generated answer.`,
-    '- `init_adapter/`: the LoRA weights the app\'s engine starts from (PEFT\'s init: kaiming-uniform A, B = 0, drawn with the run\'s seed by the app\'s generator), loaded by both scripts.',
+    info.imported
+      ? '- `init_adapter/`: the LoRA weights the run started from (the adapter it was imported from), loaded by both scripts.'
+      : '- `init_adapter/`: the LoRA weights the app\'s engine starts from (PEFT\'s init: kaiming-uniform A, B = 0, drawn with the run\'s seed by the app\'s generator), loaded by both scripts.',
     '- `recipe.json`: the settings the scripts read; `run-config.json`: the run as the app saves it.',
     `- \`parity.json\`: the first step's loss as the app's engine computed it${info.parity ? '' : ' (absent here: the export ran without a GPU)'}.`,
     '',
