@@ -1,11 +1,18 @@
 import { expect, test } from '@playwright/test';
 
-test('shows the WebGPU adapter: vendor, architecture, features and limits', async ({ page }, testInfo) => {
+test('shows the WebGPU adapter from the header badge: vendor, architecture, features and limits', async ({ page }, testInfo) => {
   await page.goto('/');
   await expect(page.getByTestId('app-title')).toHaveText('ManyICL Workbench');
 
+  // The details are folded into the header badge: a popover that the keyboard opens and Escape closes.
+  const badge = page.getByTestId('gpu-badge');
+  await expect(badge).toHaveText(/^WebGPU · (?!checking)/);
   const panel = page.getByTestId('adapter-panel');
+  await expect(panel).toBeHidden();
+  await badge.focus();
+  await page.keyboard.press('Enter');
   await expect(panel).toBeVisible();
+  await expect(badge).toHaveAttribute('aria-expanded', 'true');
   await expect(page.getByTestId('adapter-vendor')).not.toBeEmpty();
   await expect(page.getByTestId('adapter-architecture')).not.toBeEmpty();
 
@@ -24,8 +31,17 @@ test('shows the WebGPU adapter: vendor, architecture, features and limits', asyn
   }
   await expect(page.getByTestId('webgpu-missing')).toHaveCount(0);
 
-  const screenshot = await page.screenshot({ path: testInfo.outputPath('adapter-panel.png'), fullPage: true });
+  const screenshot = await page.screenshot({ path: testInfo.outputPath('adapter-panel.png') });
   await testInfo.attach('adapter-panel', { body: screenshot, contentType: 'image/png' });
+
+  await page.keyboard.press('Escape');
+  await expect(panel).toBeHidden();
+  await expect(badge).toHaveAttribute('aria-expanded', 'false');
+  await expect(badge).toBeFocused();
+  await badge.click();
+  await expect(panel).toBeVisible();
+  await page.getByRole('button', { name: 'Close the adapter details' }).click();
+  await expect(panel).toBeHidden();
 });
 
 test('explains how to enable WebGPU when the browser has none', async ({ page }, testInfo) => {
@@ -43,6 +59,9 @@ test('explains how to enable WebGPU when the browser has none', async ({ page },
   await expect(help).toContainText('113');
   await expect(help).toContainText('https://');
   await expect(page.getByTestId('adapter-panel')).toHaveCount(0);
+  // Without WebGPU nothing trains: the help is on the page itself, and the header badge points at it.
+  await expect(missing).toBeInViewport();
+  await expect(page.getByTestId('gpu-badge')).toHaveAttribute('href', '#gpu');
 
   const screenshot = await page.screenshot({ path: testInfo.outputPath('webgpu-missing.png'), fullPage: true });
   await testInfo.attach('webgpu-missing', { body: screenshot, contentType: 'image/png' });

@@ -33,7 +33,7 @@ async function storedRun(page: Page): Promise<{ status: string; steps: number[];
 test('trains the embedded model with ManyICL, survives a reload and resumes from its checkpoint', async ({ page }, testInfo) => {
   test.setTimeout(1_200_000);
   await page.goto('/');
-  await expect(page.getByTestId('adapter-panel')).toBeVisible();
+  await expect(page.getByTestId('gpu-badge')).toHaveText(/^WebGPU · (?!checking)/); // the adapter is ready
   await expect(page.getByTestId('model-picker')).toContainText('manyicl-tiny');
   await expect(page.getByTestId('task-builder')).toBeVisible();
 

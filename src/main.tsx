@@ -1,3 +1,11 @@
+// The design system first (tokens, element defaults, shared primitives), so each component's own stylesheet,
+// imported by the component, comes after it and can refine it.
+import './ui/styles/tokens.css';
+import './ui/styles/base.css';
+import './ui/styles/panel.css';
+import './ui/styles/controls.css';
+import './ui/styles/forms.css';
+import './ui/styles/table.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { registerSW } from 'virtual:pwa-register';
@@ -5,8 +13,7 @@ import { shouldReloadOnTakeover, trainingBusy, useAppUpdateStore } from './store
 import { useGpuStore } from './store/gpu';
 import { useRunsStore } from './store/runs';
 import { useStudyStore } from './store/study';
-import { App } from './ui/App';
-import './ui/app.css';
+import { App, applyStoredTypeScale } from './ui/App';
 
 void useGpuStore.getState().probe();
 void useRunsStore.getState().loadRuns();
@@ -40,6 +47,7 @@ if ('serviceWorker' in navigator) {
   });
 }
 
+applyStoredTypeScale();
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
 createRoot(root).render(

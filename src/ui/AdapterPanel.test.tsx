@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, test } from 'vitest';
 import type { AdapterReport } from '../store/gpu';
-import { AdapterStatus, type AdapterStatusProps } from './AdapterPanel';
+import { AdapterStatus, GpuBadgeView, type AdapterStatusProps } from './AdapterPanel';
 
 const adapter: AdapterReport = {
   vendor: 'nvidia',
@@ -54,5 +54,27 @@ describe('AdapterStatus', () => {
     const html = render({ status: 'error', error: 'device creation failed' });
     expect(html).toContain('data-testid="webgpu-error"');
     expect(html).toContain('device creation failed');
+  });
+});
+
+describe('GpuBadgeView', () => {
+  test('while WebGPU works, the badge is a button that opens the adapter details in the popover', () => {
+    const html = renderToStaticMarkup(<GpuBadgeView status="ready" adapter={adapter} />);
+    expect(html).toMatch(/^<button type="button" class="badge gpu-badge badge-ok" popovertarget="gpu-details" aria-expanded="false" aria-controls="gpu-details"/i);
+    expect(html).toContain('WebGPU · nvidia hopper');
+    expect(renderToStaticMarkup(<GpuBadgeView status="ready" adapter={adapter} open />)).toContain('aria-expanded="true"');
+  });
+
+  test('a software adapter is marked as a warning', () => {
+    const html = renderToStaticMarkup(<GpuBadgeView status="ready" adapter={{ ...adapter, vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true }} />);
+    expect(html).toContain('badge-warn');
+  });
+
+  test('when WebGPU is missing or failed, the badge links to the panel on the page', () => {
+    for (const status of ['missing', 'error'] as const) {
+      const html = renderToStaticMarkup(<GpuBadgeView status={status} />);
+      expect(html).toMatch(/^<a class="badge gpu-badge badge-error" href="#gpu"/);
+      expect(html.toLowerCase()).not.toContain('popovertarget');
+    }
   });
 });

@@ -1,5 +1,7 @@
+import { useEffect, useRef, useState } from 'react';
 import { formatBytes } from '../util/format';
 import { isSoftwareAdapter, useGpuStore, WORKBENCH_FEATURES, type AdapterReport, type GpuStatus } from '../store/gpu';
+import './AdapterPanel.css';
 
 /** The WebGPU adapter as the GPU store sees it. */
 export function AdapterPanel() {
@@ -10,14 +12,54 @@ export function AdapterPanel() {
   return <AdapterStatus status={status} adapter={adapter} error={error} onRetry={() => void probe()} />;
 }
 
-/** A small badge for the page header: the adapter, or what is wrong; it links to the adapter panel. */
+/** Where the adapter's details open from the header badge. */
+export const GPU_DETAILS_ID = 'gpu-details';
+
+/** The panel on the page itself when WebGPU is missing or failed: the workbench cannot train, so it says so up front. */
+export function GpuProblem() {
+  const status = useGpuStore((state) => state.status);
+  if (status !== 'missing' && status !== 'error') return null;
+  return (
+    <div className="gpu-problem" id="gpu">
+      <AdapterPanel />
+    </div>
+  );
+}
+
+/**
+ * The page header's badge: the adapter, or what is wrong. While WebGPU works (or is being checked) it opens the
+ * adapter's details in a popover; when it is missing or failed, it links to the panel on the page (GpuProblem).
+ */
 export function GpuBadge() {
   const status = useGpuStore((state) => state.status);
   const adapter = useGpuStore((state) => state.adapter);
-  return <GpuBadgeView status={status} adapter={adapter} />;
+  const [open, setOpen] = useState(false);
+  const popover = useRef<HTMLDivElement>(null);
+  const inPopover = status === 'ready' || status === 'probing';
+  useEffect(() => {
+    const element = popover.current;
+    if (!element) return;
+    const onToggle = (event: Event) => setOpen((event as ToggleEvent).newState === 'open');
+    element.addEventListener('toggle', onToggle);
+    return () => element.removeEventListener('toggle', onToggle);
+  }, [inPopover]);
+  return (
+    <>
+      <GpuBadgeView status={status} adapter={adapter} open={open} />
+      {inPopover && (
+        // A native popover: the browser closes it on Escape or a click outside and puts it in the tab order after the badge.
+        <div ref={popover} id={GPU_DETAILS_ID} popover="auto" className="gpu-popover" role="dialog" aria-label="WebGPU adapter details">
+          <button type="button" className="icon-button gpu-popover-close" popoverTarget={GPU_DETAILS_ID} popoverTargetAction="hide" aria-label="Close the adapter details">
+            ×
+          </button>
+          <AdapterPanel />
+        </div>
+      )}
+    </>
+  );
 }
 
-export function GpuBadgeView({ status, adapter }: { status: GpuStatus; adapter?: AdapterReport }) {
+export function GpuBadgeView({ status, adapter, open = false }: { status: GpuStatus; adapter?: AdapterReport; open?: boolean }) {
   const text =
     status === 'ready' && adapter
       ? `WebGPU · ${[adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || adapter.description || 'adapter'}`
@@ -27,10 +69,28 @@ export function GpuBadgeView({ status, adapter }: { status: GpuStatus; adapter?:
           ? 'WebGPU unavailable'
           : 'WebGPU error';
   const tone = status === 'ready' ? (adapter && isSoftwareAdapter(adapter) ? 'badge-warn' : 'badge-ok') : status === 'probing' ? 'badge-muted' : 'badge-error';
+  if (status === 'missing' || status === 'error') {
+    return (
+      <a className={`badge gpu-badge ${tone}`} href="#gpu" data-testid="gpu-badge" title="WebGPU is needed to train: what to do is below">
+        <span className="gpu-badge-text">{text}</span>
+      </a>
+    );
+  }
   return (
-    <a className={`badge gpu-badge ${tone}`} href="#gpu" data-testid="gpu-badge" title="The WebGPU adapter: details in the GPU panel">
-      {text}
-    </a>
+    <button
+      type="button"
+      className={`badge gpu-badge ${tone}`}
+      popoverTarget={GPU_DETAILS_ID}
+      aria-expanded={open}
+      aria-controls={GPU_DETAILS_ID}
+      data-testid="gpu-badge"
+      title="The WebGPU adapter: its features and limits"
+    >
+      <span className="gpu-badge-text">{text}</span>
+      <span className="gpu-badge-chevron" aria-hidden="true">
+        ▾
+      </span>
+    </button>
   );
 }
 

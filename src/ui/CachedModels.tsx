@@ -4,7 +4,7 @@ import type { CachedModel, ModelOrigin } from '../model/sources/library';
 import { formatTime } from '../util/format';
 import type { StorageUse } from '../store/models';
 import type { QuantizeOnLoad, RunConfig } from '../train/run-config';
-import './models.css';
+import './CachedModels.css';
 
 export interface CachedModelListProps {
   models: CachedModel[];

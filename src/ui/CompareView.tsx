@@ -4,6 +4,7 @@ import { formatLoss } from '../util/format';
 import { comparedRuns, useRunsStore } from '../store/runs';
 import type { RunRecord } from '../train/protocol';
 import { UPlotChart } from './UPlotChart';
+import './CompareView.css';
 
 /** The runs ticked for comparison, wired to the runs store. */
 export function CompareView() {

@@ -1,6 +1,7 @@
 import { useEffect, useMemo } from 'react';
 import { type ContextPreview as Preview, selectPreview, tokenizerKey, useRunSetupStore } from '../store/run-setup';
 import { showBreaks } from '../util/format';
+import './ContextPreview.css';
 
 /** One packed training context of the current setup, wired to the run-setup store. */
 export function ContextPreview() {

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { EXPORT_FORMATS, type ExportFormat, type ExportPrecision, FORMAT_LABELS, precisionsOf, useExportsStore } from '../store/exports';
 import { selectedRun, useRunsStore } from '../store/runs';
+import './ExportPanel.css';
 
 /** Exports the selected run in the ecosystem's formats, and imports PEFT adapters as runs. */
 export function ExportPanel() {

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import { type HeatmapCell, type HeatmapMatrix, heatmapCellAt, viridis } from '../store/charts';
 import { formatLoss } from '../util/format';
+import './Heatmap.css';
 
 const MARGIN = { left: 48, right: 76, top: 10, bottom: 36 };
 const HEIGHT = 240;

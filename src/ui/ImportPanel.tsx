@@ -1,6 +1,7 @@
 import { useId, type FormEvent } from 'react';
 import { DELIMITER_NAMES, TASK_FAMILIES, useRunSetupStore, type RunSetupState, type HfForm, type ImportDraft, type ImportedDataset, type TaskFamily } from '../store/run-setup';
 import { NumberField, TextField } from './fields';
+import './ImportPanel.css';
 
 type Actions = Pick<
   RunSetupState,

@@ -7,6 +7,7 @@ import { checkpointModels, useRunsStore } from '../store/runs';
 import type { RunConfig } from '../train/run-config';
 import { CachedModelList } from './CachedModels';
 import { ModelSources } from './ModelSources';
+import './ModelPicker.css';
 
 const EMBEDDED_MODEL: RunConfig['model'] = { source: 'embedded', id: 'manyicl-tiny' };
 

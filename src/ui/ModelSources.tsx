@@ -2,7 +2,7 @@ import { type DragEvent, type FormEvent, useId, useState } from 'react';
 import { formatBytes } from '../util/format';
 import type { HubForm, ModelTransfer, ModelsState } from '../store/models';
 import { TextField } from './fields';
-import './models.css';
+import './ModelSources.css';
 
 export type ModelSourceActions = Pick<
   ModelsState,

@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
 import { playgroundRuns, usePlaygroundStore } from '../store/playground';
 import { useRunsStore } from '../store/runs';
+import './PlaygroundPanel.css';
 
 /** A prompt, continued by the base model and by a trained run side by side. */
 export function PlaygroundPanel() {

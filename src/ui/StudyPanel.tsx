@@ -5,6 +5,7 @@ import {
   STUDY_METHODS, type StudyRecord, type StudyResult, type StudySettings, studyCsv, studyCurve, studyEta, studyResult, useStudyStore,
 } from '../store/study';
 import { UPlotChart } from './UPlotChart';
+import './StudyPanel.css';
 
 const METHOD_LABELS: Record<(typeof STUDY_METHODS)[number], string> = {
   base: 'Base (ICL only)', 'zero-shot': 'Zero-shot FT', 'few-shot': 'Few-shot FT', manyicl: 'ManyICL', dedicated: 'Dedicated',

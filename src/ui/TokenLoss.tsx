@@ -2,6 +2,7 @@ import { useMemo } from 'react';
 import { tokenLossColor, tokenLossView } from '../store/charts';
 import { formatLoss, showBreaks } from '../util/format';
 import type { TokenLossSample } from '../train/protocol';
+import './TokenLoss.css';
 
 /**
  * One training context with each answer token coloured by its loss; prompt tokens stay grey. `renamedLabels`

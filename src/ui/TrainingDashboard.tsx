@@ -7,6 +7,7 @@ import { type RunRecord } from '../train/protocol';
 import { Heatmap } from './Heatmap';
 import { TokenLoss } from './TokenLoss';
 import { UPlotChart } from './UPlotChart';
+import './TrainingDashboard.css';
 
 /** The selected run's dashboard, wired to the runs store. */
 export function TrainingDashboard() {

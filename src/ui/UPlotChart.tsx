@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { SeriesData } from '../store/charts';
+import './UPlotChart.css';
 
 export interface ChartSeries {
   label: string;

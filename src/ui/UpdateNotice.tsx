@@ -3,6 +3,7 @@
 import { trainingBusy, useAppUpdateStore } from '../store/app-update';
 import { useRunsStore } from '../store/runs';
 import { useStudyStore } from '../store/study';
+import './UpdateNotice.css';
 
 export interface UpdateNoticeViewProps {
   waiting: boolean;
