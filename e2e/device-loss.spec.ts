@@ -4,6 +4,7 @@
 // No hook in the app: the test reaches the worker's device by wrapping GPUDevice.prototype.createCommandEncoder in
 // the worker (Playwright evaluates in workers), which the next step calls.
 import { type Page, expect, test } from '@playwright/test';
+import { createAndStart, fillRunSettings } from './run-setup';
 
 const STEP_TIMEOUT = 300_000;
 
@@ -26,21 +27,14 @@ async function storedRun(page: Page, name: string): Promise<{ status: string; st
 }
 
 async function startRun(page: Page, name: string): Promise<void> {
-  await page.getByTestId('run-name').fill(name);
-  await page.getByTestId('create-and-start').click();
+  await createAndStart(page, name);
   await expect(page.getByTestId('run-status')).toHaveText(/^(loading|running)/, { timeout: 60_000 });
 }
 
 test('a GPU device lost mid-run is replaced; the run resumes from its checkpoint and ends as an uninterrupted one', async ({ page }) => {
   test.setTimeout(1_500_000);
   await page.goto('/');
-  const field = (label: string) => page.getByLabel(label, { exact: true });
-  await page.getByRole('radiogroup', { name: 'Mode' }).getByText('LoRA').click();
-  await field('Context length').fill('48');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('6');
-  await field('Warmup').fill('0');
-  await field('Checkpoint every').fill('2');
+  await fillRunSettings(page, { lora: true, contextLength: 48, steps: 6, checkpointEvery: 2 });
 
   await startRun(page, 'uninterrupted');
   await expect(page.getByTestId('run-status')).toHaveText(/^done · step 6\/6/, { timeout: 6 * STEP_TIMEOUT });

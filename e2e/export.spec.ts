@@ -10,6 +10,7 @@ import { readPeftAdapter } from '../src/export/peft';
 import * as ort from 'onnxruntime-node';
 import { type MakeTensor, type OrtSessionLike, decoderPass } from '../src/reference/onnx-feed.testing';
 import { loadTokenizer } from '../src/model/tokenizer';
+import { createAndStart, fillRunSettings } from './run-setup';
 
 /** Greedy continuation of `prompt` by an exported ONNX model in onnxruntime-node, fed as transformers.js feeds it. */
 async function ortGreedy(graph: Uint8Array, prompt: number[], maxNewTokens: number, eos: number | null): Promise<number[]> {
@@ -62,15 +63,8 @@ async function download(page: Page, click: () => Promise<void>): Promise<{ name:
 test('exports a trained run as PEFT, ONNX and cluster-recipe zips, and imports the PEFT adapter back', async ({ page }) => {
   test.setTimeout(900_000);
   await page.goto('/');
-  const field = (label: string) => page.getByLabel(label, { exact: true });
-  await page.getByRole('radiogroup', { name: 'Mode' }).getByText('LoRA').click();
-  await field('Context length').fill('48');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('2');
-  await field('Warmup').fill('0');
-  await field('Checkpoint every').fill('2');
-  await page.getByTestId('run-name').fill('export me');
-  await page.getByTestId('create-and-start').click();
+  await fillRunSettings(page, { lora: true, contextLength: 48, steps: 2, checkpointEvery: 2 });
+  await createAndStart(page, 'export me');
   await expect(page.getByTestId('run-status')).toHaveText(/^done/, { timeout: 600_000 });
   const runId = (await page.locator('tr.selected').getAttribute('data-run-id'))!;
   const trained = await checkpointParams(page, runId);

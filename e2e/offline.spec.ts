@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type Page, expect, test } from '@playwright/test';
 import { fixtureGguf } from '../src/model/sources/library.testing';
 import { type FileServer, startFileServer } from './file-server';
+import { createAndStart, fillRunSettings } from './run-setup';
 
 const GGUF = fixtureGguf(52, 16 * 1024); // 64 KiB of weights
 let server: FileServer;
@@ -33,14 +34,8 @@ async function controlled(page: Page): Promise<void> {
 }
 
 async function trainTwoSteps(page: Page, name: string): Promise<void> {
-  const field = (label: string) => page.getByLabel(label, { exact: true });
-  await page.getByRole('radiogroup', { name: 'Mode' }).getByText('LoRA').click();
-  await field('Context length').fill('48');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('2');
-  await field('Warmup').fill('0');
-  await page.getByTestId('run-name').fill(name);
-  await page.getByTestId('create-and-start').click();
+  await fillRunSettings(page, { lora: true, contextLength: 48, steps: 2 });
+  await createAndStart(page, name);
 }
 
 test('loads, trains the embedded model and lists a cached model offline after one visit', async ({ page, context }) => {

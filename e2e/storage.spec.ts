@@ -12,6 +12,7 @@
 import { type CDPSession, type Page, expect, test } from '@playwright/test';
 import { fixtureGguf } from '../src/model/sources/library.testing';
 import { type FileServer, startFileServer } from './file-server';
+import { createAndStart, fillRunSettings } from './run-setup';
 
 const STEP_TIMEOUT = 300_000;
 const MiB = 1024 * 1024;
@@ -77,15 +78,8 @@ test('a full disk while saving a checkpoint keeps the earlier one, says so, and 
   // Before the page writes anything: every answer of the quota manager allows at most ROOM.
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: ROOM });
   await page.goto('/');
-  const field = (label: string) => page.getByLabel(label, { exact: true });
-  await page.getByRole('radiogroup', { name: 'Mode' }).getByText('LoRA').click();
-  await field('Context length').fill('48');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('6');
-  await field('Warmup').fill('0');
-  await field('Checkpoint every').fill('2');
-  await page.getByTestId('run-name').fill('full disk');
-  await page.getByTestId('create-and-start').click();
+  await fillRunSettings(page, { lora: true, contextLength: 48, steps: 6, checkpointEvery: 2 });
+  await createAndStart(page, 'full disk');
 
   // The checkpoint of step 2 lands; the run is paused before step 3 (or 4) ends.
   await expect.poll(async () => (await storedCheckpoint(page))?.step ?? 0, { timeout: STEP_TIMEOUT, intervals: [250] }).toBe(2);

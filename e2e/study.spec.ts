@@ -2,6 +2,7 @@
 // table; a reload in the middle resumes without redoing finished units; table, curves and exports appear; the
 // playground continues a prompt.
 import { type Page, expect, test } from '@playwright/test';
+import { fillRunSettings } from './run-setup';
 
 interface StoredUnit {
   key: string;
@@ -28,12 +29,8 @@ test('runs the study to its table, resumes after a reload without redoing units,
   test.setTimeout(1_500_000);
   await page.goto('/');
   await expect(page.getByTestId('model-picker')).toContainText('manyicl-tiny');
-  const field = (label: string) => page.getByLabel(label, { exact: true });
   await page.getByTestId('task-sentiment').uncheck();
-  await field('Context length').fill('48');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('1');
-  await field('Warmup').fill('0');
+  await fillRunSettings(page, { contextLength: 48, steps: 1 });
 
   const study = page.getByTestId('study');
   await study.getByTestId('study-shots').fill('0');

@@ -1,6 +1,7 @@
 // Two tabs on one run: the one that started it trains (it holds the run's Web Lock); the other shows the run as
 // training in another tab, offers no Start, and follows its steps.
 import { type Page, expect, test } from '@playwright/test';
+import { createAndStart, fillRunSettings } from './run-setup';
 
 const stepOf = async (page: Page) => Number(/step (\d+)\//.exec((await page.getByTestId('run-status').textContent()) ?? '')?.[1] ?? -1);
 
@@ -8,15 +9,8 @@ test('a run trains in one tab only; the other follows its progress', async ({ co
   test.setTimeout(900_000);
   const first = await context.newPage();
   await first.goto('/');
-  const field = (label: string) => first.getByLabel(label, { exact: true });
-  await first.getByRole('radiogroup', { name: 'Mode' }).getByText('LoRA').click();
-  await field('Context length').fill('48');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('6');
-  await field('Warmup').fill('0');
-  await field('Checkpoint every').fill('3');
-  await first.getByTestId('run-name').fill('two tabs');
-  await first.getByTestId('create-and-start').click();
+  await fillRunSettings(first, { lora: true, contextLength: 48, steps: 6, checkpointEvery: 3 });
+  await createAndStart(first, 'two tabs');
   await expect(first.getByTestId('run-status')).toHaveText(/^running · step [1-5]\//, { timeout: 300_000 });
 
   const second = await context.newPage();

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Page, expect, test } from '@playwright/test';
 import { type FileServer, startFileServer } from './file-server';
+import { createAndStart, fillRunSettings } from './run-setup';
 
 const STEP_TIMEOUT = 300_000;
 const FOLDER = join(import.meta.dirname, '..', 'public', 'models', 'manyicl-tiny');
@@ -43,14 +44,8 @@ test('adds a safetensors model by URL, quantizes it to Q8_0 on load and trains a
   await row.getByRole('radio').check();
   await expect(row.getByRole('radio')).toBeChecked();
 
-  const field = (label: string) => page.getByLabel(label, { exact: true });
-  await field('Context length').fill('64');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('3');
-  await field('Warmup').fill('1');
-  await field('Checkpoint every').fill('3');
-  await page.getByTestId('run-name').fill('e2e cached q8');
-  await page.getByTestId('create-and-start').click();
+  await fillRunSettings(page, { contextLength: 64, steps: 3, warmup: 1, checkpointEvery: 3 });
+  await createAndStart(page, 'e2e cached q8');
 
   await expect.poll(() => status(page), { timeout: STEP_TIMEOUT, intervals: [500] }).toMatch(/step [1-9]|done|error/);
   expect(await status(page)).not.toMatch(/error/);

@@ -1,6 +1,7 @@
 // The main job end to end in the built app: the embedded model and built-in tasks, ManyICL training in the
 // worker, live per-target charts, and a reload in the middle that loses nothing and resumes from the checkpoint.
 import { type Page, expect, test } from '@playwright/test';
+import { fillRunSettings } from './run-setup';
 
 const STEP_TIMEOUT = 240_000; // SwiftShader runs a step of the embedded model in seconds to tens of seconds
 
@@ -38,13 +39,7 @@ test('trains the embedded model with ManyICL, survives a reload and resumes from
   await expect(page.getByTestId('task-builder')).toBeVisible();
 
   // Built-in tasks, the ManyICL objective, small settings for a CPU-emulated GPU.
-  const field = (label: string) => page.getByLabel(label, { exact: true });
-  await field('Context length').fill('64');
-  await field('Batch size').fill('1');
-  await field('Steps').fill('10');
-  await field('Warmup').fill('1');
-  await field('Learning rate').fill('0.003');
-  await field('Checkpoint every').fill('2');
+  await fillRunSettings(page, { contextLength: 64, steps: 10, warmup: 1, learningRate: 0.003, checkpointEvery: 2 });
   await expect(page.getByTestId('context-preview').locator('[data-target="true"]').first()).toBeVisible({ timeout: 60_000 });
   await page.getByTestId('run-name').fill('e2e manyicl');
   await page.getByTestId('create-and-start').click();
