@@ -28,7 +28,7 @@ const config = (over: Partial<RunConfig>): RunConfig => ({
   ...defaultRunConfig(), mode: 'lora', contextLength: 48, batchSize: 1, steps: 4, checkpointEvery: 2, warmupSteps: 1, ...over,
 });
 
-type Hooks = Partial<Pick<SessionDeps, 'reopenGpu'>> & { gpu?: Gpu; onEvent?(event: TrainEvent, gpu: Gpu): void };
+type Hooks = Partial<Pick<SessionDeps, 'reopenGpu'>> & { gpu?: Gpu; control?: RunControl; onEvent?(event: TrainEvent, gpu: Gpu): void };
 
 async function train(runId: string, cfg: RunConfig, checkpoints: CheckpointStore, hooks: Hooks = {}) {
   const base = await smallEmbeddedModel();
@@ -46,7 +46,7 @@ async function train(runId: string, cfg: RunConfig, checkpoints: CheckpointStore
       events.push(e);
       hooks.onEvent?.(e, loadedOn[loadedOn.length - 1]);
     },
-  }, new RunControl()).catch((e: unknown) => (error = e));
+  }, hooks.control ?? new RunControl()).catch((e: unknown) => (error = e));
   const steps = events.filter((e): e is { type: 'step'; metrics: StepMetrics } => e.type === 'step').map((e) => e.metrics);
   return { events, steps, error: error as Error | null, loadedOn };
 }
@@ -148,12 +148,33 @@ describe('training session faults', { timeout: 600_000 }, () => {
     expect(reopened).toBe(MAX_DEVICE_RECOVERIES);
     expect(run.error?.name).toBe('GpuDeviceLostError');
     expect(run.error?.message).toMatch(
-      new RegExp(`^The GPU device was lost ${MAX_DEVICE_RECOVERIES + 1} times during this run \\(the last time: destroyed.*\\), so it stopped\\. Its last checkpoint is kept`),
+      new RegExp(`^The GPU device was lost ${MAX_DEVICE_RECOVERIES + 1} times during this run \\(the last time: destroyed.*\\), so it stopped; it had no checkpoint yet, so starting it again begins at step 0\\.$`),
     );
     expect(run.events.filter((e) => e.type === 'recovered')).toHaveLength(MAX_DEVICE_RECOVERIES);
     expect(store.steps).toEqual([]);
 
     const alone = await train('alone', cfg, memoryCheckpoints(), { gpu: await dead() });
-    expect(alone.error?.message).toMatch(/^The GPU device was lost \(destroyed.*\)\. Start the run again to go on from its last checkpoint\.$/);
+
+    // Stop pressed as the device is lost (the stop's checkpoint cannot be read back): the run stops, and no new
+    // device is opened nor the model reloaded.
+    const control = new RunControl();
+    let reopenedAfterStop = 0;
+    const stopped = await train('stopped', config({ steps: 4, checkpointEvery: 2 }), memoryCheckpoints(), {
+      control,
+      reopenGpu: async () => {
+        reopenedAfterStop += 1;
+        return dead();
+      },
+      onEvent: (event, on) => {
+        if (event.type !== 'step') return;
+        on.device.destroy();
+        control.stop();
+      },
+    });
+    expect(stopped.error).toBeNull();
+    expect(reopenedAfterStop).toBe(0);
+    expect(stopped.loadedOn).toHaveLength(1);
+    expect(stopped.events.at(-1)).toMatchObject({ type: 'status', status: 'stopped', message: expect.stringMatching(/^The GPU device was lost \(destroyed.*\) as the run stopped/) });
+    expect(alone.error?.message).toMatch(/^The GPU device was lost \(destroyed.*\); it had no checkpoint yet, so starting it again begins at step 0\.$/);
   });
 });

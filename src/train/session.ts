@@ -157,20 +157,26 @@ export async function runTraining(run: { id: string; config: RunConfig }, deps: 
       await trainOnDevice(run, { ...deps, gpu }, control, recoveries > 0);
       return;
     } catch (error) {
-      const loss = await deviceLoss(gpu);
+      // A non-finite step or a full disk is not the device's doing: no need to wait for a loss.
+      const loss = error instanceof NonFiniteStepError || isQuotaError(error) ? null : await deviceLoss(gpu);
       if (!loss) throw error;
       const why = loss.message ? `${loss.reason}: ${loss.message}` : loss.reason;
-      if (!deps.reopenGpu) {
-        throw new GpuDeviceLostError(`The GPU device was lost (${why}). Start the run again to go on from its last checkpoint.`, { cause: error });
+      const saved = await deps.checkpoints.load(run.id);
+      const goOn = saved ? `start the run again to go on from its checkpoint of step ${saved.step}` : 'it had no checkpoint yet, so starting it again begins at step 0';
+      if (control.stopRequested) {
+        deps.emit({ type: 'status', status: 'stopped', message: `The GPU device was lost (${why}) as the run stopped; ${goOn}` });
+        return;
       }
+      if (!deps.reopenGpu) throw new GpuDeviceLostError(`The GPU device was lost (${why}); ${goOn}.`, { cause: error });
       if (recoveries === MAX_DEVICE_RECOVERIES) {
-        throw new GpuDeviceLostError(
-          `The GPU device was lost ${recoveries + 1} times during this run (the last time: ${why}), so it stopped. Its last checkpoint is kept: start the run again to go on from there.`,
-          { cause: error },
-        );
+        throw new GpuDeviceLostError(`The GPU device was lost ${recoveries + 1} times during this run (the last time: ${why}), so it stopped; ${goOn}.`, { cause: error });
       }
       deps.emit({ type: 'status', status: 'loading', message: `The GPU device was lost (${why}): opening a new one` });
       gpu = await deps.reopenGpu();
+      if (control.stopRequested) {
+        deps.emit({ type: 'status', status: 'stopped', message: `Stopped after the GPU device was lost; ${goOn}` });
+        return;
+      }
     }
   }
 }

@@ -7,7 +7,7 @@ import { loadHostBaseModel } from './base-model';
 import { indexedDbCheckpoints } from './checkpoints';
 import type { TrainEvent } from './protocol';
 import type { RunConfig } from './run-config';
-import { type BaseModel, RunControl, runTraining } from './session';
+import { type BaseModel, GpuDeviceLostError, RunControl, runTraining } from './session';
 import { errorMessage } from '../util/errors';
 
 let gpu: Promise<Gpu> | null = null;
@@ -23,16 +23,38 @@ async function loadBaseModel(gpu: Gpu, config: RunConfig, appBaseUrl: string, on
   return loadHostBaseModel(config.model, appBaseUrl, onProgress);
 }
 
+/**
+ * The worker's device: the open one, or a new one when there is none yet or the last one was lost (also between
+ * runs). A device that failed to open is not kept, so the next run tries again.
+ */
+async function openDevice(): Promise<Gpu> {
+  const current = gpu && (await gpu.catch(() => null));
+  if (current && !current.lost) return current;
+  const opening = Gpu.create();
+  gpu = opening;
+  try {
+    return await opening;
+  } catch (error) {
+    gpu = null;
+    throw error;
+  }
+}
+
 const api = {
   async start(run: { id: string; config: RunConfig }, appBaseUrl: string, onEvent: (event: TrainEvent) => void): Promise<void> {
     if (control) throw new Error('a run is already training');
     control = new RunControl();
     try {
-      gpu ??= Gpu.create();
       await runTraining(run, {
-        gpu: await gpu,
+        gpu: await openDevice(),
         // After a lost device the worker's next runs use the new one too.
-        reopenGpu: () => (gpu = Gpu.create()),
+        reopenGpu: async () => {
+          try {
+            return await openDevice();
+          } catch (error) {
+            throw new GpuDeviceLostError(`The GPU device was lost and a new one could not be opened: ${errorMessage(error)}. Reload the page to train again.`, { cause: error });
+          }
+        },
         loadModel: (config, onProgress, device) => loadBaseModel(device, config, appBaseUrl, onProgress),
         checkpoints: indexedDbCheckpoints,
         emit: onEvent,
