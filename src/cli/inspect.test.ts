@@ -22,6 +22,8 @@ beforeAll(async () => {
     '/mistral/model.safetensors': { body: st },
     '/truncated.gguf': { body: gguf.slice(0, 5000) },
     '/no-ranges.gguf': { body: gguf, ranges: false },
+    // 4 MiB at 16 KiB per 100 ms: 25 s to download whole.
+    '/slow-no-ranges.gguf': { body: new Uint8Array(4 << 20), ranges: false, pieceBytes: 16 << 10, delayMs: 100 },
   });
 });
 
@@ -47,6 +49,14 @@ function withBlockCount(value: number): Uint8Array {
 }
 
 describe('npm run inspect', () => {
+  it('refuses a server without ranges at its first answer, without downloading the file', async () => {
+    const started = performance.now();
+    const { code, lines } = await inspect(`${server.url}/slow-no-ranges.gguf`);
+    expect(code).toBe(1);
+    expect(lines[0].error).toMatch(/does not answer range requests \(HTTP 200\)/);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
   it('prints one line per path (a GGUF file, a safetensors folder, URLs by Range) with the model, exit 0', async () => {
     const ggufPath = join(dir, 'tiny.gguf');
     await writeFile(ggufPath, gguf);
