@@ -3,7 +3,7 @@ import { cancelledError } from '../model/sources/download';
 import type { AddModelOptions, CachedModel } from '../model/sources/library';
 import { defaultRunConfig, validateConfig } from '../train/run-config';
 import { testRunSetupStore } from './run-setup.testing';
-import { HUB_TOKEN_KEY, type LibraryApi, type TokenStorage, createModelsStore } from './models';
+import { HUB_TOKEN_KEY, type LibraryApi, type TokenStorage, type TokenizerCheckStorage, createModelsStore } from './models';
 
 const MODEL: CachedModel = {
   id: 'url-1',
@@ -61,11 +61,11 @@ function fakeLibrary() {
   };
 }
 
-function setup(tokens = memoryTokenStorage(), checkTokenizer?: (model: CachedModel) => Promise<void>) {
-  const fake = fakeLibrary();
+function setup(tokens = memoryTokenStorage(), checkTokenizer?: (model: CachedModel) => Promise<void>, tokenizerChecks?: TokenizerCheckStorage, fake = fakeLibrary()) {
   let persistRequests = 0;
   const store = createModelsStore({
     checkTokenizer,
+    tokenizerChecks,
     library: fake.library,
     tokenStorage: tokens,
     estimateStorage: async () => ({ usage: 5000, quota: 1_000_000 }),
@@ -235,5 +235,30 @@ describe('models without a usable tokenizer', () => {
     await vi.waitFor(() => expect(store.getState().tokenizerProblems['url-3']).toMatch(/no tokenizer/));
     await store.getState().refresh();
     expect(checked).toEqual(['url-1', 'url-3']); // once each
+  });
+
+  test('a page load reads the kept results instead of loading every tokenizer again; a model added again is checked again', async () => {
+    let kept: Record<string, string | null> = {};
+    const storage: TokenizerCheckStorage = { load: async () => ({ ...kept }), save: async (checks) => void (kept = checks) };
+    const checked: string[] = [];
+    const check = async (model: CachedModel) => {
+      checked.push(model.id);
+      await noTokenizer(model);
+    };
+    const fake = fakeLibrary();
+    fake.models.push(MODEL, { ...MODEL, id: 'url-3', name: 'notok-old.gguf' });
+    await setup(memoryTokenStorage(), check, storage, fake).store.getState().refresh();
+    await vi.waitFor(() => expect(Object.keys(kept)).toHaveLength(2));
+    expect(kept).toEqual({ 'url-1@1': null, 'url-3@1': 'notok-old.gguf: the GGUF has no tokenizer.ggml.model' });
+
+    const reloaded = setup(memoryTokenStorage(), check, storage, fake).store;
+    await reloaded.getState().refresh();
+    await vi.waitFor(() => expect(reloaded.getState().tokenizerProblems).toEqual({ 'url-3': 'notok-old.gguf: the GGUF has no tokenizer.ggml.model' }));
+    expect(checked).toEqual(['url-1', 'url-3']);
+
+    fake.models.splice(1, 1, { ...MODEL, id: 'url-3', name: 'notok-old.gguf', addedAt: 2 });
+    await reloaded.getState().refresh();
+    await vi.waitFor(() => expect(checked).toEqual(['url-1', 'url-3', 'url-3']));
+    await vi.waitFor(() => expect(Object.keys(kept)).toEqual(['url-1@1', 'url-3@2']));
   });
 });

@@ -1,6 +1,7 @@
 // The models cached in this browser (src/model/sources/library.ts): the list, the one download or import
 // running at a time with its progress, the last error, the storage estimate, and the Hub token, which is
 // kept in this browser's localStorage and sent only to the Hub.
+import { get as idbGet, set as idbSet } from 'idb-keyval';
 import { create } from 'zustand';
 import { isCancelled } from '../model/sources/download';
 import { requestPersistentStorage } from '../model/sources/cache';
@@ -23,7 +24,17 @@ export interface ModelsDeps {
   requestPersistence(): Promise<boolean>;
   /** Loads a cached model's tokenizer (the context preview's and the worker's); throws when it has no usable one. */
   checkTokenizer?(model: CachedModel): Promise<void>;
+  /** Where the checks' results are kept (by model and when it was added), so that each model is checked once. */
+  tokenizerChecks?: TokenizerCheckStorage;
 }
+
+/** Results of tokenizer checks: the problem, or null for a usable tokenizer, by tokenizerCheckKey. */
+export interface TokenizerCheckStorage {
+  load(): Promise<Record<string, string | null>>;
+  save(checks: Record<string, string | null>): Promise<void>;
+}
+
+const tokenizerCheckKey = (model: CachedModel) => `${model.id}@${model.addedAt}`;
 
 export interface StorageUse {
   usage: number;
@@ -97,18 +108,30 @@ export function createModelsStore(deps: ModelsDeps) {
   };
 
   return create<ModelsState>()((set, get) => {
-    const checked = new Set<string>();
-    /** Loads the tokenizer of each model not checked yet; returns the problem of `model`, if it has one. */
+    let checks: Promise<Record<string, string | null>> | null = null;
+    /**
+     * Flags the models without a usable tokenizer. Each model's tokenizer is loaded once, when it is added (or first
+     * listed), and the result kept: a page load does not build every cached model's tokenizer again.
+     */
     const checkTokenizers = async (models: readonly CachedModel[]): Promise<void> => {
       if (!deps.checkTokenizer) return;
+      checks ??= deps.tokenizerChecks?.load().catch(() => ({})) ?? Promise.resolve({});
+      const results = await checks;
+      let changed = false;
       for (const model of models) {
-        if (checked.has(model.id)) continue;
-        checked.add(model.id);
-        try {
-          await deps.checkTokenizer(model);
-        } catch (error) {
-          set((state) => ({ tokenizerProblems: { ...state.tokenizerProblems, [model.id]: errorMessage(error) } }));
+        const key = tokenizerCheckKey(model);
+        if (!(key in results)) {
+          results[key] = await deps.checkTokenizer(model).then(() => null, (error: unknown) => errorMessage(error));
+          changed = true;
         }
+        const problem = results[key];
+        if (problem !== null) set((state) => ({ tokenizerProblems: { ...state.tokenizerProblems, [model.id]: problem } }));
+      }
+      if (changed) {
+        const listed = new Set(get().models.map(tokenizerCheckKey));
+        for (const model of models) listed.add(tokenizerCheckKey(model));
+        const kept = Object.fromEntries(Object.entries(results).filter(([key]) => listed.has(key)));
+        await deps.tokenizerChecks?.save(kept).catch(() => undefined); // unsaved: checked again on the next load
       }
     };
 
@@ -214,7 +237,6 @@ export function createModelsStore(deps: ModelsDeps) {
         const model = get().models.find((m) => m.id === id);
         try {
           await deps.library.delete(id);
-          checked.delete(id);
           const { [id]: _gone, ...tokenizerProblems } = get().tokenizerProblems;
           set({ error: null, notice: model ? `Deleted ${model.name}.` : null, tokenizerProblems });
         } catch (error) {
@@ -260,6 +282,8 @@ async function estimateBrowserStorage(): Promise<StorageUse | null> {
   return { usage: estimate.usage ?? 0, quota: estimate.quota };
 }
 
+const TOKENIZER_CHECKS_KEY = 'manyicl-tokenizer-checks';
+
 export const useModelsStore = createModelsStore({
   // The library opens IndexedDB on first use, not when this module is imported.
   library: {
@@ -274,4 +298,8 @@ export const useModelsStore = createModelsStore({
   requestPersistence: requestPersistentStorage,
   // Loaded when first needed: the tokenizer code (transformers.js) stays out of the first page load.
   checkTokenizer: async (model) => void (await (await import('../model/load-cached')).loadCachedTokenizer(model)),
+  tokenizerChecks: {
+    load: async () => (await idbGet<Record<string, string | null>>(TOKENIZER_CHECKS_KEY)) ?? {},
+    save: (checks) => idbSet(TOKENIZER_CHECKS_KEY, checks),
+  },
 });
