@@ -41,8 +41,8 @@ export const F16_REFERENCE_TOLERANCES: ReferenceErrors = {
   after: 1e-1,
 };
 
-export function withinTolerances(errors: ReferenceErrors): boolean {
-  return (Object.keys(REFERENCE_TOLERANCES) as (keyof ReferenceErrors)[]).every((k) => errors[k] <= REFERENCE_TOLERANCES[k]);
+export function withinTolerances(errors: ReferenceErrors, tolerances: ReferenceErrors = REFERENCE_TOLERANCES): boolean {
+  return (Object.keys(tolerances) as (keyof ReferenceErrors)[]).every((k) => errors[k] <= tolerances[k]);
 }
 
 /** max |a - b| / max |b| over the entries where keep(i) holds. */
