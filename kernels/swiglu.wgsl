@@ -1,6 +1,8 @@
 // SwiGLU, elementwise over flat f32 buffers, one element per invocation.
 // forward:  out = silu(gate) * up, silu(g) = g * sigmoid(g)
-// backward: dGate = dOut * up * sigmoid(g) * (1 + g * (1 - sigmoid(g))), dUp = dOut * silu(g)
+// backward: dGate = dOut * up * sigmoid(g) * (1 + g * (1 - sigmoid(g))), dUp = dOut * silu(g), written in place
+//           over gate and up (each invocation reads its element before writing it), which the MLP's backward
+//           reads for the last time here.
 // The grid is 1-D, split over x and y past 65535 workgroups (src/engine/ops/dispatch.ts).
 
 struct Params {
@@ -16,10 +18,8 @@ struct Params {
 
 // backward
 @group(0) @binding(1) var<storage, read> d_out: array<f32>;
-@group(0) @binding(2) var<storage, read> gate_b: array<f32>;
-@group(0) @binding(3) var<storage, read> up_b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> d_gate: array<f32>;
-@group(0) @binding(5) var<storage, read_write> d_up: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gate_to_d_gate: array<f32>;
+@group(0) @binding(3) var<storage, read_write> up_to_d_up: array<f32>;
 
 const WG: u32 = 256u;
 
@@ -48,9 +48,10 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
             @builtin(local_invocation_index) li: u32) {
   let i = element_index(wg, nwg, li);
   if (i >= p.count) { return; }
-  let g = gate_b[i];
+  let g = gate_to_d_gate[i];
+  let u = up_to_d_up[i];
   let dy = d_out[i];
   let s = sigmoid(g);
-  d_gate[i] = dy * up_b[i] * s * (1.0 + g * (1.0 - s));
-  d_up[i] = dy * g * s;
+  gate_to_d_gate[i] = dy * u * s * (1.0 + g * (1.0 - s));
+  up_to_d_up[i] = dy * g * s;
 }

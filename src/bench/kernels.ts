@@ -16,10 +16,12 @@ import { embeddingBackwardRef, embeddingForwardRef } from '../engine/ops/embeddi
 import { fillUniform } from '../engine/ops/fill';
 import { fillUniformRef } from '../engine/ops/fill.reference';
 import { globalGradNorm, gradNormScratchSize } from '../engine/ops/grad_norm';
+import { packF16, packedF16Bytes, unpackF16 } from '../engine/ops/half';
+import { f16FromBits, halfRoundTripRef } from '../engine/ops/half.reference';
 import { gradNormRef } from '../engine/ops/grad_norm.reference';
 import { matmul } from '../engine/ops/matmul';
 import { matmulRef } from '../engine/ops/matmul.reference';
-import { quantMatmulBackward, quantMatmulForward, uploadQuantWeight } from '../engine/ops/matmul_quant';
+import { type QuantMatmulKernel, quantMatmulBackward, quantMatmulForward, quantMatmulKernel, uploadQuantWeight } from '../engine/ops/matmul_quant';
 import { quantMatmulBackwardRef, quantMatmulForwardRef } from '../engine/ops/matmul_quant.reference';
 import { type GpuQuantType, quantizeOnGpu, quantizedBytes } from '../engine/ops/quantize';
 import { quantizeError } from '../engine/ops/quantize.reference';
@@ -179,11 +181,13 @@ function matmulQuantCases(set: ShapeSet): Case[] {
     // Llama-3-8B's gate/up projection and TinyLlama's, at 4096 tokens.
     device: [{ rows: 4096, inF: 4096, out: 14336, types: QUANT_TYPES }, { rows: 4096, inF: 2048, out: 5632, types: QUANT_TYPES }],
   });
+  // Both tiles where the vec4 one applies (K % 4 == 0), so their figures stand side by side.
+  const kernelsFor = (K: number): QuantMatmulKernel[] => (quantMatmulKernel(K) === 'tiled_vec4' ? ['tiled', 'tiled_vec4'] : ['tiled']);
   return shapes.flatMap(({ rows, inF, out, types }) =>
     types.flatMap((type) =>
-      (['forward', 'backward'] as const).map((product): Case => ({
+      (['forward', 'backward'] as const).flatMap((product) => kernelsFor(product === 'forward' ? inF : out).map((kernel): Case => ({
         kernel: `matmul_quant.${product}`,
-        shape: `${type} rows=${rows} in=${inF} out=${out}`,
+        shape: `${type} rows=${rows} in=${inF} out=${out} ${kernel}`,
         work: { flops: 2 * rows * inF * out },
         referenceOps: rows * inF * out,
         async prepare(gpu, check) {
@@ -196,8 +200,8 @@ function matmulQuantCases(set: ShapeSet): Case[] {
           return {
             record: (encoder) =>
               product === 'forward'
-                ? quantMatmulForward(gpu, encoder, { x: a, w, y: c, rows })
-                : quantMatmulBackward(gpu, encoder, { dy: a, w, dx: c, rows }),
+                ? quantMatmulForward(gpu, encoder, { x: a, w, y: c, rows, kernel })
+                : quantMatmulBackward(gpu, encoder, { dy: a, w, dx: c, rows, kernel }),
             async check() {
               const [av, got] = [await gpu.readF32(a, rows * K), await gpu.readF32(c, rows * N)];
               const reference = product === 'forward' ? quantMatmulForwardRef : quantMatmulBackwardRef;
@@ -206,7 +210,7 @@ function matmulQuantCases(set: ShapeSet): Case[] {
             destroy: () => gpu.destroy(w.buffer, a, c),
           };
         },
-      })),
+      }))),
     ),
   );
 }
@@ -451,7 +455,7 @@ function swigluCases(set: ShapeSet): Case[] {
     const setup = (gpu: Gpu) => {
       const b = {
         gate: filled(gpu, 'gate', count, 15, 6), up: filled(gpu, 'up', count, 16, 2), dOut: filled(gpu, 'dOut', count, 17),
-        out: gpu.buffer('out', 4 * count), dGate: gpu.buffer('dGate', 4 * count), dUp: gpu.buffer('dUp', 4 * count),
+        out: gpu.buffer('out', 4 * count),
       };
       const read = async (name: keyof typeof b) => gpu.readF32(b[name], count);
       return { b, read, destroy: () => gpu.destroy(...Object.values(b)) };
@@ -469,16 +473,64 @@ function swigluCases(set: ShapeSet): Case[] {
         },
       },
       {
+        // In place: gate and up become dGate and dUp, so the check keeps the inputs of the first iteration.
         kernel: 'swiglu.backward', shape: `n=${count}`, work: { bytes: 20 * count }, referenceOps: count,
-        async prepare(gpu: Gpu): Promise<Prepared> {
+        async prepare(gpu: Gpu, check: boolean): Promise<Prepared> {
           const { b, read, destroy } = setup(gpu);
+          const inputs = check ? { dOut: await read('dOut'), gate: await read('gate'), up: await read('up') } : null;
           return {
             record: (encoder) => swigluBackward(gpu, encoder, { ...b, count }),
             async check() {
-              const want = swigluBackwardRef(await read('dOut'), await read('gate'), await read('up'));
-              return outputs(['dGate', await read('dGate'), want.dGate, 1e-5], ['dUp', await read('dUp'), want.dUp, 1e-5]);
+              const want = swigluBackwardRef(inputs!.dOut, inputs!.gate, inputs!.up);
+              return outputs(['dGate', await read('gate'), want.dGate, 1e-5], ['dUp', await read('up'), want.dUp, 1e-5]);
             },
             destroy,
+          };
+        },
+      },
+    ];
+  });
+}
+
+function halfCases(set: ShapeSet): Case[] {
+  // A [4096, 4096] residual stream: one layer input of Llama-3-8B at 4096 tokens.
+  return sizes(set, { tiny: [1001], small: [1 << 18], device: [4096 * 4096] }).flatMap((count) => {
+    const setup = (gpu: Gpu) => {
+      const x = filled(gpu, 'x', count, 19, 40);
+      const packed = gpu.buffer('packed', packedF16Bytes(count));
+      return { x, packed, destroy: () => gpu.destroy(x, packed) };
+    };
+    return [
+      {
+        // Rounds x in place: every iteration after the first packs values that are already f16.
+        kernel: 'half.pack', shape: `n=${count}`, work: { bytes: 10 * count }, referenceOps: count,
+        async prepare(gpu: Gpu, check: boolean): Promise<Prepared> {
+          const { x, packed, destroy } = setup(gpu);
+          const original = check ? await gpu.readF32(x, count) : null;
+          return {
+            record: (encoder) => packF16(gpu, encoder, { x, packed, count }),
+            check: async () => outputs(['x', await gpu.readF32(x, count), halfRoundTripRef(original!), 1e-3]),
+            destroy,
+          };
+        },
+      },
+      {
+        kernel: 'half.unpack', shape: `n=${count}`, work: { bytes: 6 * count }, referenceOps: count,
+        async prepare(gpu: Gpu): Promise<Prepared> {
+          const { x, packed, destroy } = setup(gpu);
+          await gpu.submit((encoder) => packF16(gpu, encoder, { x, packed, count }));
+          const out = gpu.buffer('out', 4 * count);
+          return {
+            record: (encoder) => unpackF16(gpu, encoder, { x: out, packed, count }),
+            async check() {
+              const words = new Uint32Array(await gpu.read(packed, packedF16Bytes(count)));
+              const want = Float32Array.from({ length: count }, (_, i) => f16FromBits(i % 2 === 0 ? words[i >> 1] & 0xffff : words[i >> 1] >>> 16));
+              return outputs(['x', await gpu.readF32(out, count), want, 0]);
+            },
+            destroy: () => {
+              destroy();
+              gpu.destroy(out);
+            },
           };
         },
       },
@@ -706,6 +758,7 @@ const FAMILIES: Record<string, (set: ShapeSet) => Case[]> = {
   rmsnorm: rmsnormCases,
   rope: ropeCases,
   swiglu: swigluCases,
+  half: halfCases,
   embedding: embeddingCases,
   adamw: adamwCases,
   grad_norm: gradNormCases,

@@ -21,7 +21,7 @@ try {
     gpu,
     {
       shape: q.get('shape') ?? 'tiny', seq: number('seq', 128), batch: number('batch', 1), rank: number('rank', 16),
-      steps: number('steps', 3), recompute: q.get('recompute') === '1', allocateOnly: q.get('allocateOnly') === '1',
+      steps: number('steps', 3), recompute: q.get('recompute') === '1', activations: q.get('activations') === 'f16' ? 'f16' : 'f32', allocateOnly: q.get('allocateOnly') === '1',
     },
     (line) => {
       console.log(line);

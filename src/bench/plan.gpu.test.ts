@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/gpu.testing';
 import { syntheticManyShotBatch } from './train-step';
+import type { ActivationDtype } from '../engine/activations';
 import { LoraAdapter } from '../engine/lora';
 import { Model } from '../engine/weights';
 import { planTraining } from '../engine/plan';
@@ -28,12 +29,14 @@ function encodedModel(gpu: Parameters<typeof Model.fromEncoded>[0], spec: typeof
 describe('memory plan vs allocation', () => {
   // tablePartRows: the binding limit is that many f32 table rows (it bounds the logits chunk too); quant: the
   // model's matrices, tables included, in that type, under a 32 KiB binding limit (two parts of 256 rows).
-  const cases: { name: string; recompute: boolean; targets: LoraTarget[]; tablePartRows?: number; quant?: GgmlType }[] = [
+  const cases: { name: string; recompute: boolean; targets: LoraTarget[]; tablePartRows?: number; quant?: GgmlType; activations?: ActivationDtype }[] = [
     { name: 'every projection, saved activations', recompute: false, targets: [...LORA_TARGETS] },
     { name: 'q and v, recomputed, tables in parts of 128 rows', recompute: true, targets: ['q_proj', 'v_proj'], tablePartRows: 128 },
     { name: 'Q8_0 weights, tables in 2 parts, every projection, recomputed', recompute: true, targets: [...LORA_TARGETS], quant: 'Q8_0' },
+    { name: 'f16 activations, every projection, recomputed', recompute: true, targets: [...LORA_TARGETS], activations: 'f16' },
+    { name: 'f16 activations, q and v, saved activations', recompute: false, targets: ['q_proj', 'v_proj'], activations: 'f16' },
   ];
-  for (const { name, recompute, targets, tablePartRows, quant } of cases) {
+  for (const { name, recompute, targets, tablePartRows, quant, activations } of cases) {
     it(`tiny model, ${name}: the step's peak GPU bytes equal the plan`, async () => {
       const gpu = await testGpu();
       const spec = MODEL_SHAPES.tiny;
@@ -42,7 +45,7 @@ describe('memory plan vs allocation', () => {
       const limits = { maxStorageBufferBindingSize: maxPart, maxBufferSize: gpu.limits.maxBufferSize };
       const sample = syntheticManyShotBatch(batch, seqLen, spec.vocabSize, 5);
       const plan = planTraining(spec, {
-        batch, seqLen, recompute, lora: { rank, targets }, linearType: () => quant ?? 'F32', tableType: () => quant ?? 'F32', limits,
+        batch, seqLen, recompute, activations, lora: { rank, targets }, linearType: () => quant ?? 'F32', tableType: () => quant ?? 'F32', limits,
         targets: collectTargets(sample, 'manyicl', spec.vocabSize).rows.length,
       });
       if (tablePartRows) expect(plan.tableParts).toBe(spec.vocabSize / tablePartRows);
@@ -53,7 +56,7 @@ describe('memory plan vs allocation', () => {
       const model = quant ? encodedModel(gpu, spec, quant, maxPart) : Model.random(gpu, spec, 1, { maxTablePartBytes: maxPart });
       const lora = new LoraAdapter(gpu, spec, { rank, alpha: 2 * rank, targets });
       const trainer = new Trainer(model, lora, {
-        objective: 'manyicl', adamw: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 1, recompute,
+        objective: 'manyicl', adamw: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, maxGradNorm: 1, recompute, activations,
       });
       try {
         const { loss } = await trainer.step([sample]);

@@ -1,5 +1,6 @@
 // The training-step benchmark: a model of a named shape with random weights, a synthetic many-shot batch,
 // and full ManyICL steps (forward, masked multi-answer cross-entropy, backward, AdamW), timed.
+import type { ActivationDtype } from '../engine/activations';
 import { Model } from '../engine/weights';
 import { LORA_TARGETS } from '../engine/spec';
 import type { SequenceBatch } from '../engine/trainer';
@@ -15,6 +16,8 @@ export interface BenchOptions {
   rank: number;
   steps: number;
   recompute: boolean;
+  /** How the saved layer inputs are stored; default f32. */
+  activations?: ActivationDtype;
   /** Allocate everything but run no step: shows the memory plan of shapes too slow for this GPU. */
   allocateOnly?: boolean;
   /** One more step timed per kernel where timestamp queries exist (default true). */
@@ -27,6 +30,7 @@ export interface BenchResult {
   batch: number;
   rank: number;
   recompute: boolean;
+  activations: ActivationDtype;
   adapter: string;
   steps: number;
   step_ms: number | null;
@@ -71,12 +75,14 @@ export async function runBench(gpu: Gpu, opts: BenchOptions, log: (line: string)
     adamw: { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
     maxGradNorm: 1,
     recompute: opts.recompute,
+    activations: opts.activations,
     seed: 2,
   });
   const { trainer } = training;
   const batch = syntheticManyShotBatch(opts.batch, opts.seq, spec.vocabSize, 3);
   const result: BenchResult = {
     shape: opts.shape, seq: opts.seq, batch: opts.batch, rank: opts.rank, recompute: opts.recompute,
+    activations: opts.activations ?? 'f32',
     adapter: `${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`.trim(),
     steps: 0, step_ms: null, encode_ms: null, tokens_per_s: null, loss: null, peak_bytes: 0, largest_buffer: { label: '', bytes: 0 },
     forbidden_sizes: { t_t_heads: opts.seq * opts.seq * spec.numHeads * 4, t_vocab: opts.seq * spec.vocabSize * 4 },

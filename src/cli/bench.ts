@@ -1,4 +1,4 @@
-// npm run bench -- --shape NAME --seq T [--batch B] [--rank R] [--steps N] [--recompute] [--allocate-only] [--browser]
+// npm run bench -- --shape NAME --seq T [--batch B] [--rank R] [--steps N] [--recompute] [--activations f32|f16] [--allocate-only] [--browser]
 // Times full ManyICL LoRA training steps in Node through Dawn, or in headless Chromium with --browser, and
 // prints one JSON line.
 // npm run bench -- --decode --shape NAME [--seq PROMPT] [--new-tokens N] [--batch B] [--rank R]: prefill and
@@ -35,7 +35,7 @@ async function inChromium(opts: BenchOptions): Promise<BenchResult> {
     page.on('console', (message) => console.error(`[chromium] ${message.text()}`));
     const query = new URLSearchParams({
       shape: opts.shape, seq: String(opts.seq), batch: String(opts.batch), rank: String(opts.rank), steps: String(opts.steps),
-      recompute: opts.recompute ? '1' : '0', allocateOnly: opts.allocateOnly ? '1' : '0',
+      recompute: opts.recompute ? '1' : '0', activations: opts.activations ?? 'f32', allocateOnly: opts.allocateOnly ? '1' : '0',
     });
     await page.goto(`${server.resolvedUrls!.local[0]}src/bench/bench.html?${query}`);
     await page.waitForFunction(() => window.benchResult !== undefined || window.benchError !== undefined, null, { timeout: 0 });
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       rank: { type: 'string', default: '16' },
       steps: { type: 'string', default: '3' },
       recompute: { type: 'boolean', default: false },
+      activations: { type: 'string', default: 'f32' },
       'allocate-only': { type: 'boolean', default: false },
       browser: { type: 'boolean', default: false },
       decode: { type: 'boolean', default: false },
@@ -73,7 +74,9 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ runtime: 'node-dawn', ...result }));
     return;
   }
+  if (values.activations !== 'f32' && values.activations !== 'f16') throw new Error(`--activations takes f32 or f16; got ${values.activations}`);
   const opts: BenchOptions = {
+    activations: values.activations,
     shape: values.shape, seq: Number(values.seq), batch: Number(values.batch), rank: Number(values.rank),
     steps: Number(values.steps), recompute: values.recompute, allocateOnly: values['allocate-only'],
   };

@@ -78,6 +78,26 @@ describe('npm run plan', () => {
     expect(noMemory.targets).toEqual(['q', 'v']);
   }, 60_000);
 
+  // Issue 13's goals: LoRA r16 on all seven projections, recomputed, f16-stored activations.
+  it('--activations f16: Llama-3-8B Q4_K_M fits 8 GiB at 4096 tokens and 6.5 GiB at 2048, Mistral-7B 7.5 GiB at 4096', async () => {
+    const goals: [string, string, number][] = [['llama-3-8b', '4096', 8], ['llama-3-8b', '2048', 6.5], ['mistral-7b', '4096', 7.5]];
+    for (const [shape, seq, goalGiB] of goals) {
+      const f16 = await plan('--shape', shape, '--quant', 'Q4_K_M', '--seq', seq, '--recompute', '--activations', 'f16', '--gpu-memory', `${goalGiB}GiB`);
+      expect(f16).toMatchObject({ code: 0, stderr: '' });
+      const out = JSON.parse(f16.stdout);
+      console.log(`${shape} Q4_K_M, ${seq} tokens, f16 activations: ${(out.total_bytes / GiB).toFixed(2)} GiB (activations ${(out.activations_bytes / GiB).toFixed(2)} GiB); goal ${goalGiB} GiB`);
+      expect(out).toMatchObject({ activations: 'f16', fits: true });
+      expect(out.total_bytes).toBeLessThanOrEqual(goalGiB * GiB);
+      expect(out.total_bytes).toBe(planForShape(MODEL_SHAPES[shape], 'Q4_K_M', { ...runOptions(Number(seq)), activations: 'f16' }).plan.totalBytes);
+      const f32 = JSON.parse((await plan('--shape', shape, '--quant', 'Q4_K_M', '--seq', seq, '--recompute')).stdout);
+      expect(f32.activations).toBe('f32');
+      expect(f32.total_bytes).toBeGreaterThan(goalGiB * GiB);
+    }
+    const bad = await plan('--shape', 'tiny', '--quant', 'Q8_0', '--seq', '32', '--activations', 'bf16');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--activations takes f32 or f16; got bf16/);
+  }, 60_000);
+
   for (const name of ['llama-tiny-Q8_0', 'llama-tiny-Q4_0', 'llama3-tiny-Q6_K', 'mistral-tiny-F16']) {
     it(`--gguf ${name}: the header's real tensor types, from the file and from a URL by Range requests`, async () => {
       const path = `src/testdata/gguf/${name}/model.gguf`;

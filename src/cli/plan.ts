@@ -1,11 +1,12 @@
 // npm run plan -- --shape NAME --quant TYPE | --gguf FILE|URL  --seq T [--batch B] [--rank R] [--targets q,k,...]
-//   [--recompute] [--answer-tokens P] [--max-binding BYTES|GiB] [--gpu-memory BYTES|GiB]
+//   [--recompute] [--activations f32|f16] [--answer-tokens P] [--max-binding BYTES|GiB] [--gpu-memory BYTES|GiB]
 // The GPU memory a LoRA training step needs, from the shapes alone (no GPU, no weights): one JSON line with
 // total_bytes, weights_bytes, lora_bytes, activations_bytes, loss_bytes, largest_binding_bytes, and with
 // --gpu-memory, gpu_memory_bytes and fits (plus the reason when it does not). --shape plans a named shape of
 // src/bench/shapes.ts with every matrix in --quant (a GGML type, or Q4_K_M: llama.cpp's mix of Q4_K and Q6_K);
 // --gguf reads only the header of a local file or of an http(s) URL (Range requests), and plans its real
-// per-tensor types. --max-binding is the GPU's maxStorageBufferBindingSize (default 1 GiB).
+// per-tensor types. --max-binding is the GPU's maxStorageBufferBindingSize (default 1 GiB). --activations f16 plans
+// the saved layer inputs as packed f16 (the engine's ActivationOptions.dtype; default f32).
 // Exit codes: 0 done, 1 a file that cannot be read or planned, 2 bad arguments.
 import { parseArgs } from 'node:util';
 import { MODEL_SHAPES } from '../bench/shapes';
@@ -20,7 +21,7 @@ import { UsageError, runMain } from './run-main';
 
 const USAGE =
   'usage: npm run plan -- (--shape NAME --quant TYPE | --gguf FILE|URL) --seq T [--batch B] [--rank R] [--targets q,k,v,o,gate,up,down] ' +
-  '[--recompute] [--answer-tokens P] [--max-binding BYTES|GiB] [--gpu-memory BYTES|GiB]';
+  '[--recompute] [--activations f32|f16] [--answer-tokens P] [--max-binding BYTES|GiB] [--gpu-memory BYTES|GiB]';
 
 
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         shape: { type: 'string' }, gguf: { type: 'string' }, quant: { type: 'string' }, seq: { type: 'string' }, batch: { type: 'string' },
-        rank: { type: 'string' }, targets: { type: 'string' }, recompute: { type: 'boolean', default: false },
+        rank: { type: 'string' }, targets: { type: 'string' }, recompute: { type: 'boolean', default: false }, activations: { type: 'string' },
         'answer-tokens': { type: 'string' }, 'max-binding': { type: 'string' }, 'gpu-memory': { type: 'string' },
       },
       allowPositionals: false,
@@ -88,8 +89,10 @@ async function main(): Promise<number> {
   const maxBinding = values['max-binding'] === undefined ? 1024 ** 3 : parseBytes('--max-binding', values['max-binding']);
   const gpuMemory = values['gpu-memory'] === undefined ? undefined : parseBytes('--gpu-memory', values['gpu-memory']);
   const answerTokens = values['answer-tokens'] === undefined ? undefined : positiveInt('--answer-tokens', values['answer-tokens']);
+  const activations = values.activations ?? 'f32';
+  if (activations !== 'f32' && activations !== 'f16') throw new UsageError(`--activations takes f32 or f16; got ${activations}`);
   const limits = { maxStorageBufferBindingSize: maxBinding, maxBufferSize: Math.max(maxBinding, 4 * 1024 ** 3) };
-  const options: RunPlanOptions = { batch, seqLen, recompute: values.recompute, lora: { rank, targets }, targets: answerTokens, limits };
+  const options: RunPlanOptions = { batch, seqLen, recompute: values.recompute, activations, lora: { rank, targets }, targets: answerTokens, limits };
 
   let planned: ModelPlan;
   let model: Record<string, string>;
@@ -106,7 +109,7 @@ async function main(): Promise<number> {
     model = { gguf: values.gguf as string };
   }
   const { plan } = planned;
-  const out: Record<string, unknown> = { ...model, seq: seqLen, batch, rank, targets: targets.map((t) => t.replace('_proj', '')), recompute: values.recompute, ...planFigures(plan) };
+  const out: Record<string, unknown> = { ...model, seq: seqLen, batch, rank, targets: targets.map((t) => t.replace('_proj', '')), recompute: values.recompute, activations, ...planFigures(plan) };
   if (gpuMemory !== undefined) {
     out.gpu_memory_bytes = gpuMemory;
     try {

@@ -181,7 +181,7 @@ export class Generator {
     const kvRowBytes = kv * hd * 4;
     try {
       await gpu.submit((encoder) => {
-        embeddingForward(gpu, encoder, { ids: inputs.ids, table: this.model.embedding, out: acts.resid[0], rows: B * T, label: 'prefill.embedding' });
+        embeddingForward(gpu, encoder, { ids: inputs.ids, table: this.model.embedding, out: acts.layerInput(0), rows: B * T, label: 'prefill.embedding' });
         for (let l = 0; l < spec.numLayers; l++) {
           layerForward(encoder, this.model, this.lora, acts, inputs, l);
           for (let b = 0; b < B; b++) {
@@ -192,7 +192,7 @@ export class Generator {
           }
         }
         // The last real row of each sequence, then the final norm and the LM head on those rows alone.
-        prompts.forEach((p, b) => encoder.copyBufferToBuffer(acts.resid[spec.numLayers], (b * T + p.length - 1) * d * 4, state.x, b * d * 4, d * 4));
+        prompts.forEach((p, b) => encoder.copyBufferToBuffer(acts.layerInput(spec.numLayers), (b * T + p.length - 1) * d * 4, state.x, b * d * 4, d * 4));
         this.head(encoder, state, B);
       });
       return await gpu.readF32(state.logits, B * V);

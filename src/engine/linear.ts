@@ -59,12 +59,19 @@ export function loraLinearForward(gpu: Gpu, encoder: GPUCommandEncoder, call: Li
   const { w, lora, x, h, rows, label } = call;
   baseForward(gpu, encoder, w, x, y, rows, accumulate ? 1 : 0, label);
   if (!lora || !h) return;
+  loraHidden(gpu, encoder, call);
   const { rank: r, params } = lora;
-  matmul(gpu, encoder, { a: x, b: params, bOffset: lora.aOffset, c: h, M: rows, N: r, K: w.inFeatures, transB: true, label: `${label}.lora_a` });
   matmul(gpu, encoder, {
     a: h, b: params, bOffset: lora.bOffset, c: y, M: rows, N: w.outFeatures, K: r, transB: true,
     alpha: lora.scaling, beta: 1, label: `${label}.lora_b`,
   });
+}
+
+/** Only the LoRA h = x A^T that the backward reads (a recomputation that needs no output); nothing without LoRA. */
+export function loraHidden(gpu: Gpu, encoder: GPUCommandEncoder, call: LinearCall): void {
+  const { w, lora, x, h, rows, label } = call;
+  if (!lora || !h) return;
+  matmul(gpu, encoder, { a: x, b: lora.params, bOffset: lora.aOffset, c: h, M: rows, N: lora.rank, K: w.inFeatures, transB: true, label: `${label}.lora_a` });
 }
 
 export interface LinearGradients {
@@ -79,15 +86,20 @@ export interface LinearGradients {
   dW: GPUBuffer | null;
 }
 
-/** dx (+)= dy W + s (dy B) A; dA += (s dy B)^T x and dB += s dy^T h into the adapter's gradients. */
+/**
+ * dx (+)= dy W + s (dy B) A; dA += (s dy B)^T x and dB += s dy^T h into the adapter's gradients. Everything that
+ * reads x runs before dx is written, so dx may be x's own buffer (the MLP writes d act over act).
+ */
 export function loraLinearBackward(gpu: Gpu, encoder: GPUCommandEncoder, call: LinearCall, g: LinearGradients): void {
   const { w, lora, x, h, rows, label } = call;
   const { dy, dx, dh } = g;
-  baseBackward(gpu, encoder, w, dy, dx, rows, g.accumulateDx ? 1 : 0, `${label}.dx`);
   if (g.dW) {
     matmul(gpu, encoder, { a: dy, b: x, c: g.dW, M: w.outFeatures, N: w.inFeatures, K: rows, transA: true, beta: 1, label: `${label}.dW` });
   }
-  if (!lora || !h) return;
+  if (!lora || !h) {
+    baseBackward(gpu, encoder, w, dy, dx, rows, g.accumulateDx ? 1 : 0, `${label}.dx`);
+    return;
+  }
   const { rank: r, params, grads, scaling: s } = lora;
   const out = w.outFeatures;
   const inF = w.inFeatures;
@@ -97,6 +109,7 @@ export function loraLinearBackward(gpu: Gpu, encoder: GPUCommandEncoder, call: L
   matmul(gpu, encoder, { a: dy, b: params, bOffset: lora.bOffset, c: dh, M: rows, N: r, K: out, alpha: s, label: `${label}.lora_dh` });
   // dA [r, in] += dh^T x
   matmul(gpu, encoder, { a: dh, b: x, c: grads, cOffset: lora.aOffset, M: r, N: inF, K: rows, transA: true, beta: 1, label: `${label}.lora_dA` });
+  baseBackward(gpu, encoder, w, dy, dx, rows, g.accumulateDx ? 1 : 0, `${label}.dx`);
   // dx += dh A
   matmul(gpu, encoder, { a: dh, b: params, bOffset: lora.aOffset, c: dx, M: rows, N: inF, K: r, beta: 1, label: `${label}.lora_dx` });
 }

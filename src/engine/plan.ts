@@ -5,7 +5,9 @@
 import { formatBytes } from '../util/format';
 import { type GgmlType, tensorBytes } from './ggml';
 import { LORA_TARGETS, type LoraTarget, type ModelSpec, linearModulePath, linearShape } from './spec';
+import type { ActivationDtype } from './activations';
 import { crossEntropyChunkColumns } from './ops/cross_entropy';
+import { packedF16Bytes } from './ops/half';
 import { gradNormScratchSize } from './ops/grad_norm';
 import { tableRowBytes, tableRowRanges } from './vocab-table';
 
@@ -29,6 +31,8 @@ export interface PlanOptions {
   seqLen: number;
   lora: { rank: number; targets: readonly LoraTarget[] };
   recompute: boolean;
+  /** How the saved layer inputs are stored (ActivationOptions.dtype); default 'f32'. */
+  activations?: ActivationDtype;
   /** Answer tokens of the largest micro-batch (the cross-entropy rows); default every token. */
   targets?: number;
   /** How each linear weight is stored on the GPU (by HF name): as in the file, or quantized on load. */
@@ -94,23 +98,30 @@ export function planTraining(spec: ModelSpec, options: PlanOptions): TrainingPla
   add('lora', 'grad_norm', 8);
   add('lora', 'grad_norm.partials', gradNormScratchSize(loraCount));
 
-  // Activations (Activations in model.ts): the residual stream, each layer's saved tensors, the gradients.
+  // Activations (activations.ts): the residual stream, each layer's saved tensors, the gradients (the MLP's go
+  // over its own activations, d hidden shares d norm_out's buffer).
   const layerCopies = options.recompute ? 1 : L;
-  add('activations', 'resid', N * d * F32, L + 1);
-  add('activations', 'layer: attn_norm_out, mid, mlp_norm_out', N * d * F32, 3 * layerCopies);
+  if (options.activations === 'f16') {
+    add('activations', 'resid', N * d * F32);
+    add('activations', 'resid (f16)', packedF16Bytes(N * d), L);
+  } else {
+    add('activations', 'resid', N * d * F32, L + 1);
+  }
+  // Recomputed: attn_norm_out and mlp_norm_out share one buffer (which also holds the final-normed hidden).
+  if (options.recompute) add('activations', 'layer: norm_out, mid', N * d * F32, 2);
+  else add('activations', 'layer: attn_norm_out, mid, mlp_norm_out', N * d * F32, 3 * layerCopies);
   add('activations', 'layer: attn_rstd, mlp_rstd', N * F32, 2 * layerCopies);
   add('activations', 'layer: q, attn_out', N * h * hd * F32, 2 * layerCopies);
   add('activations', 'layer: k, v', N * kv * hd * F32, 2 * layerCopies);
   add('activations', 'layer: attn_lse', N * h * F32, layerCopies);
   add('activations', 'layer: gate, up, act', N * f * F32, 3 * layerCopies);
   add('activations', 'layer: lora_h', N * rank * F32, targets.length * layerCopies);
-  add('activations', 'hidden', N * d * F32);
+  if (!options.recompute) add('activations', 'hidden', N * d * F32); // else in the layer scratch's mlp_norm_out
   add('activations', 'final_rstd', N * F32);
-  add('activations', 'd: resid, hidden, norm_out', N * d * F32, 3);
+  add('activations', 'd: resid, norm_out (and hidden)', N * d * F32, 2);
   add('activations', 'd: attn_out, q', N * h * hd * F32, 2);
   add('activations', 'd: k, v', N * kv * hd * F32, 2);
   add('activations', 'd: attn_delta', N * h * F32);
-  add('activations', 'd: gate, up, act', N * f * F32, 3);
   add('activations', 'd: lora_h', N * Math.max(1, rank) * F32);
   add('activations', 'input_ids, attention_mask', N * 4, 2);
 

@@ -4,7 +4,7 @@ import type { Gpu } from '../gpu/gpu';
 import type { FullParameters } from './full';
 import { LoraAdapter } from './lora';
 import { backward, forward } from './model';
-import { Activations, type InputBuffers } from './activations';
+import { type ActivationDtype, Activations, type InputBuffers } from './activations';
 import type { Model } from './weights';
 import { type AdamWSettings, adamwStep } from './ops/adamw';
 import { createCrossEntropyScratch, crossEntropyBackward, crossEntropyForward, lmHeadLogits } from './ops/cross_entropy';
@@ -31,6 +31,8 @@ export interface TrainerOptions {
   maxGradNorm: number;
   /** Recompute each layer's activations in the backward pass instead of keeping them. */
   recompute: boolean;
+  /** How the saved layer inputs are stored (ActivationOptions.dtype); default 'f32'. */
+  activations?: ActivationDtype;
 }
 
 export interface StepResult {
@@ -121,7 +123,7 @@ export class Trainer {
     a?.destroy();
     this.activations = new Activations(
       this.gpu, this.model.spec, B, T, this.lora?.config.rank ?? 0, this.lora?.config.targets ?? [],
-      { recompute: this.options.recompute }, withGradients,
+      { recompute: this.options.recompute, dtype: this.options.activations }, withGradients,
     );
     return this.activations;
   }

@@ -1,5 +1,6 @@
 // Checks one LoRA training step against a reference case computed by HF transformers + PEFT
 // (format: src/testdata/reference/README.md).
+import type { ActivationDtype } from '../engine/activations';
 import type { Objective } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import { createTrainer } from '../train/trainer';
@@ -24,8 +25,24 @@ export const REFERENCE_TOLERANCES: ReferenceErrors = {
   after: 1e-4,
 };
 
-export function withinTolerances(errors: ReferenceErrors): boolean {
-  return (Object.keys(REFERENCE_TOLERANCES) as (keyof ReferenceErrors)[]).every((k) => errors[k] <= REFERENCE_TOLERANCES[k]);
+/**
+ * The same errors with f16-stored activations (each layer's input rounded to f16 once, about 2^-11 relative),
+ * what src/reference/f16.gpu.test.ts holds the f16 path to: about 2-3 x the largest error measured on the
+ * PyTorch cases (logits 4.3e-3, token_loss 7.2e-4, losses 1.4e-4, grads 5.4e-3, after 4.0e-2; the README has
+ * them). `after` is the largest because AdamW's first step, lr * g / (|g| + eps), turns small changes in g
+ * into changes of up to lr.
+ */
+export const F16_REFERENCE_TOLERANCES: ReferenceErrors = {
+  logits: 1e-2,
+  token_loss: 2e-3,
+  loss_all_answers: 5e-4,
+  loss_last_answer: 5e-4,
+  grads: 1.5e-2,
+  after: 1e-1,
+};
+
+export function withinTolerances(errors: ReferenceErrors, tolerances: ReferenceErrors = REFERENCE_TOLERANCES): boolean {
+  return (Object.keys(tolerances) as (keyof ReferenceErrors)[]).every((k) => errors[k] <= tolerances[k]);
 }
 
 /** max |a - b| / max |b| over the entries where keep(i) holds. */
@@ -44,7 +61,7 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
 
 /** Runs the case's step on the GPU: logits, both objectives' losses, the gradients and the AdamW update. */
 export async function runReferenceCase(
-  gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean; maxTablePartBytes?: number } = {},
+  gpu: Gpu, c: ReferenceCase, options: { recompute?: boolean; maxTablePartBytes?: number; activations?: ActivationDtype } = {},
 ): Promise<ReferenceErrors> {
   const { spec } = c;
   const { lora: loraTensors } = caseTensors(c);
@@ -58,6 +75,7 @@ export async function runReferenceCase(
     adamw: { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
     maxGradNorm: 0,
     recompute: options.recompute ?? false,
+    activations: options.activations,
   });
   const { trainer, trainable: lora } = training;
   try {

@@ -3,6 +3,7 @@
 import { FullParameters } from '../engine/full';
 import { LoraAdapter } from '../engine/lora';
 import type { Model } from '../engine/weights';
+import type { ActivationDtype } from '../engine/activations';
 import type { AdamWSettings } from '../engine/ops/adamw';
 import type { LoraConfig } from '../engine/peft';
 import { type Objective, type Trainable, Trainer } from '../engine/trainer';
@@ -19,6 +20,8 @@ export interface TrainerConfig {
   /** Clip the global gradient norm to this; 0 turns clipping off. */
   maxGradNorm: number;
   recompute: boolean;
+  /** How the engine stores saved layer inputs (f32, or packed f16); default f32. */
+  activations?: ActivationDtype;
   /** Seed of PEFT's default LoRA init; without it the adapter starts at zero until the caller loads weights. */
   seed?: number;
 }
@@ -49,8 +52,8 @@ export function createTrainer(gpu: Gpu, model: Model, config: TrainerConfig, opt
     throw error;
   }
   if (trainable instanceof LoraAdapter && config.seed !== undefined) trainable.initialize(config.seed);
-  const { objective, adamw, maxGradNorm, recompute } = config;
-  const trainer = new Trainer(model, trainable, { objective, adamw, maxGradNorm, recompute });
+  const { objective, adamw, maxGradNorm, recompute, activations } = config;
+  const trainer = new Trainer(model, trainable, { objective, adamw, maxGradNorm, recompute, activations });
   return {
     model, trainable, trainer,
     destroy: () => {

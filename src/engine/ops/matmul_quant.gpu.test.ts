@@ -3,7 +3,7 @@ import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { GGML_TYPES, type GgmlType, dequantize, f32ToF16Bits, quantize } from '../ggml';
 import { mulberry32, randomArray } from '../../util/random';
 import { baseBackward, baseForward } from '../linear';
-import { type QuantWeight, quantMatmulBackward, quantMatmulForward, uploadQuantWeight } from './matmul_quant';
+import { type QuantMatmulKernel, type QuantWeight, quantMatmulBackward, quantMatmulForward, quantMatmulKernel, uploadQuantWeight } from './matmul_quant';
 import { quantMatmulBackwardRef, quantMatmulForwardRef } from './matmul_quant.reference';
 
 /** Weights whose magnitude changes from row to row, as the CPU encoder writes them, and their exact values. */
@@ -52,6 +52,56 @@ describe('quantMatmulForward / quantMatmulBackward against dequantize() and an f
       }
     }
   }
+});
+
+describe('both kernels (scalar tiles, and vec4 loads with 4 adjacent columns per thread) on off-tile sizes', () => {
+  // [in, out] = [256, 100]: 100 columns (forward) are 1 tile and 36, K = 100 (backward) is 3 steps of 32 and 4.
+  const [inF, out] = [256, 100];
+  it('the vec4 kernel is the default where K % 4 == 0', () => {
+    expect(quantMatmulKernel(256)).toBe('tiled_vec4');
+    expect(quantMatmulKernel(100)).toBe('tiled_vec4');
+    expect(quantMatmulKernel(33)).toBe('tiled');
+  });
+  for (const type of ['Q8_0', 'Q4_K'] as const) {
+    for (const kernel of ['tiled', 'tiled_vec4'] as QuantMatmulKernel[]) {
+      it(`${type} ${kernel}: forward and backward, rows 5 and 83`, async () => {
+        const gpu = await testGpu();
+        const { bytes, values } = testWeight(type, out, inF, 21);
+        const w = uploadQuantWeight(gpu, 'w', type, bytes, out, inF);
+        try {
+          for (const rows of [5, 83]) {
+            for (const product of ['forward', 'backward'] as const) {
+              const [K, N] = product === 'forward' ? [inF, out] : [out, inF];
+              const a = randomArray(rows * K, rows + K);
+              const c0 = randomArray(rows * N, 3 + N);
+              const [ga, gc] = [gpu.upload('a', a), gpu.upload('c', c0)];
+              await gpu.submit((enc) =>
+                product === 'forward'
+                  ? quantMatmulForward(gpu, enc, { x: ga, w, y: gc, rows, beta: 1, kernel })
+                  : quantMatmulBackward(gpu, enc, { dy: ga, w, dx: gc, rows, beta: 1, kernel }),
+              );
+              const got = await gpu.readF32(gc, rows * N);
+              gpu.destroy(ga, gc);
+              const reference = product === 'forward' ? quantMatmulForwardRef : quantMatmulBackwardRef;
+              expect(maxRelError(got, reference(a, values, c0, rows, out, inF, 1)), `rows=${rows} ${product}`).toBeLessThan(1e-5);
+            }
+          }
+        } finally {
+          gpu.destroy(w.buffer);
+        }
+      });
+    }
+  }
+
+  it('refuses the vec4 kernel when K % 4 != 0', async () => {
+    const gpu = await testGpu();
+    const { bytes } = testWeight('Q8_0', 33, 32, 3);
+    const w = uploadQuantWeight(gpu, 'w', 'Q8_0', bytes, 33, 32);
+    const [dy, dx] = [gpu.buffer('dy', 4 * 33), gpu.buffer('dx', 4 * 32)];
+    const enc = gpu.device.createCommandEncoder();
+    expect(() => quantMatmulBackward(gpu, enc, { dy, w, dx, rows: 1, kernel: 'tiled_vec4' })).toThrow(/vec4 kernel needs K % 4 == 0, K is 33/);
+    gpu.destroy(dy, dx, w.buffer);
+  });
 });
 
 describe('a row range of W and a column window of y (the vocabulary chunks of a quantized LM head)', () => {

@@ -38,6 +38,8 @@ export interface QuantForwardArgs {
   yOffset?: number;
   /** 0 overwrites y; 1 accumulates into it. */
   beta?: number;
+  /** Force a kernel (tests); by default quantMatmulKernel's choice. */
+  kernel?: QuantMatmulKernel;
   label?: string;
 }
 
@@ -52,7 +54,17 @@ export interface QuantBackwardArgs {
   rows: number;
   /** 0 overwrites dx; 1 accumulates into it. */
   beta?: number;
+  /** Force a kernel (tests); by default quantMatmulKernel's choice. */
+  kernel?: QuantMatmulKernel;
   label?: string;
+}
+
+/** 'tiled_vec4' reads A as vec4s and keeps both tiles in vec4s; it needs K (the summed dimension) % 4 == 0. */
+export type QuantMatmulKernel = 'tiled' | 'tiled_vec4';
+
+/** The kernel for a product that sums over K values per output (forward: in; backward: the rows of W used). */
+export function quantMatmulKernel(K: number): QuantMatmulKernel {
+  return K % 4 === 0 ? 'tiled_vec4' : 'tiled';
 }
 
 const TILE_N = 64;
@@ -91,6 +103,7 @@ interface RunArgs {
   wRows?: QuantRowRange;
   ldc?: number;
   cOffset?: number;
+  kernel?: QuantMatmulKernel;
   label: string;
 }
 
@@ -110,8 +123,11 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
   new Float32Array(params)[4] = beta;
   new Uint32Array(params).set([range.firstRow, ldc, args.cOffset ?? 0], 5);
   const rowGroups = rows <= SKINNY_ROWS ? 1 : 4;
+  const K = entry === 'forward' ? w.inFeatures : range.rows;
+  const variant = args.kernel ?? quantMatmulKernel(K);
+  if (variant === 'tiled_vec4' && K % 4 !== 0) throw new Error(`${args.label}: the vec4 kernel needs K % 4 == 0, K is ${K}`);
   gpu.run(encoder, {
-    pipeline: gpu.pipeline(source, 'main', { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: entry === 'backward' ? 1 : 0 }),
+    pipeline: gpu.pipeline(source, variant === 'tiled_vec4' ? 'main_vec4' : 'main', { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: entry === 'backward' ? 1 : 0 }),
     buffers: [args.input, w.buffer, args.output],
     params,
     workgroups: [Math.ceil(columns / TILE_N), Math.ceil(rows / (16 * rowGroups))],
@@ -121,12 +137,12 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
 
 /** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulForward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantForwardArgs): void {
-  const { x, y, rows, wRows, ldy, yOffset } = args;
-  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, label: args.label ?? 'matmul_quant' });
+  const { x, y, rows, wRows, ldy, yOffset, kernel } = args;
+  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, kernel, label: args.label ?? 'matmul_quant' });
 }
 
 /** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantBackwardArgs): void {
-  const { dy, dx, rows, wRows } = args;
-  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, label: args.label ?? 'matmul_quant.dx' });
+  const { dy, dx, rows, wRows, kernel } = args;
+  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, kernel, label: args.label ?? 'matmul_quant.dx' });
 }

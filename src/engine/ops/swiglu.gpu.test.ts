@@ -23,18 +23,16 @@ async function runSwiglu(gate: Float32Array, up: Float32Array, dOut: Float32Arra
     up: gpu.upload('up', up),
     dOut: gpu.upload('dOut', dOut),
     out: gpu.buffer('out', count * 4),
-    dGate: gpu.buffer('dGate', count * 4),
-    dUp: gpu.buffer('dUp', count * 4),
   };
-  const { gate: g, up: u, dOut: d, out, dGate, dUp } = buffers;
-  await gpu.submit((enc) => {
-    swigluForward(gpu, enc, { gate: g, up: u, out, count });
-    swigluBackward(gpu, enc, { dOut: d, gate: g, up: u, dGate, dUp, count });
-  });
+  const { gate: g, up: u, dOut: d, out } = buffers;
+  await gpu.submit((enc) => swigluForward(gpu, enc, { gate: g, up: u, out, count }));
+  const forwardOut = await gpu.readF32(out, count);
+  // The backward writes dGate over gate and dUp over up.
+  await gpu.submit((enc) => swigluBackward(gpu, enc, { dOut: d, gate: g, up: u, count }));
   const result = {
-    out: await gpu.readF32(out, count),
-    dGate: await gpu.readF32(dGate, count),
-    dUp: await gpu.readF32(dUp, count),
+    out: forwardOut,
+    dGate: await gpu.readF32(g, count),
+    dUp: await gpu.readF32(u, count),
   };
   gpu.destroy(...Object.values(buffers));
   return result;

@@ -23,23 +23,26 @@ export function swigluForward(
   });
 }
 
-/** dGate = dOut * up * silu'(gate), dUp = dOut * silu(gate); both overwritten. */
+/**
+ * In place: gate becomes dGate = dOut * up * silu'(gate) and up becomes dUp = dOut * silu(gate). The backward
+ * reads gate and up here for the last time, so their buffers take the gradients and the MLP needs no others.
+ */
 export function swigluBackward(
   gpu: Gpu,
   encoder: GPUCommandEncoder,
   args: {
     dOut: GPUBuffer;
+    /** In: gate; out: dGate. */
     gate: GPUBuffer;
+    /** In: up; out: dUp. */
     up: GPUBuffer;
-    dGate: GPUBuffer;
-    dUp: GPUBuffer;
     count: number;
     label?: string;
   },
 ): void {
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, 'backward'),
-    buffers: [args.dOut, args.gate, args.up, args.dGate, args.dUp],
+    buffers: [args.dOut, args.gate, args.up],
     params: params(args.count),
     workgroups: workgroupsFor(gpu, args.count, WORKGROUP_SIZE),
     label: args.label ?? 'swigluBackward',
