@@ -5,8 +5,8 @@
 // --gpu-memory, gpu_memory_bytes and fits (plus the reason when it does not). --shape plans a named shape of
 // src/bench/shapes.ts with every matrix in --quant (a GGML type, or Q4_K_M: llama.cpp's mix of Q4_K and Q6_K);
 // --gguf reads only the header of a local file or of an http(s) URL (Range requests), and plans its real
-// per-tensor types. --max-binding is the GPU's maxStorageBufferBindingSize (default 1 GiB). --activations f16 plans
-// the saved layer inputs as packed f16 (the engine's ActivationOptions.dtype; default f32).
+// per-tensor types. --max-binding is the GPU's maxStorageBufferBindingSize (default 1 GiB). --activations (default
+// f16, what a run of a cached model uses) plans the saved layer inputs as packed f16 pairs or as f32.
 // Exit codes: 0 done, 1 a file that cannot be read or planned, 2 bad arguments.
 import { parseArgs } from 'node:util';
 import { MODEL_SHAPES } from '../bench/shapes';
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
   const maxBinding = values['max-binding'] === undefined ? 1024 ** 3 : parseBytes('--max-binding', values['max-binding']);
   const gpuMemory = values['gpu-memory'] === undefined ? undefined : parseBytes('--gpu-memory', values['gpu-memory']);
   const answerTokens = values['answer-tokens'] === undefined ? undefined : positiveInt('--answer-tokens', values['answer-tokens']);
-  const activations = values.activations ?? 'f32';
+  const activations = values.activations ?? 'f16'; // what a run of a cached model uses (run-config activationDtype)
   if (activations !== 'f32' && activations !== 'f16') throw new UsageError(`--activations takes f32 or f16; got ${activations}`);
   const limits = { maxStorageBufferBindingSize: maxBinding, maxBufferSize: Math.max(maxBinding, 4 * 1024 ** 3) };
   const options: RunPlanOptions = { batch, seqLen, recompute: values.recompute, activations, lora: { rank, targets }, targets: answerTokens, limits };

@@ -1,6 +1,7 @@
 // The memory plan of a LoRA run on a model in the browser's cache, from its files' headers alone, and of the run
 // being set up (the model picker shows it before anything is loaded onto the GPU).
 import type { GgmlType } from '../engine/ggml';
+import type { ActivationDtype } from '../engine/activations';
 import type { QuantizeOnLoad } from '../engine/load';
 import { checkPlanFits, type PlanLimits } from '../engine/plan';
 import { baseWeightShapes } from '../engine/spec';
@@ -75,11 +76,11 @@ export type SetupPlan =
   | { kind: 'none'; reason: string }
   | { kind: 'error'; message: string };
 
-export async function setupPlan(config: RunConfig, limits: PlanLimits | undefined): Promise<SetupPlan> {
+export async function setupPlan(config: RunConfig, limits: PlanLimits | undefined, activations: ActivationDtype): Promise<SetupPlan> {
   if (config.mode !== 'lora') return { kind: 'none', reason: 'The memory plan is for LoRA runs; full-parameter training is for the small embedded model.' };
   const adapterLimits = limits ?? DEFAULT_LIMITS;
   const options = {
-    batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute,
+    batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute, activations,
     lora: { rank: config.lora.rank, targets: config.lora.targets }, limits: adapterLimits,
   };
   try {

@@ -7,8 +7,16 @@ import { isCancelled } from '../model/sources/download';
 import { requestPersistentStorage } from '../model/sources/cache';
 import { type AddModelOptions, type CachedModel, type HubModelSource, type ModelLibrary, modelLibrary } from '../model/sources/library';
 import { errorMessage } from '../util/errors';
+import type { PlanLimits } from '../engine/plan';
+import { type SetupPlan, setupPlan as planSetup } from '../model/plan-cached';
+import { type RunConfig, activationDtype } from '../train/run-config';
 
-export { type SetupPlan, setupPlan } from '../model/plan-cached';
+export type { SetupPlan } from '../model/plan-cached';
+
+/** The memory plan of the setup's run, with the activations the run will use. */
+export function setupPlan(config: RunConfig, limits: PlanLimits | undefined): Promise<SetupPlan> {
+  return planSetup(config, limits, activationDtype(config));
+}
 
 export type LibraryApi = Pick<ModelLibrary, 'list' | 'delete' | 'addHubModel' | 'addUrlModel' | 'addLocalFiles'>;
 

@@ -16,7 +16,8 @@ export async function firstStepLoss(
   gpu: Gpu, model: Model, config: RunConfig, tokenizer: Tokenizer, initialParams?: Float32Array,
 ): Promise<{ loss: number; targetTokens: number }> {
   if (config.mode !== 'lora') throw new Error('the first-step loss is computed for LoRA runs');
-  const training = createTrainer(gpu, model, { ...trainerConfig(config), mode: 'lora' }, { borrowModel: true });
+  // f32 activations whatever the run uses: the recipe's parity check compares with PyTorch in float32.
+  const training = createTrainer(gpu, model, { ...trainerConfig(config), mode: 'lora', activations: 'f32' }, { borrowModel: true });
   try {
     if (initialParams) gpu.write(training.trainable.params, initialParams);
     const result = await training.trainer.step(stepBatches(config, tokenizer, 1), { lr: learningRate(1, config) });

@@ -3,7 +3,7 @@ import type { ImportedTask, RunConfig } from './run-config';
 import { charTokenizer } from '../data/tokenizer';
 import { heldOutSplit } from '../data/tasks';
 import { ContextStream } from '../data/packer';
-import { buildPreview, defaultRunConfig, parseRunConfig, runConfigJson, runSources, streamOptions, taskSources, trainSplit, validateConfig } from './run-config';
+import { activationDtype, buildPreview, defaultRunConfig, parseRunConfig, runConfigJson, runSources, streamOptions, taskSources, trainSplit, validateConfig } from './run-config';
 
 const config = (patch: Partial<RunConfig> = {}): RunConfig => ({ ...defaultRunConfig(), ...patch });
 
@@ -131,5 +131,17 @@ describe('renameLabels: the switch to keep real labels', () => {
   test('two chosen tasks of one name are refused', () => {
     const dataset: ImportedTask = { name: 'sentiment', family: 'classification', examples: [{ id: 'a', task: 'sentiment', family: 'classification', input: 'x', answer: 'y' }], weight: 1 };
     expect(validateConfig(config({ datasets: [dataset] })).errors).toContain('Two chosen tasks are named sentiment: untick one of them.');
+  });
+});
+
+describe('activations', () => {
+  test('f16 for cached models and f32 for the embedded model unless the config says; a config file is checked', () => {
+    const cached: RunConfig['model'] = { source: 'cached', id: 'm', name: 'm.gguf' };
+    expect(activationDtype(defaultRunConfig())).toBe('f32');
+    expect(activationDtype({ ...defaultRunConfig(), model: cached })).toBe('f16');
+    expect(activationDtype({ ...defaultRunConfig(), model: cached, activations: 'f32' })).toBe('f32');
+    const config = { ...defaultRunConfig(), activations: 'f16' as const };
+    expect(parseRunConfig(runConfigJson(config))).toEqual(config);
+    expect(() => parseRunConfig(JSON.stringify({ ...defaultRunConfig(), activations: 'bf16' }), 'run.json')).toThrow('run.json: activations must be "f32" or "f16", got "bf16"');
   });
 });

@@ -4,6 +4,7 @@ import { ContextStream, type PreviewToken, type StreamOptions, type WeightedSour
 import { BUILTIN_TASKS, type Example, type LabelMap, TEST_FRACTION, type TaskFamily, type TaskSource, heldOutSplit, listSource } from '../data/tasks';
 import type { Tokenizer } from '../data/tokenizer';
 import type { QuantizeOnLoad } from '../engine/load';
+import type { ActivationDtype } from '../engine/activations';
 import { LORA_TARGETS as LORA_TARGET_NAMES, type LoraTarget } from '../engine/spec';
 import { EMBEDDED_SPEC } from '../model/embedded';
 import { RUN_OBJECTIVES, type RunObjective, packObjective } from './objectives';
@@ -57,6 +58,16 @@ export interface RunConfig {
   seed: number;
   checkpointEvery: number;
   recompute: boolean;
+  /**
+   * How the layers' saved inputs are stored: f32, or f16 pairs (half their memory; arithmetic stays f32). Absent:
+   * activationDtype's rule, f16 for cached models (real checkpoints, where memory decides) and f32 otherwise.
+   */
+  activations?: ActivationDtype;
+}
+
+/** The activations of a run: its own setting, else f16 for cached models and f32 for the embedded model and its runs. */
+export function activationDtype(config: Pick<RunConfig, 'activations' | 'model'>): ActivationDtype {
+  return config.activations ?? (config.model.source === 'cached' ? 'f16' : 'f32');
 }
 
 
@@ -273,7 +284,7 @@ export function parseRunConfig(text: string, source = 'run config'): RunConfig {
   if (format !== undefined && format !== RUN_CONFIG_FORMAT) fail(`format is ${JSON.stringify(format)}, not "${RUN_CONFIG_FORMAT}"`);
   if (version !== undefined && version !== RUN_CONFIG_VERSION) fail(`version ${JSON.stringify(version)} is not supported (only ${RUN_CONFIG_VERSION})`);
   const defaults = defaultRunConfig();
-  const optional = new Set(['maxShots', 'datasets', 'testFraction', 'renameLabels']);
+  const optional = new Set(['maxShots', 'datasets', 'testFraction', 'renameLabels', 'activations']);
   for (const key of Object.keys(fields)) {
     if (!(key in defaults) && !optional.has(key)) fail(`unknown field "${key}"`);
   }
@@ -285,6 +296,9 @@ export function parseRunConfig(text: string, source = 'run config'): RunConfig {
   ];
   for (const [key, kind] of kinds) if (typeof config[key] !== kind) fail(`${key} must be a ${kind}, got ${JSON.stringify(config[key])}`);
   if (config.renameLabels !== undefined && typeof config.renameLabels !== 'boolean') fail(`renameLabels must be a boolean, got ${JSON.stringify(config.renameLabels)}`);
+  if (config.activations !== undefined && config.activations !== 'f32' && config.activations !== 'f16') {
+    fail(`activations must be "f32" or "f16", got ${JSON.stringify(config.activations)}`);
+  }
   if (!['full', 'lora'].includes(config.mode)) fail(`mode must be "full" or "lora", got ${JSON.stringify(config.mode)}`);
   if (!RUN_OBJECTIVES.includes(config.objective)) fail(`objective must be one of ${RUN_OBJECTIVES.join(', ')}, got ${JSON.stringify(config.objective)}`);
   const model = config.model as unknown as Record<string, unknown> | null;

@@ -11,7 +11,7 @@ import type { StepResult } from '../engine/trainer';
 import { type DeviceLoss, type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import type { StepMetrics, TokenLossSample, TrainEvent } from './protocol';
-import { type RunConfig, streamOptions } from './run-config';
+import { type RunConfig, activationDtype, streamOptions } from './run-config';
 import { learningRate } from './schedule';
 import { createTrainer, trainerConfig } from './trainer';
 import { isQuotaError } from '../util/errors';
@@ -215,7 +215,7 @@ async function trainOnDevice(run: { id: string; config: RunConfig }, deps: Sessi
     }
     if (config.mode === 'lora') {
       plan = planTraining(base.spec, {
-        batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute, lora: config.lora,
+        batch: config.batchSize, seqLen: config.contextLength, recompute: config.recompute, activations: activationDtype(config), lora: config.lora,
         linearType: linearTypes(model), tableType: (name) => (name === WEIGHT_NAMES.lmHead ? model.lmHead : model.embedding).type ?? 'F32',
         limits: gpu.limits,
       });

@@ -9,7 +9,7 @@ import type { LoraConfig } from '../engine/peft';
 import { type Objective, type Trainable, Trainer } from '../engine/trainer';
 import type { Gpu } from '../gpu/gpu';
 import { lossObjective } from './objectives';
-import type { RunConfig } from './run-config';
+import { type RunConfig, activationDtype } from './run-config';
 
 export interface TrainerConfig {
   /** 'full' trains every weight of the model; 'lora' trains an adapter on the frozen base. */
@@ -73,6 +73,7 @@ export function trainerConfig(config: RunConfig): TrainerConfig {
     adamw: { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay },
     maxGradNorm: config.maxGradNorm,
     recompute: config.recompute,
+    activations: activationDtype(config),
     seed: config.seed,
   };
 }
