@@ -257,6 +257,7 @@ describe('delimited files: comma, tab or semicolon', () => {
     expect(detectDelimiter('"a\tb",label\nx,y\n')).toBe(',');
     expect(detectDelimiter('single\nx\n')).toBe(',');
     expect(detectDelimiter('a\tb,c,d\n', 'data.tsv')).toBe('\t');
+    expect(detectDelimiter('a\tb,c,d\n', 'data.TAB')).toBe('\t');
     expect(detectDelimiter('\ufeff\r\n\r\nq\ta\r\n')).toBe('\t');
   });
 

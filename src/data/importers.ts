@@ -106,14 +106,14 @@ export const DELIMITER_NAMES: Record<CsvDelimiter, string> = { ',': 'comma-separ
 
 /**
  * The separator of a delimited file, from its header line: the one of tab, semicolon and comma that occurs most
- * there outside quotes (comma when none does). A `.tsv` file is tab-separated unless its header has no tab.
+ * there outside quotes (comma when none does). A `.tsv` or `.tab` file is tab-separated unless its header has no tab.
  */
 export function detectDelimiter(text: string, fileName = ''): CsvDelimiter {
   const header = csvSource(text.slice(0, 64 * 1024)).source.split('\n', 1)[0] ?? '';
   const unquoted = header.replace(/"[^"]*"/g, '');
   const count = (c: string) => unquoted.split(c).length - 1;
   const counts: [CsvDelimiter, number][] = [['\t', count('\t')], [';', count(';')], [',', count(',')]];
-  if (/\.tsv$/i.test(fileName) && counts[0][1] > 0) return '\t';
+  if (/\.(tsv|tab)$/i.test(fileName) && counts[0][1] > 0) return '\t';
   const [best, most] = counts.reduce((a, b) => (b[1] > a[1] ? b : a));
   return most > 0 ? best : ',';
 }
