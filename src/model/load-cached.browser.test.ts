@@ -16,7 +16,7 @@ import { ggufFromHfModel } from './gguf/convert';
 import { type GgmlType, bf16BitsToF32, dequantize, f32ToBf16Bits, f32ToF16Bits, quantize, roundToF16 } from '../engine/ggml';
 import { ggufNameOfHfTensor, permuteQkRows } from './gguf/spec';
 import { type GgufTensorInput, type GgufValue, ggufValue, writeGguf } from './gguf/writer';
-import { type LoadedModel, loadCachedModel, loadCachedTokenizer } from './load-cached';
+import { type LoadedModel, ModelLoadError, loadCachedModel, loadCachedTokenizer } from './load-cached';
 import { tensorsOf, writeSafetensors } from './safetensors';
 import { createStore, get, set } from 'idb-keyval';
 import { type CachedFile, ModelCache } from './sources/cache';
@@ -387,6 +387,21 @@ describe.runIf(inBrowser)('loadCachedModel', () => {
         ...(await putTokenizer('bad')),
       });
       await expectRejects(manifest, /bad\/shape\.safetensors: tensor model\.layers\.1\.mlp\.up_proj\.weight has shape \[64,96\], but config\.json implies \[96,64\]/);
+    });
+
+    it('a tensor of the wrong shape in the second shard: the error names that shard', async () => {
+      const entries = [...small].map(([name, t]) => [name, name === 'model.norm.weight' ? { shape: [t.shape[0] + 1], data: new Float32Array(t.data.length + 1) } : t] as const);
+      const half = Math.ceil(entries.length / 2);
+      const first = await put('bad/shard-1.safetensors', writeSafetensors(Object.fromEntries(entries.filter(([name]) => name !== 'model.norm.weight').slice(0, half))));
+      const second = await put('bad/shard-2.safetensors', writeSafetensors(Object.fromEntries([...entries.filter(([name]) => name !== 'model.norm.weight').slice(half), ...entries.filter(([name]) => name === 'model.norm.weight')])));
+      const manifest = manifestOf('shards', 'safetensors', [first, second], {
+        config: await put('bad/shards-config.json', json(hfConfig(SMALL))),
+        ...(await putTokenizer('bad')),
+      });
+      const error = await loadCachedModel(gpu, manifest, { cache }).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect((error as ModelLoadError).file).toBe(second);
+      expect((error as Error).message).toMatch(/bad\/shard-2\.safetensors: tensor model\.norm\.weight has shape/);
     });
 
     it('a tensor missing from the shards', async () => {

@@ -84,28 +84,36 @@ export interface LocatedSafetensor {
  * weight present, of a model dtype (F32, F16, BF16) and its shape; no tensor of a layer past num_hidden_layers.
  * Tensors that are no weight of the model are ignored with a warning. Throws naming the file and the tensor.
  */
+/** A problem of a model's tensors, with the file it is in (the first of them when a tensor is missing from all). */
+export class TensorFileError extends Error {
+  constructor(readonly file: string, message: string, where = file) {
+    super(`${where}: ${message}`);
+    this.name = 'TensorFileError';
+  }
+}
+
 export function checkSafetensorsModel(spec: ModelSpec, tensors: ReadonlyMap<string, LocatedSafetensor>, files: readonly string[], warnings: string[]): void {
   const shapes = baseWeightShapes(spec);
   const ignored: string[] = [];
   for (const [name, t] of tensors) {
     const layer = layerOf(name);
     if (layer !== null && layer >= spec.numLayers) {
-      throw new Error(`${t.file}: tensor ${name} belongs to layer ${layer}, but config.json has num_hidden_layers ${spec.numLayers} (layers 0..${spec.numLayers - 1})`);
+      throw new TensorFileError(t.file, `tensor ${name} belongs to layer ${layer}, but config.json has num_hidden_layers ${spec.numLayers} (layers 0..${spec.numLayers - 1})`);
     }
     const shape = shapes.get(name);
     if (!shape) {
       ignored.push(name);
       continue;
     }
-    if (!MODEL_DTYPES.includes(t.dtype)) throw new Error(`${t.file}: tensor ${name} is ${t.dtype}; model weights must be ${MODEL_DTYPES.join(', ')}`);
+    if (!MODEL_DTYPES.includes(t.dtype)) throw new TensorFileError(t.file, `tensor ${name} is ${t.dtype}; model weights must be ${MODEL_DTYPES.join(', ')}`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`${t.file}: tensor ${name} has shape [${t.shape}], but config.json implies [${shape}]`);
+      throw new TensorFileError(t.file, `tensor ${name} has shape [${t.shape}], but config.json implies [${shape}]`);
     }
   }
   const missing = [...shapes.keys()].filter((name) => !tensors.has(name));
   if (missing.length > 0) {
     const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
-    throw new Error(`${files.join(', ')}: missing tensors ${missing.slice(0, 3).join(', ')}${more}`);
+    throw new TensorFileError(files[0], `missing tensors ${missing.slice(0, 3).join(', ')}${more}`, files.join(', '));
   }
   if (ignored.length > 0) {
     const more = ignored.length > 3 ? ` and ${ignored.length - 3} more` : '';
