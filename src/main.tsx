@@ -13,7 +13,8 @@ import { shouldReloadOnTakeover, trainingBusy, useAppUpdateStore } from './store
 import { useGpuStore } from './store/gpu';
 import { useRunsStore } from './store/runs';
 import { useStudyStore } from './store/study';
-import { App, applyStoredTypeScale } from './ui/App';
+import { usePreferencesStore } from './store/preferences';
+import { App } from './ui/App';
 
 void useGpuStore.getState().probe();
 void useRunsStore.getState().loadRuns();
@@ -47,7 +48,7 @@ if ('serviceWorker' in navigator) {
   });
 }
 
-applyStoredTypeScale();
+usePreferencesStore.getState(); // its type scale is set before the first render, so nothing jumps
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
 createRoot(root).render(

@@ -11,6 +11,7 @@ import { StudyPanel } from './StudyPanel';
 import { CreateRun, TaskBuilder } from './TaskBuilder';
 import { TrainingDashboard } from './TrainingDashboard';
 import { UpdateNotice } from './UpdateNotice';
+import { usePreferencesStore } from '../store/preferences';
 import './App.css';
 
 /** The path through the setup, in the order of the page: the step nav links to each. */
@@ -149,22 +150,11 @@ function stepInView(): string | null {
   return current;
 }
 
-const TYPE_SCALE_KEY = 'manyicl-type-scale';
-
-/** Sets the type scale the reader chose last time, before the first render (main.tsx), so nothing jumps. */
-export function applyStoredTypeScale(): void {
-  document.documentElement.dataset.typeScale = localStorage.getItem(TYPE_SCALE_KEY) === 'large' ? 'large' : 'normal';
-}
-
 /** Larger type for a projector or a classroom screen; every size is in rem, so the whole page scales. */
 function LargeTypeToggle() {
-  const [large, setLarge] = useState(() => document.documentElement.dataset.typeScale === 'large');
-  const toggle = () => {
-    const next = !large;
-    localStorage.setItem(TYPE_SCALE_KEY, next ? 'large' : 'normal');
-    document.documentElement.dataset.typeScale = next ? 'large' : 'normal';
-    setLarge(next);
-  };
+  const large = usePreferencesStore((s) => s.typeScale === 'large');
+  const setTypeScale = usePreferencesStore((s) => s.setTypeScale);
+  const toggle = () => setTypeScale(large ? 'normal' : 'large');
   return (
     <button type="button" className="button button-secondary header-button" aria-pressed={large} onClick={toggle} data-testid="large-type">
       <span aria-hidden="true" className="large-type-glyph">
