@@ -412,6 +412,8 @@ describe('what blocks Create', () => {
   test('a model without a usable tokenizer blocks both buttons, naming the model and the reason', () => {
     const blockers = createBlockers({ ...base, tokenizerStatus: 'error', tokenizerError: 'notok.gguf: the model has no tokenizer', model: { source: 'cached', id: 'x', name: 'notok.gguf' } });
     expect(blockers).toEqual([{ message: 'notok.gguf has no usable tokenizer (notok.gguf: the model has no tokenizer), so its contexts cannot be made: choose another model.', startOnly: false }]);
+    const offline = createBlockers({ ...base, tokenizerStatus: 'error', tokenizerError: 'TypeError: Failed to fetch' });
+    expect(offline[0].message).toBe('The tokenizer of the model could not be fetched (TypeError: Failed to fetch): check the connection, then reload.');
   });
 
   test('a paused run blocks starting only, and offers to stop it', () => {

@@ -596,8 +596,13 @@ export function createBlockers({ check, tokenizerStatus, tokenizerError, model, 
   const blockers: Blocker[] = check.errors.map((message) => ({ message, startOnly: false }));
   if (tokenizerStatus === 'error') {
     const name = model.source === 'cached' ? model.name : 'the model';
+    const why = tokenizerError ?? 'it could not be loaded';
+    // A lost connection is not the model's fault (the embedded model's files are fetched).
+    const offline = /failed to fetch|networkerror|fetch failed|load failed/i.test(why);
     blockers.push({
-      message: `${name} has no usable tokenizer (${tokenizerError ?? 'it could not be loaded'}), so its contexts cannot be made: choose another model.`,
+      message: offline
+        ? `The tokenizer of ${name} could not be fetched (${why}): check the connection, then reload.`
+        : `${name} has no usable tokenizer (${why}), so its contexts cannot be made: choose another model.`,
       startOnly: false,
     });
   }

@@ -68,6 +68,9 @@ describe('CreateRunForm', () => {
     expect(buttons(html)).toEqual({ start: 'disabled', create: 'enabled' });
     expect(html).toContain('Run &quot;first&quot; is paused and still holds the GPU');
     expect(html).toMatch(/data-testid="stop-active-run">Stop &quot;first&quot;<\/button>/);
+    // Not an error: a polite status, and no alert.
+    expect(html).toMatch(/role="status" data-testid="start-blockers"><li>Run &quot;first&quot; is paused/);
+    expect(html).not.toContain('role="alert"');
   });
 
   test('a model without a tokenizer blocks both, with the reason', () => {

@@ -324,10 +324,18 @@ export function CreateRunForm(props: CreateRunFormProps) {
         Create a run
       </h2>
       <TextField label="Name" value={props.name} onChange={props.onName} placeholder={props.placeholder} testId="run-name" />
-      {blockers.length > 0 && (
+      {createBlocked && (
         <ul className="messages errors create-blockers" role="alert" data-testid="setup-errors">
-          {blockers.map((b) => (
-            <li key={b.message} data-start-only={b.startOnly ? 'true' : undefined}>
+          {blockers.filter((b) => !b.startOnly).map((b) => (
+            <li key={b.message}>{b.message}</li>
+          ))}
+        </ul>
+      )}
+      {/* What only keeps the run from starting now (a run training, no WebGPU) is news, not an error. */}
+      {blockers.some((b) => b.startOnly) && (
+        <ul className="messages notices create-blockers" role="status" data-testid="start-blockers">
+          {blockers.filter((b) => b.startOnly).map((b) => (
+            <li key={b.message}>
               {b.message}
               {b.action && (
                 <>
