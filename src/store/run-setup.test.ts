@@ -348,6 +348,27 @@ describe('nothing set up is lost', () => {
     expect(new Set(second.getState().imports.map((d) => d.id)).size).toBe(2);
   });
 
+  test('an edit made while the saved setup is read wins and is saved; a damaged saved setup gives the defaults and says so', async () => {
+    const storage = memorySetupStorage();
+    storage.saved = { version: 1, config: { ...config(), steps: 11 }, weights: {}, imports: [] };
+    let release = () => {};
+    const slow: SetupStorage = { load: () => new Promise((resolve) => (release = () => resolve(storage.load()))), save: storage.save };
+    const store = testRunSetupStore({ storage: slow, saveDelayMs: 0 }).store;
+    const loading = store.getState().loadSetup();
+    store.getState().setConfig({ steps: 3 }); // e.g. the quick demo, clicked before the read ends
+    release();
+    await loading;
+    await flushTimers();
+    expect(store.getState().config.steps).toBe(3);
+    expect(storage.saved?.config.steps).toBe(3);
+
+    storage.saved = { version: 1, config: { ...config(), lora: null }, weights: {}, imports: [] } as unknown as SavedSetup;
+    const damaged = testRunSetupStore({ storage, saveDelayMs: 0 }).store;
+    await damaged.getState().loadSetup();
+    expect(damaged.getState().config.lora.targets.length).toBeGreaterThan(0);
+    expect(damaged.getState().setupError).toBe('The saved setup is of another version or damaged: the form shows the defaults.');
+  });
+
   test('a saved setup of another version, or with a task that is gone, is read as far as it goes', () => {
     expect(restoreSetup({ version: 2 } as unknown as SavedSetup)).toBeNull();
     const restored = restoreSetup({ version: 1, config: { ...config(), tasks: [{ task: 'gone', weight: 1 }, { task: 'nli', weight: 2 }] }, weights: {}, imports: [] });

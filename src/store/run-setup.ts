@@ -110,11 +110,13 @@ export function indexedDbSetupStorage(): SetupStorage {
 
 /**
  * A saved setup as the form takes it: absent fields take the defaults, built-in tasks that no longer exist are
- * dropped; null for a setup of another version.
+ * dropped; null for a setup of another version or one whose model, LoRA settings or tasks are not of their form.
  */
 export function restoreSetup(saved: SavedSetup): Pick<SavedSetup, 'config' | 'weights' | 'imports'> | null {
   if (saved?.version !== 1 || typeof saved.config !== 'object' || saved.config === null) return null;
   const { datasets: _datasets, ...form } = { ...defaultRunConfig(), ...saved.config };
+  const { model, lora, tasks } = form as Partial<RunConfig>;
+  if (typeof model?.source !== 'string' || !Array.isArray(lora?.targets) || !Array.isArray(tasks)) return null;
   const config: RunConfig = { ...form, tasks: (form.tasks ?? []).filter((t) => BUILTIN_TASKS[t.task] !== undefined) };
   const imports = Array.isArray(saved.imports) ? saved.imports.filter((d) => typeof d?.name === 'string' && Array.isArray(d.examples)) : [];
   return { config, weights: { ...weightsOf(config), ...saved.weights }, imports };
@@ -275,14 +277,19 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       async loadSetup() {
         if (loading) return loading;
         loading = (async () => {
+          const before = get();
           try {
             const saved = deps.storage ? await deps.storage.load() : undefined;
             const restored = saved ? restoreSetup(saved) : null;
-            if (restored) {
+            // The form changed while the saved setup was read ("New run from this one", the quick demo): that wins.
+            const edited = get().config !== before.config || get().weights !== before.weights || get().imports !== before.imports;
+            if (restored && !edited) {
               importCounter = Math.max(importCounter, ...restored.imports.map((d) => Number(/^import-(\d+)$/.exec(d.id)?.[1] ?? 0)));
               set({ ...restored, previewIndex: 0 });
             }
-            set({ setupLoaded: true, setupError: null });
+            const unusable = saved && !restored ? 'The saved setup is of another version or damaged: the form shows the defaults.' : null;
+            set({ setupLoaded: true, setupError: unusable });
+            if (edited) void get().saveSetup();
           } catch (error) {
             set({ setupLoaded: true, setupError: `The saved setup could not be read: ${errorMessage(error)}` });
           }
