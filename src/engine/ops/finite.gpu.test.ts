@@ -52,6 +52,15 @@ function cases(): Case[] {
     const later = Math.min(units - 1, somewhere + 3);
     out.push({ name: `${type} two: the first counts`, type, bytes: poison(type, poison(type, clean, later, 'inf'), somewhere, 'nan', 1), elements });
   }
+  // Past one workgroup (256 threads x 16 units): bad units in the second and third workgroups, at odd places.
+  for (const type of ['F32', 'Q8_0'] as GgmlType[]) {
+    const units = 4096 * 2 + 301;
+    const elements = units * blockSize(type);
+    const clean = tensor(type, elements, seed++);
+    out.push({ name: `${type} ${units} units, clean`, type, bytes: clean, elements });
+    out.push({ name: `${type} ${units} units, bad in workgroup 2`, type, bytes: poison(type, clean, 4096 + 257, 'nan'), elements });
+    out.push({ name: `${type} ${units} units, bad in workgroup 3 and later`, type, bytes: poison(type, poison(type, clean, units - 2, 'inf'), 8192 + 17, 'inf'), elements });
+  }
   return out;
 }
 

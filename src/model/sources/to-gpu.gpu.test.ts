@@ -121,13 +121,15 @@ describe('the finite check of an upload', () => {
     expect(gpu.allocatedBytes).toBe(before); // the check's buffer is freed, whether it passes or throws
   });
 
-  it('costs little beside the upload itself (printed), and passes real float weights', async () => {
+  it('costs little beside the upload itself (printed), passes real float weights, and finds a NaN in the last of 2048 workgroups', async () => {
     const gpu = await testGpu();
     const mib = 32;
-    const file = writeSafetensors({
-      'w.a': { shape: [mib * 128, 1024], data: randomArray(mib * 128 * 1024, 5, 0.02) },
+    const big = randomArray(mib * 128 * 1024, 5, 0.02);
+    const fileOf = (data: Float32Array) => writeSafetensors({
+      'w.a': { shape: [mib * 128, 1024], data },
       'w.b': { shape: [3, 5], data: randomArray(15, 6, 0.02) },
     });
+    const file = fileOf(big);
     const time = async (checkFinite: boolean) => {
       const loader = new SafetensorsToGpu(gpu, file.length, checkFinite ? { checkFinite: gpu } : {});
       const t0 = performance.now();
@@ -141,6 +143,17 @@ describe('the finite check of an upload', () => {
     const plain = Math.min(await time(false), await time(false));
     const checked = Math.min(await time(true), await time(true));
     console.log(`finite check: ${mib} MiB of F32 uploaded in ${plain.toFixed(0)} ms, ${checked.toFixed(0)} ms with the check (+${(((checked - plain) / plain) * 100).toFixed(0)}%)`);
-    expect(checked).toBeGreaterThan(0);
+
+    // 8M values at 4096 per workgroup: the bad one is in the last workgroup, 4097 values before the end.
+    const poisoned = big.slice();
+    const bad = poisoned.length - 4097;
+    poisoned[bad] = Number.NaN;
+    const bytes = fileOf(poisoned);
+    const loader = new SafetensorsToGpu(gpu, bytes.length, { checkFinite: gpu });
+    const error = await (async () => {
+      for (let at = 0; at < bytes.length; at += 4 << 20) await loader.push(bytes.subarray(at, at + (4 << 20)), at);
+      await loader.finish();
+    })().then(() => null, (e: unknown) => e);
+    expect((error as Error | null)?.message).toMatch(new RegExp(`^tensor "w\\.a" \\(F32\\) is not finite: its value ${bad} is NaN`));
   });
 });
