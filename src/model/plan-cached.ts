@@ -13,7 +13,7 @@ import { getModel } from './sources/library';
 import type { RunConfig } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 import { headerByteLength, parseSafetensorsHeader } from './safetensors';
-import { type LocatedSafetensor, checkSafetensorsModel } from './validate';
+import { type LocatedSafetensor, checkGgufSplit, checkSafetensorsModel } from './validate';
 import { type ModelCache, modelCache } from './sources/cache';
 import type { CachedModel } from './sources/library';
 
@@ -36,7 +36,12 @@ export async function planCachedModel(
         throw new Error(`${key}: ${errorMessage(error)}`);
       }
     }
-    return planForGguf(headers, options, quantize);
+    checkGgufSplit(headers.map((header, i) => ({ name: manifest.weights[i], metadata: header.metadata })));
+    try {
+      return planForGguf(headers, options, quantize);
+    } catch (error) {
+      throw new Error(`${manifest.weights[0]}: ${errorMessage(error)}`, { cause: error }); // the metadata is the first part's
+    }
   }
   if (!manifest.config) throw new Error(`${manifest.name}: the manifest names no config.json`);
   const warnings: string[] = [];
@@ -46,7 +51,12 @@ export async function planCachedModel(
   } catch (error) {
     throw new Error(`${manifest.config}: not valid JSON (${errorMessage(error)})`);
   }
-  const spec = specFromHfConfig(config, warnings);
+  let spec;
+  try {
+    spec = specFromHfConfig(config, warnings);
+  } catch (error) {
+    throw new Error(`${manifest.config}: ${errorMessage(error)}`, { cause: error });
+  }
   const tensors = new Map<string, LocatedSafetensor>();
   for (const key of manifest.weights) {
     const file = await blob(key);
