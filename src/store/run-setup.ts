@@ -8,13 +8,13 @@ import { BUILTIN_TASKS, type Example, type TaskFamily, TASK_FAMILIES } from '../
 import type { Tokenizer } from '../data/tokenizer';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
 import {
-  type ContextPreview, type ImportedTask, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, buildPreview, defaultRunConfig, parseRunConfig,
+  type ContextPreview, type ImportedTask, LORA_TARGETS, type LoraTarget, type RunConfig, type SetupCheck, activationDtype, buildPreview, defaultRunConfig, parseRunConfig,
   plannedRuns, runConfigJson, validateConfig,
 } from '../train/run-config';
 import { errorMessage } from '../util/errors';
 import { type RunsState, defaultRunName, useRunsStore } from './runs';
 
-export { defaultRunConfig, DELIMITER_NAMES, LORA_TARGETS, runConfigJson, TASK_FAMILIES };
+export { activationDtype, defaultRunConfig, DELIMITER_NAMES, LORA_TARGETS, runConfigJson, TASK_FAMILIES };
 export type { ImportDraft, ImportMapping, LoraTarget, TaskFamily };
 
 // ---- built-in tasks ---------------------------------------------------------------------------------------

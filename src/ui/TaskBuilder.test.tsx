@@ -34,6 +34,21 @@ describe('TaskBuilderForm', () => {
   });
 });
 
+describe('memory settings', () => {
+  test('recompute and the saved activations: f16 shown for a cached model, f32 for the embedded one, unless chosen', () => {
+    const select = (html: string) => html.match(/<select[^>]*data-testid="activations"[^>]*>.*?<\/select>/)![0];
+    const selected = (html: string) => select(html).match(/<option value="(f\d+)" selected=""/)![1];
+    const embedded = renderToStaticMarkup(<TaskBuilderForm config={defaultRunConfig()} weights={{}} actions={actions} />);
+    expect(selected(embedded)).toBe('f32');
+    expect(embedded.match(/<input [^>]*data-testid="recompute"[^>]*>/)![0]).not.toContain('checked');
+    const cached = { ...defaultRunConfig(), recompute: true, model: { source: 'cached' as const, id: 'm', name: 'm.gguf' } };
+    const html = renderToStaticMarkup(<TaskBuilderForm config={cached} weights={{}} actions={actions} />);
+    expect(selected(html)).toBe('f16');
+    expect(html.match(/<input [^>]*data-testid="recompute"[^>]*>/)![0]).toContain('checked=""');
+    expect(selected(renderToStaticMarkup(<TaskBuilderForm config={{ ...cached, activations: 'f32' }} weights={{}} actions={actions} />))).toBe('f32');
+  });
+});
+
 describe('label renaming, quick demo and estimate', () => {
   test('the switch says why labels are renamed, and what unticking it does', () => {
     const on = renderToStaticMarkup(<TaskBuilderForm config={defaultRunConfig()} weights={{}} actions={actions} />);

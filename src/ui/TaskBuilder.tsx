@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { type Blocker, LORA_TARGETS, QUICK_DEMO, createBlockers, selectCheck, selectRunConfig, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
+import { type Blocker, LORA_TARGETS, QUICK_DEMO, activationDtype, createBlockers, selectCheck, selectRunConfig, tasksByFamily, useRunSetupStore, type RunSetupState } from '../store/run-setup';
 import { type DurationEstimate, estimateDuration, formatDuration } from '../store/estimate';
 import { isSoftwareAdapter, useGpuStore } from '../store/gpu';
 import { defaultRunName, useRunsStore } from '../store/runs';
@@ -208,6 +208,28 @@ export function TaskBuilderForm({ config, weights, actions, estimate, quickDemo,
             hint="steps"
           />
         </div>
+      </fieldset>
+
+      <fieldset className="group">
+        <legend>Memory</legend>
+        <label className="memory-option">
+          <input type="checkbox" checked={config.recompute} onChange={(e) => actions.setConfig({ recompute: e.target.checked })} data-testid="recompute" />
+          <span>
+            Recompute each layer in the backward pass
+            <span className="field-hint">Keeps only each layer's input: much less memory at long contexts, for about a third more compute per step.</span>
+          </span>
+        </label>
+        <label className="field">
+          <span>Saved activations</span>
+          <select
+            value={activationDtype(config)}
+            onChange={(e) => actions.setConfig({ activations: e.target.value as 'f32' | 'f16' })}
+            data-testid="activations"
+          >
+            <option value="f16">f16 (half the memory; computed in f32)</option>
+            <option value="f32">f32 (exact)</option>
+          </select>
+        </label>
       </fieldset>
 
       <fieldset className="group" disabled={!lora} aria-describedby={lora ? undefined : 'lora-off'}>
