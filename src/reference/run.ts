@@ -27,7 +27,7 @@ export const REFERENCE_TOLERANCES: ReferenceErrors = {
 
 /**
  * The same errors with f16-stored activations (each layer's input rounded to f16 once, about 2^-11 relative),
- * what src/reference/f16.gpu.test.ts holds the f16 path to: about 2-3 x the largest error measured on the
+ * what src/reference/f16.node.gpu.test.ts holds the f16 path to: about 2-3 x the largest error measured on the
  * PyTorch cases (logits 4.3e-3, token_loss 7.2e-4, losses 1.4e-4, grads 5.4e-3, after 4.0e-2; the README has
  * them). `after` is the largest because AdamW's first step, lr * g / (|g| + eps), turns small changes in g
  * into changes of up to lr.
