@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parameterCount } from '../model/validate';
-import { type HostTensors, type RangeFile, ggufHostTensors, safetensorsHostTensors } from '../model/host-tensors';
+import { type HostTensors, type RangeFile, ggufHostTensors, parseJson, safetensorsHostTensors } from '../model/host-tensors';
 import type { TokenizerFiles } from '../model/tokenizer';
 import { errorMessage } from '../util/errors';
 import { httpFile, httpRangeSource } from './http-range';
@@ -35,17 +35,6 @@ interface ModelFiles {
 }
 
 const SPLIT_GGUF = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
-
-function parseJsonObject(name: string, bytes: Uint8Array): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (error) {
-    throw new Error(`${name}: not valid JSON (${errorMessage(error)})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${name}: not a JSON object`);
-  return value as Record<string, unknown>;
-}
 
 /** Reads files by name under a folder (a path or a URL), and ranges of them. */
 interface Place {
@@ -96,8 +85,8 @@ async function tokenizerOf(place: Place): Promise<ModelFiles['tokenizer']> {
   return {
     name: place.label('tokenizer.json'),
     files: {
-      tokenizer: parseJsonObject(place.label('tokenizer.json'), tokenizer),
-      config: config ? parseJsonObject(place.label('tokenizer_config.json'), config) : {},
+      tokenizer: parseJson(place.label('tokenizer.json'), tokenizer),
+      config: config ? parseJson(place.label('tokenizer_config.json'), config) : {},
     },
   };
 }
@@ -109,7 +98,7 @@ async function safetensorsFiles(place: Place, file?: string): Promise<ModelFiles
   const index = await place.file('model.safetensors.index.json');
   let shards = [file ?? 'model.safetensors'];
   if (index) {
-    const map = parseJsonObject(place.label('model.safetensors.index.json'), index).weight_map;
+    const map = parseJson(place.label('model.safetensors.index.json'), index).weight_map;
     if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && /^[^/\\]+\.safetensors$/.test(v))) {
       throw new Error(`${place.label('model.safetensors.index.json')}: weight_map must map tensor names to .safetensors files of the folder`);
     }

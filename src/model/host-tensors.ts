@@ -39,7 +39,8 @@ export interface RangeFile {
   source: GgufRangeSource;
 }
 
-function parseJson(name: string, bytes: Uint8Array): Record<string, unknown> {
+/** A JSON object file's content; errors name the file. */
+export function parseJson(name: string, bytes: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
