@@ -5,7 +5,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildCli } from './cli.testing';
+import { buildCli, runCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../gpu/gpu.testing';
 import { EMBEDDED_MODEL_PATH } from '../model/embedded';
@@ -26,15 +26,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function exportRecipeCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [entry, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const exportRecipeCli = (...args: string[]) => runCli(entry, args);
 
 /** Step 1's loss of a training session of `config` on the embedded model. */
 async function sessionFirstLoss(config: RunConfig): Promise<number> {

@@ -1,16 +1,13 @@
 // npm run export (the built entry): every format from a case folder; bad input exits 1 and leaves nothing.
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { buildCli } from './cli.testing';
+import { buildCli, runCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specFromHfConfig } from '../model/config';
 import { readSafetensors } from '../model/safetensors';
 import { parseGgufHeader } from '../model/gguf/reader';
 
-const run = promisify(execFile);
 const CASE = 'src/testdata/reference/llama-tiny';
 let dir: string;
 let entry: string;
@@ -22,15 +19,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function exportCase(caseDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [entry, caseDir, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const exportCase = (caseDir: string, ...args: string[]) => runCli(entry, [caseDir, ...args]);
 
 describe('npm run export', () => {
   it('writes every format from a case folder', { timeout: 60_000 }, async () => {

@@ -1,12 +1,10 @@
 // npm run plan (the built entry): named shapes and GGUF headers (a file, and a URL read by Range requests).
-import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { buildCli } from './cli.testing';
+import { buildCli, runCli } from './cli.testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { parseGgufHeader } from '../model/gguf/reader';
@@ -14,7 +12,6 @@ import { planForGguf, planForShape } from '../model/gguf/plan';
 import { MODEL_SHAPES } from '../bench/shapes';
 import { LORA_TARGETS } from '../engine/spec';
 
-const run = promisify(execFile);
 const GiB = 1024 ** 3;
 let entry: string;
 let server: Server;
@@ -44,15 +41,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [entry, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const plan = (...args: string[]) => runCli(entry, args);
 
 const FIGURES = ['total_bytes', 'weights_bytes', 'lora_bytes', 'activations_bytes', 'loss_bytes', 'largest_binding_bytes'];
 const runOptions = (seqLen: number) => ({
