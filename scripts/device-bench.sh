@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bash scripts/device-bench.sh [--tiny] [--shapes a,b] [--steps N] [--budget SECONDS] [--no-kernels]
+# bash scripts/device-bench.sh [--tiny] [--shapes a,b] [--steps N] [--budget SECONDS] [--activations f16|f32] [--no-kernels]
 # Runs the device benchmark that `npm run bench:device` prepared (dist-device/ and .gpu/, both carried): on the
 # accelerator machine it unpacks node, dawn.node and the GL/Vulkan loaders as ../shared/DEVICE.md says and runs
 # on the NVIDIA GPU. DEVICE_BENCH_LOCAL=1 uses this machine's node and dawn.node on SwiftShader instead.

@@ -57,6 +57,8 @@ export interface DeviceShapeResult {
   /** What src/engine/plan.ts says the step needs. */
   plan_bytes: number | null;
   adapter?: string;
+  /** Which matmul the layers used (the tensor cores, or f32 tiles and why). */
+  matmul?: string;
   attempts?: number;
   message?: string;
 }
@@ -104,5 +106,5 @@ export function formatTable(results: DeviceShapeResult[], shapes: DeviceShape[])
 export function describeResult(r: DeviceShapeResult): string {
   if (r.status !== 'ok') return `${r.name}: ${r.status}${r.message ? ` (${r.message})` : ''}`;
   return `${r.name}: ${Math.round(r.tokens_per_s ?? 0)} tokens/s, ${r.step_ms?.toFixed(1)} ms/step, peak ${formatBytes(r.peak_bytes ?? 0)}` +
-    ` (plan ${formatBytes(r.plan_bytes ?? 0)})${r.attempts && r.attempts > 1 ? `, attempt ${r.attempts}` : ''}`;
+    ` (plan ${formatBytes(r.plan_bytes ?? 0)})${r.attempts && r.attempts > 1 ? `, attempt ${r.attempts}` : ''}${r.matmul ? `; matmul: ${r.matmul}` : ''}`;
 }

@@ -1,4 +1,4 @@
-// node dist-device/bench-device.mjs [--tiny] [--shapes a,b] [--steps N] [--budget S] [--memory-mib M] [--no-kernels]
+// node dist-device/bench-device.mjs [--tiny] [--shapes a,b] [--steps N] [--budget S] [--memory-mib M] [--activations f16|f32] [--no-kernels]
 // The device benchmark (scripts/device-bench.sh runs it on the accelerator machine): times the LoRA training step
 // of every DEVICE.md shape, each in its own short process (dawn.node may abort after long runs; a failed process
 // is retried once), then the kernel benchmark, printing each result as it comes and at the end a table beside
@@ -10,6 +10,8 @@ import { type DeviceShape, type DeviceShapeResult, describeResult, formatTable, 
 import { runKernelBench, withinTolerance } from '../bench/kernels';
 import { MODEL_SHAPES } from '../bench/shapes';
 import { runBench, syntheticManyShotBatch } from '../bench/train-step';
+import type { ActivationDtype } from '../engine/activations';
+import { describeTensorMatmul, verifyTensorMatmul } from '../engine/ops/matmul_quant_tensor';
 import { LORA_TARGETS } from '../engine/spec';
 import { GpuTooSmallError, checkPlanFits, planTraining } from '../engine/plan';
 import { Gpu } from '../gpu/gpu';
@@ -21,8 +23,7 @@ const RANK = 16;
 const MIN_SECONDS = 15;
 
 function nodeGpu(): Promise<Gpu> {
-  const real = process.env.MANYICL_GPU === 'real';
-  return Gpu.create(installNodeWebGpu(real ? ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'] : []));
+  return Gpu.create(installNodeWebGpu());
 }
 
 /** The answer tokens of the bench's synthetic sequence (the cross-entropy rows). */
@@ -31,22 +32,24 @@ function answerTokens(seq: number): number {
 }
 
 /** One shape in this process: the plan checked against the adapter's limits (and memory when known), then timed steps. */
-async function runOne(shape: DeviceShape, steps: number, memoryBytes: number | undefined): Promise<DeviceShapeResult> {
+async function runOne(shape: DeviceShape, steps: number, memoryBytes: number | undefined, activations: ActivationDtype): Promise<DeviceShapeResult> {
   const gpu = await nodeGpu();
   const spec = MODEL_SHAPES[shape.shape];
   const plan = planTraining(spec, {
     batch: 1, seqLen: shape.seq, targets: answerTokens(shape.seq), recompute: shape.recompute, lora: { rank: RANK, targets: LORA_TARGETS },
-    linearType: () => 'F32', limits: gpu.limits,
+    linearType: () => 'F32', limits: gpu.limits, activations,
   });
+  // f16 activations multiply on tensor cores where the kernel passes its self-test on this GPU.
+  const matmul = activations === 'f16' ? describeTensorMatmul(await verifyTensorMatmul(gpu)) : 'f32 tiles (f32 activations)';
   const adapter = `${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`.trim();
-  const base = { name: shape.name, plan_bytes: plan.totalBytes, adapter };
+  const base = { name: shape.name, plan_bytes: plan.totalBytes, adapter, matmul };
   try {
     checkPlanFits(plan, gpu.limits, memoryBytes);
   } catch (error) {
     if (!(error instanceof GpuTooSmallError)) throw error;
     return { ...base, status: 'does not fit', tokens_per_s: null, step_ms: null, peak_bytes: null, message: error.message };
   }
-  const r = await runBench(gpu, { shape: shape.shape, seq: shape.seq, batch: 1, rank: RANK, steps, recompute: shape.recompute, kernelTiming: false },
+  const r = await runBench(gpu, { shape: shape.shape, seq: shape.seq, batch: 1, rank: RANK, steps, recompute: shape.recompute, activations, kernelTiming: false },
     (line) => console.error(`  ${shape.name}: ${line}`));
   gpu.checkErrors();
   return { ...base, status: 'ok', tokens_per_s: r.tokens_per_s, step_ms: r.step_ms, peak_bytes: r.peak_bytes };
@@ -120,6 +123,7 @@ async function main(): Promise<number> {
       budget: { type: 'string', default: '420' },
       'memory-mib': { type: 'string' },
       'no-kernels': { type: 'boolean', default: false },
+      activations: { type: 'string', default: 'f16' },
       one: { type: 'string' },
       kernels: { type: 'string' },
     },
@@ -127,10 +131,12 @@ async function main(): Promise<number> {
   const steps = Number(values.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${values.steps}`);
   const memoryBytes = values['memory-mib'] ? Number(values['memory-mib']) * 1024 ** 2 : undefined;
+  const activations = values.activations;
+  if (activations !== 'f16' && activations !== 'f32') throw new Error(`--activations is f16 or f32, got ${activations}`);
 
   if (values.one) {
     const [shape] = selectShapes(values.one, values.tiny);
-    console.log(JSON.stringify(await runOne(shape, steps, memoryBytes)));
+    console.log(JSON.stringify(await runOne(shape, steps, memoryBytes, activations)));
     return 0;
   }
   if (values.kernels) {
@@ -142,8 +148,8 @@ async function main(): Promise<number> {
   const start = Date.now();
   const deadline = start + Number(values.budget) * 1000;
   const shapes = selectShapes(values.shapes, values.tiny);
-  const childArgs = ['--steps', String(steps), ...(values.tiny ? ['--tiny'] : []), ...(values['memory-mib'] ? ['--memory-mib', values['memory-mib']] : [])];
-  console.log(`device benchmark: ${shapes.length} shapes, LoRA r${RANK} on ${LORA_TARGETS.join(',')}, f32 random weights, ` +
+  const childArgs = ['--steps', String(steps), '--activations', activations, ...(values.tiny ? ['--tiny'] : []), ...(values['memory-mib'] ? ['--memory-mib', values['memory-mib']] : [])];
+  console.log(`device benchmark: ${shapes.length} shapes, LoRA r${RANK} on ${LORA_TARGETS.join(',')}, f32 random weights, ${activations} activations, ` +
     `${steps} timed step(s) after a warm-up, budget ${values.budget} s${memoryBytes ? `, GPU memory ${values['memory-mib']} MiB` : ''}`);
   const results: DeviceShapeResult[] = [];
   for (const shape of shapes) {

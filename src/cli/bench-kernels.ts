@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   });
   const shapes = values.shapes as ShapeSet;
   if (!SHAPE_SETS.includes(shapes)) throw new Error(`unknown --shapes ${values.shapes}; one of: ${SHAPE_SETS.join(', ')}`);
-  const gpu = await Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+  const gpu = await Gpu.create(installNodeWebGpu());
   let first = true;
   const rows = await runKernelBench(gpu, { shapes, kernel: values.kernel, iters: Number(values.iters) }, (row) => {
     if (first && !values.json) {

@@ -13,7 +13,7 @@ import { installNodeWebGpu } from '../gpu/node';
 import { runMain } from './run-main';
 
 function nodeGpu(): Promise<Gpu> {
-  return Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+  return Gpu.create(installNodeWebGpu());
 }
 
 async function inNode(opts: BenchOptions): Promise<BenchResult> {

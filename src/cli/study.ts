@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   };
   const folder = !file.model || file.model === 'embedded' ? join('public', EMBEDDED_MODEL_PATH) : file.model;
   const loaded = await loadModelFolder(async (name) => new Uint8Array(await readFile(join(folder, name))));
-  const gpu = await Gpu.create(installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []));
+  const gpu = await Gpu.create(installNodeWebGpu());
   try {
     const result = await runStudy(gpu, { spec: loaded.spec, tokenizer: loaded.tokenizer, tensors: tensorsOf(loaded.weights) }, config, {
       log: (line) => console.error(line),

@@ -187,7 +187,7 @@ async function main(): Promise<number> {
     }
   };
 
-  const webGpu = installNodeWebGpu(process.env.MANYICL_GPU === 'real' ? ['enable-dawn-features=allow_unsafe_apis'] : []);
+  const webGpu = installNodeWebGpu();
   const openGpu = () => Gpu.create(webGpu);
   let gpu = await openGpu();
   try {

@@ -215,7 +215,7 @@ export class Generator {
       for (let l = 0; l < spec.numLayers; l++) {
         const W = this.model.layers[l];
         const linear = (target: LoraTarget, x: GPUBuffer): LinearCall => ({
-          w: W[LINEAR_OF[target]], lora: this.lora?.slot(l, target) ?? null, x, h: state.loraH, rows: B, label: `decode${l}.${target}`,
+          w: W[LINEAR_OF[target]], lora: this.lora?.slot(l, target) ?? null, x, h: state.loraH, rows: B, precision: 'f32', label: `decode${l}.${target}`,
         });
         rmsnormForward(gpu, encoder, { x: state.x, weight: W.attnNorm, y: state.normOut, rstd: state.rstd, rows: B, dim: d, eps: spec.rmsNormEps, label: 'decode.attn_norm' });
         loraLinearForward(gpu, encoder, linear('q_proj', state.normOut), state.q, false);

@@ -26,7 +26,7 @@ function linearCalls(model: Model, lora: LoraAdapter | null, acts: Activations, 
   const A = acts.layers[l];
   const call = (target: LoraTarget, x: GPUBuffer): LinearCall => ({
     w: W[LINEAR_OF[target]], lora: lora?.slot(l, target) ?? null, x, h: A.loraH[target] ?? null,
-    rows: acts.rows, label: `layer${l}.${target}`,
+    rows: acts.rows, precision: acts.dtype, label: `layer${l}.${target}`,
   });
   return {
     q_proj: call('q_proj', A.attnNormOut), k_proj: call('k_proj', A.attnNormOut), v_proj: call('v_proj', A.attnNormOut),

@@ -21,6 +21,17 @@ export interface GpuFeatures {
   /** The adapter's subgroup sizes, [min, max] ([0, 0] when it does not say). */
   subgroupSizes: [number, number];
   timestamps: boolean;
+  /** The subgroup matrix shapes (tensor cores) of chromium-experimental-subgroup-matrix; empty without it. */
+  subgroupMatrix: SubgroupMatrixConfig[];
+}
+
+/** One GPUSubgroupMatrixConfig: left M x K times right K x N of componentType, into an M x N result. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export type Params = ArrayBuffer | ArrayBufferView;
@@ -34,6 +45,9 @@ export interface KernelCall {
   workgroups: [number, number?, number?];
   label?: string;
 }
+
+/** Tensor cores, where Chrome runs with --enable-unsafe-webgpu (or Dawn with allow_unsafe_apis). */
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
 
 const STORAGE = 0x80 | 0x04 | 0x08; // GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST
 
@@ -120,13 +134,16 @@ export class Gpu {
     info: GPUAdapterInfo | undefined,
   ) {
     const has = (f: string) => device.features.has(f);
-    const sizes = info as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+    const more = info as { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] } | undefined;
     this.features = {
       f16: has('shader-f16'),
       subgroups: has('subgroups'),
       subgroupId: wgslFeatures.has('subgroup_id'),
-      subgroupSizes: [sizes?.subgroupMinSize ?? 0, sizes?.subgroupMaxSize ?? 0],
+      subgroupSizes: [more?.subgroupMinSize ?? 0, more?.subgroupMaxSize ?? 0],
       timestamps: has('timestamp-query'),
+      subgroupMatrix: has(SUBGROUP_MATRIX)
+        ? (more?.subgroupMatrixConfigs ?? []).map(({ componentType, resultComponentType, M, N, K }) => ({ componentType, resultComponentType, M, N, K }))
+        : [],
     };
     this.limits = device.limits;
     device.addEventListener('uncapturederror', (event) => {
@@ -154,7 +171,7 @@ export class Gpu {
     }
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new WebGpuMissingError('WebGPU is present, but no GPU adapter is available.');
-    const wanted = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
+    const wanted = ['shader-f16', 'subgroups', 'timestamp-query', SUBGROUP_MATRIX] as GPUFeatureName[];
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const requiredLimits: Record<string, number> = {};
     for (const name of RAISED_LIMITS) {

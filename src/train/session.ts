@@ -8,6 +8,7 @@ import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planT
 import { type ModelSpec, WEIGHT_NAMES } from '../engine/spec';
 import type { GgmlType } from '../engine/ggml';
 import type { StepResult } from '../engine/trainer';
+import { describeTensorMatmul, verifyTensorMatmul } from '../engine/ops/matmul_quant_tensor';
 import { type DeviceLoss, type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import type { StepMetrics, TokenLossSample, TrainEvent } from './protocol';
@@ -225,6 +226,11 @@ async function trainOnDevice(run: { id: string; config: RunConfig }, deps: Sessi
   } catch (error) {
     model.destroy();
     throw error;
+  }
+  if (activationDtype(config) === 'f16') {
+    // f16 runs may multiply on tensor cores: once the kernel passed its self-test on this GPU.
+    const tensor = await verifyTensorMatmul(gpu);
+    emit({ type: 'status', status: 'loading', message: `matrix products: ${describeTensorMatmul(tensor)}` });
   }
   const training = createTrainer(gpu, model, { ...trainerConfig(config), seed: checkpoint ? undefined : config.seed });
   const { trainable, trainer } = training;

@@ -2,8 +2,42 @@ import type { Gpu } from '../../gpu/gpu';
 import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from '../ggml';
 import blocks from '../../../kernels/ggml_blocks.wgsl?raw';
 import kernel from '../../../kernels/matmul_quant.wgsl?raw';
+import tensorKernel from '../../../kernels/matmul_quant_tensor.wgsl?raw';
 
 const source = `${kernel}\n${blocks}`;
+
+/** An f16 x f16 -> f32 subgroup matrix shape (M x K times K x N) and the one subgroup size of the adapter. */
+export interface TensorShape {
+  M: number;
+  N: number;
+  K: number;
+  subgroupSize: number;
+}
+
+/** A tensor kernel: its subgroup matrix shape and its WGSL (tensorMatmulSource). */
+export interface TensorKernel {
+  shape: TensorShape;
+  source: string;
+}
+
+/** The kernel of each GPU whose tensor-core self-test passed (matmul_quant_tensor.ts). */
+const verifiedTensorKernels = new WeakMap<Gpu, TensorKernel>();
+
+/** The tensor-core kernel's shape on this GPU, once its self-test passed there; else null. */
+export function tensorMatmulShape(gpu: Gpu): TensorShape | null {
+  return verifiedTensorKernels.get(gpu)?.shape ?? null;
+}
+
+/** For matmul_quant_tensor.ts's self-test only: the kernel it just verified on this GPU. */
+export function useTensorMatmul(gpu: Gpu, kernel: TensorKernel): void {
+  verifiedTensorKernels.set(gpu, kernel);
+}
+
+/** The tensor-core kernel's source for one subgroup matrix shape; `kernel` (tests) replaces its text. */
+export function tensorMatmulSource(shape: TensorShape, kernel = tensorKernel): string {
+  const consts = `const SM: u32 = ${shape.M}u;\nconst SN: u32 = ${shape.N}u;\nconst SK: u32 = ${shape.K}u;\nconst SG: u32 = ${shape.subgroupSize}u;`;
+  return `${kernel}\n${consts}\n${blocks}`;
+}
 
 /**
  * A frozen weight W [out, in] kept on the GPU as the raw bytes of its GGML blocks (as a GGUF file holds
@@ -40,6 +74,10 @@ export interface QuantForwardArgs {
   beta?: number;
   /** Force a kernel (tests); by default quantMatmulKernel's choice. */
   kernel?: QuantMatmulKernel;
+  /** 'f16' allows the tensor-core kernel where it passed its self-test on this GPU (default 'f32'). */
+  precision?: MatmulPrecision;
+  /** The self-test only: run the tensor kernel of this shape, from this source, verified or not. */
+  tensor?: TensorKernel;
   label?: string;
 }
 
@@ -56,18 +94,34 @@ export interface QuantBackwardArgs {
   beta?: number;
   /** Force a kernel (tests); by default quantMatmulKernel's choice. */
   kernel?: QuantMatmulKernel;
+  /** 'f16' allows the tensor-core kernel where it passed its self-test on this GPU (default 'f32'). */
+  precision?: MatmulPrecision;
+  /** The self-test only: run the tensor kernel of this shape, from this source, verified or not. */
+  tensor?: TensorKernel;
   label?: string;
 }
 
-/** 'tiled_vec4' reads A as vec4s and keeps both tiles in vec4s; it needs K (the summed dimension) % 4 == 0. */
-export type QuantMatmulKernel = 'tiled' | 'tiled_vec4';
+/**
+ * 'tiled_vec4' reads A as vec4s and keeps both tiles in vec4s; it needs K (the summed dimension) % 4 == 0.
+ * 'tensor' multiplies f16 tiles on tensor cores (kernels/matmul_quant_tensor.wgsl).
+ */
+export type QuantMatmulKernel = 'tiled' | 'tiled_vec4' | 'tensor';
 
-/** The kernel for a product that sums over K values per output (forward: in; backward: the rows of W used). */
-export function quantMatmulKernel(K: number): QuantMatmulKernel {
+/** f32 throughout, or f16 operands (rounded, each row of A scaled first) with f32 sums where that is faster. */
+export type MatmulPrecision = 'f32' | 'f16';
+
+/**
+ * The kernel for a product that sums over K values per output (forward: in; backward: the rows of W used):
+ * the tensor cores for f16 precision where they passed their self-test on this GPU, else f32 tiles.
+ */
+export function quantMatmulKernel(K: number, precision: MatmulPrecision = 'f32', gpu?: Gpu): QuantMatmulKernel {
+  if (precision === 'f16' && gpu && tensorMatmulShape(gpu)) return 'tensor';
   return K % 4 === 0 ? 'tiled_vec4' : 'tiled';
 }
 
 const TILE_N = 64;
+/** The tensor kernel's tile of C: 64 x 64. */
+const TENSOR_TILE = 64;
 /** At or below this many rows, workgroups take 16-row tiles instead of 64. */
 const SKINNY_ROWS = 16;
 
@@ -104,6 +158,8 @@ interface RunArgs {
   ldc?: number;
   cOffset?: number;
   kernel?: QuantMatmulKernel;
+  precision?: MatmulPrecision;
+  tensor?: TensorKernel;
   label: string;
 }
 
@@ -124,8 +180,20 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
   new Uint32Array(params).set([range.firstRow, ldc, args.cOffset ?? 0], 5);
   const rowGroups = rows <= SKINNY_ROWS ? 1 : 4;
   const K = entry === 'forward' ? w.inFeatures : range.rows;
-  const variant = args.kernel ?? quantMatmulKernel(K);
+  const variant = args.tensor ? 'tensor' : args.kernel ?? quantMatmulKernel(K, args.precision, gpu);
   if (variant === 'tiled_vec4' && K % 4 !== 0) throw new Error(`${args.label}: the vec4 kernel needs K % 4 == 0, K is ${K}`);
+  if (variant === 'tensor') {
+    const tensor = args.tensor ?? verifiedTensorKernels.get(gpu);
+    if (!tensor) throw new Error(`${args.label}: this GPU has no tensor-core matmul that passed its self-test`);
+    gpu.run(encoder, {
+      pipeline: gpu.pipeline(tensor.source, 'main', { TYPE: GGML_TYPE_ID[w.type], BACKWARD: entry === 'backward' ? 1 : 0 }),
+      buffers: [args.input, w.buffer, args.output],
+      params,
+      workgroups: [Math.ceil(columns / TENSOR_TILE), Math.ceil(rows / TENSOR_TILE)],
+      label: args.label,
+    });
+    return;
+  }
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, variant === 'tiled_vec4' ? 'main_vec4' : 'main', { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: entry === 'backward' ? 1 : 0 }),
     buffers: [args.input, w.buffer, args.output],
@@ -137,12 +205,12 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
 
 /** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulForward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantForwardArgs): void {
-  const { x, y, rows, wRows, ldy, yOffset, kernel } = args;
-  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, kernel, label: args.label ?? 'matmul_quant' });
+  const { x, y, rows, wRows, ldy, yOffset, kernel, precision, tensor } = args;
+  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, kernel, precision, tensor, label: args.label ?? 'matmul_quant' });
 }
 
 /** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantBackwardArgs): void {
-  const { dy, dx, rows, wRows, kernel } = args;
-  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, kernel, label: args.label ?? 'matmul_quant.dx' });
+  const { dy, dx, rows, wRows, kernel, precision, tensor } = args;
+  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, kernel, precision, tensor, label: args.label ?? 'matmul_quant.dx' });
 }
