@@ -11,7 +11,7 @@ import { runKernelBench, withinTolerance } from '../bench/kernels';
 import { MODEL_SHAPES } from '../bench/shapes';
 import { runBench, syntheticManyShotBatch } from '../bench/train-step';
 import type { ActivationDtype } from '../engine/activations';
-import { describeTensorMatmul, verifyTensorMatmul } from '../engine/ops/matmul_quant_tensor';
+import { describeHalfMatmul, verifyHalfMatmul } from '../engine/ops/matmul_quant_half';
 import { LORA_TARGETS } from '../engine/spec';
 import { GpuTooSmallError, checkPlanFits, planTraining } from '../engine/plan';
 import { Gpu } from '../gpu/gpu';
@@ -39,8 +39,8 @@ async function runOne(shape: DeviceShape, steps: number, memoryBytes: number | u
     batch: 1, seqLen: shape.seq, targets: answerTokens(shape.seq), recompute: shape.recompute, lora: { rank: RANK, targets: LORA_TARGETS },
     linearType: () => 'F32', limits: gpu.limits, activations,
   });
-  // f16 activations multiply on tensor cores where the kernel passes its self-test on this GPU.
-  const matmul = activations === 'f16' ? describeTensorMatmul(await verifyTensorMatmul(gpu)) : 'f32 tiles (f32 activations)';
+  // f16 activations multiply on tensor cores or in f16 arithmetic where that kernel passes its self-test here.
+  const matmul = activations === 'f16' ? describeHalfMatmul(await verifyHalfMatmul(gpu)) : 'f32 tiles (f32 activations)';
   const adapter = `${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`.trim();
   const base = { name: shape.name, plan_bytes: plan.totalBytes, adapter, matmul };
   try {

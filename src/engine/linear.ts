@@ -1,7 +1,7 @@
 // Linear layers: the frozen base product (the one seam where quantized weights plug in) and LoRA on top.
 import type { Gpu } from '../gpu/gpu';
 import { matmul } from './ops/matmul';
-import { type MatmulPrecision, type QuantWeight, quantMatmulBackward, quantMatmulForward, tensorMatmulShape } from './ops/matmul_quant';
+import { type MatmulPrecision, type QuantWeight, halfKernel, quantMatmulBackward, quantMatmulForward } from './ops/matmul_quant';
 
 /** A frozen base weight W [out, in] in f32. */
 export interface F32Weight {
@@ -16,11 +16,11 @@ export type BaseWeight = F32Weight | QuantWeight;
 
 /**
  * W as GGML blocks: quantized weights are, and an f32 weight is one F32 row after another, which the quantized
- * products read too. f16 precision takes that path where the tensor cores passed their self-test.
+ * products read too. f16 precision takes that path where a half-precision kernel passed its self-test.
  */
 function asBlocks(gpu: Gpu, w: BaseWeight, precision: MatmulPrecision): QuantWeight | null {
   if (w.kind === 'quant') return w;
-  return precision === 'f16' && tensorMatmulShape(gpu) ? { ...w, kind: 'quant', type: 'F32' } : null;
+  return precision === 'f16' && halfKernel(gpu) ? { ...w, kind: 'quant', type: 'F32' } : null;
 }
 
 /** y = x W^T (+ beta * y). x [rows, in], y [rows, out]. */

@@ -8,7 +8,7 @@ import { GpuTooSmallError, type TrainingPlan, checkPlanFits, describePlan, planT
 import { type ModelSpec, WEIGHT_NAMES } from '../engine/spec';
 import type { GgmlType } from '../engine/ggml';
 import type { StepResult } from '../engine/trainer';
-import { describeTensorMatmul, verifyTensorMatmul } from '../engine/ops/matmul_quant_tensor';
+import { describeHalfMatmul, verifyHalfMatmul } from '../engine/ops/matmul_quant_half';
 import { type DeviceLoss, type Gpu, GpuError, GpuOutOfMemoryError } from '../gpu/gpu';
 import type { Checkpoint, CheckpointStore } from './checkpoints';
 import type { StepMetrics, TokenLossSample, TrainEvent } from './protocol';
@@ -228,9 +228,9 @@ async function trainOnDevice(run: { id: string; config: RunConfig }, deps: Sessi
     throw error;
   }
   if (activationDtype(config) === 'f16') {
-    // f16 runs may multiply on tensor cores: once the kernel passed its self-test on this GPU.
-    const tensor = await verifyTensorMatmul(gpu);
-    emit({ type: 'status', status: 'loading', message: `matrix products: ${describeTensorMatmul(tensor)}` });
+    // f16 runs may multiply on tensor cores or in f16 arithmetic: once that kernel passed its self-test on this GPU.
+    const tensor = await verifyHalfMatmul(gpu);
+    emit({ type: 'status', status: 'loading', message: `matrix products: ${describeHalfMatmul(tensor)}` });
   }
   const training = createTrainer(gpu, model, { ...trainerConfig(config), seed: checkpoint ? undefined : config.seed });
   const { trainable, trainer } = training;

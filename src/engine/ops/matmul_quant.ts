@@ -3,6 +3,7 @@ import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from 
 import blocks from '../../../kernels/ggml_blocks.wgsl?raw';
 import kernel from '../../../kernels/matmul_quant.wgsl?raw';
 import tensorKernel from '../../../kernels/matmul_quant_tensor.wgsl?raw';
+import f16Kernel from '../../../kernels/matmul_quant_f16.wgsl?raw';
 
 const source = `${kernel}\n${blocks}`;
 
@@ -37,6 +38,35 @@ export function useTensorMatmul(gpu: Gpu, kernel: TensorKernel): void {
 export function tensorMatmulSource(shape: TensorShape, kernel = tensorKernel): string {
   const consts = `const SM: u32 = ${shape.M}u;\nconst SN: u32 = ${shape.N}u;\nconst SK: u32 = ${shape.K}u;\nconst SG: u32 = ${shape.subgroupSize}u;`;
   return `${kernel}\n${consts}\n${blocks}`;
+}
+
+/** The f16-arithmetic kernel's source; `kernel` (tests) replaces its text. */
+export function f16MatmulSource(kernel = f16Kernel): string {
+  return `${kernel}\n${blocks}`;
+}
+
+/** An f16 x f16 -> f32 subgroup matrix shape (M x K times K x N) and the one subgroup size of the adapter. */
+export interface TensorShape {
+  M: number;
+  N: number;
+  K: number;
+  subgroupSize: number;
+}
+
+/** A kernel with f16 operands: on tensor cores (a subgroup matrix shape), or on f16 ALUs; and its WGSL. */
+export type HalfKernel = { kind: 'tensor'; shape: TensorShape; source: string } | { kind: 'f16'; source: string };
+
+/** The half-precision kernel of each GPU where one passed its self-test (matmul_quant_half.ts). */
+const verifiedHalfKernels = new WeakMap<Gpu, HalfKernel>();
+
+/** The half-precision kernel f16 products use on this GPU, once one passed its self-test there; else null. */
+export function halfKernel(gpu: Gpu): HalfKernel | null {
+  return verifiedHalfKernels.get(gpu) ?? null;
+}
+
+/** For matmul_quant_half.ts's self-test only: the kernel it just verified on this GPU. */
+export function useHalfKernel(gpu: Gpu, kernel: HalfKernel): void {
+  verifiedHalfKernels.set(gpu, kernel);
 }
 
 /**
@@ -76,8 +106,8 @@ export interface QuantForwardArgs {
   kernel?: QuantMatmulKernel;
   /** 'f16' allows the tensor-core kernel where it passed its self-test on this GPU (default 'f32'). */
   precision?: MatmulPrecision;
-  /** The self-test only: run the tensor kernel of this shape, from this source, verified or not. */
-  tensor?: TensorKernel;
+  /** The self-test only: run this half-precision kernel, verified or not. */
+  half?: HalfKernel;
   label?: string;
 }
 
@@ -96,32 +126,34 @@ export interface QuantBackwardArgs {
   kernel?: QuantMatmulKernel;
   /** 'f16' allows the tensor-core kernel where it passed its self-test on this GPU (default 'f32'). */
   precision?: MatmulPrecision;
-  /** The self-test only: run the tensor kernel of this shape, from this source, verified or not. */
-  tensor?: TensorKernel;
+  /** The self-test only: run this half-precision kernel, verified or not. */
+  half?: HalfKernel;
   label?: string;
 }
 
 /**
  * 'tiled_vec4' reads A as vec4s and keeps both tiles in vec4s; it needs K (the summed dimension) % 4 == 0.
- * 'tensor' multiplies f16 tiles on tensor cores (kernels/matmul_quant_tensor.wgsl).
+ * 'tensor' multiplies f16 tiles on tensor cores (kernels/matmul_quant_tensor.wgsl), 'f16' in f16 arithmetic
+ * (kernels/matmul_quant_f16.wgsl).
  */
-export type QuantMatmulKernel = 'tiled' | 'tiled_vec4' | 'tensor';
+export type QuantMatmulKernel = 'tiled' | 'tiled_vec4' | HalfKernel['kind'];
 
 /** f32 throughout, or f16 operands (rounded, each row of A scaled first) with f32 sums where that is faster. */
 export type MatmulPrecision = 'f32' | 'f16';
 
 /**
  * The kernel for a product that sums over K values per output (forward: in; backward: the rows of W used):
- * the tensor cores for f16 precision where they passed their self-test on this GPU, else f32 tiles.
+ * for f16 precision, the half-precision kernel that passed its self-test on this GPU if any, else f32 tiles.
  */
 export function quantMatmulKernel(K: number, precision: MatmulPrecision = 'f32', gpu?: Gpu): QuantMatmulKernel {
-  if (precision === 'f16' && gpu && tensorMatmulShape(gpu)) return 'tensor';
+  const half = precision === 'f16' && gpu ? verifiedHalfKernels.get(gpu) : undefined;
+  if (half) return half.kind;
   return K % 4 === 0 ? 'tiled_vec4' : 'tiled';
 }
 
 const TILE_N = 64;
 /** The tensor kernel's tile of C: 64 x 64. */
-const TENSOR_TILE = 64;
+const TENSOR_TILE_ROWS = 64;
 /** At or below this many rows, workgroups take 16-row tiles instead of 64. */
 const SKINNY_ROWS = 16;
 
@@ -159,7 +191,7 @@ interface RunArgs {
   cOffset?: number;
   kernel?: QuantMatmulKernel;
   precision?: MatmulPrecision;
-  tensor?: TensorKernel;
+  half?: HalfKernel;
   label: string;
 }
 
@@ -180,16 +212,18 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
   new Uint32Array(params).set([range.firstRow, ldc, args.cOffset ?? 0], 5);
   const rowGroups = rows <= SKINNY_ROWS ? 1 : 4;
   const K = entry === 'forward' ? w.inFeatures : range.rows;
-  const variant = args.tensor ? 'tensor' : args.kernel ?? quantMatmulKernel(K, args.precision, gpu);
+  const variant = args.half?.kind ?? args.kernel ?? quantMatmulKernel(K, args.precision, gpu);
   if (variant === 'tiled_vec4' && K % 4 !== 0) throw new Error(`${args.label}: the vec4 kernel needs K % 4 == 0, K is ${K}`);
-  if (variant === 'tensor') {
-    const tensor = args.tensor ?? verifiedTensorKernels.get(gpu);
-    if (!tensor) throw new Error(`${args.label}: this GPU has no tensor-core matmul that passed its self-test`);
+  if (variant === 'tensor' || variant === 'f16') {
+    const half = args.half ?? verifiedHalfKernels.get(gpu);
+    if (half?.kind !== variant) throw new Error(`${args.label}: this GPU has no ${variant} matmul that passed its self-test`);
+    const backward = entry === 'backward' ? 1 : 0;
+    const tensor = half.kind === 'tensor';
     gpu.run(encoder, {
-      pipeline: gpu.pipeline(tensor.source, 'main', { TYPE: GGML_TYPE_ID[w.type], BACKWARD: entry === 'backward' ? 1 : 0 }),
+      pipeline: gpu.pipeline(half.source, 'main', tensor ? { TYPE: GGML_TYPE_ID[w.type], BACKWARD: backward } : { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: backward }),
       buffers: [args.input, w.buffer, args.output],
       params,
-      workgroups: [Math.ceil(columns / TENSOR_TILE), Math.ceil(rows / TENSOR_TILE)],
+      workgroups: [Math.ceil(columns / TILE_N), Math.ceil(rows / (tensor ? TENSOR_TILE_ROWS : 16 * rowGroups))],
       label: args.label,
     });
     return;
@@ -205,12 +239,12 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
 
 /** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulForward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantForwardArgs): void {
-  const { x, y, rows, wRows, ldy, yOffset, kernel, precision, tensor } = args;
-  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, kernel, precision, tensor, label: args.label ?? 'matmul_quant' });
+  const { x, y, rows, wRows, ldy, yOffset, kernel, precision, half } = args;
+  run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, kernel, precision, half, label: args.label ?? 'matmul_quant' });
 }
 
 /** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32 (W: the rows wRows of the weight, when given). */
 export function quantMatmulBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantBackwardArgs): void {
-  const { dy, dx, rows, wRows, kernel, precision, tensor } = args;
-  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, kernel, precision, tensor, label: args.label ?? 'matmul_quant.dx' });
+  const { dy, dx, rows, wRows, kernel, precision, half } = args;
+  run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, kernel, precision, half, label: args.label ?? 'matmul_quant.dx' });
 }

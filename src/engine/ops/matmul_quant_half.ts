@@ -1,22 +1,28 @@
-// The tensor-core path of matmul_quant (kernels/matmul_quant_tensor.wgsl): which subgroup matrix shape this GPU
-// offers, and the self-test against the CPU reference that must pass on it before any product uses it.
+// The half-precision paths of matmul_quant: tensor cores (kernels/matmul_quant_tensor.wgsl) and f16 arithmetic
+// (kernels/matmul_quant_f16.wgsl). Which one this GPU can run, and the self-test against the CPU reference that
+// must pass on it before any product uses it.
 import type { Gpu } from '../../gpu/gpu';
 import { type GgmlType, dequantize, quantize } from '../ggml';
 import { mulberry32 } from '../../util/random';
 import {
-  type TensorKernel, type TensorShape, quantMatmulBackward, quantMatmulForward, tensorMatmulShape, tensorMatmulSource, uploadQuantWeight,
-  useTensorMatmul,
+  type HalfKernel, type TensorShape, f16MatmulSource, halfKernel, quantMatmulBackward, quantMatmulForward, tensorMatmulSource,
+  uploadQuantWeight, useHalfKernel,
 } from './matmul_quant';
 import { quantMatmulBackwardRef, quantMatmulForwardRef } from './matmul_quant.reference';
 
-/** The shape in use, or why there is none. */
-export type TensorMatmulStatus = { shape: TensorShape; reason?: undefined } | { shape: null; reason: string };
+/** The half-precision kernel f16 products use on this GPU (null: f32 tiles), and why no faster one. */
+export interface HalfMatmulStatus {
+  kind: HalfKernel['kind'] | null;
+  shape: TensorShape | null;
+  /** Why the kinds faster than the one in use are not used. */
+  reasons: string[];
+}
 
 /**
  * Largest |error| of an output over the sum of |products| (and |beta c0|) that makes it. Rounding both operands
- * to f16 costs at most 2^-10 of that; the rest is room for the order of f32 sums.
+ * to f16 costs at most 2^-10 of that, and f16 sums of 4 products 2^-9 more; the rest is room for f32 sums.
  */
-export const TENSOR_TOLERANCE = 2e-3;
+export const HALF_TOLERANCE: Record<HalfKernel['kind'], number> = { tensor: 2e-3, f16: 4e-3 };
 
 const SIDES = [8, 16, 32];
 
@@ -51,7 +57,7 @@ export function chooseTensorShape(gpu: Pick<Gpu, 'features' | 'limits'>): Tensor
 }
 
 /** One product of the self-test: the weight's type and [out, in], the rows of A, and which product. */
-interface TensorCase {
+interface HalfCase {
   type: GgmlType;
   out: number;
   inF: number;
@@ -63,7 +69,7 @@ interface TensorCase {
  * Off-tile sizes for the 64 x 64 tiles and 32-deep steps (70 rows; 40, 72 or 96 columns; K of 36, 40, 72 or 96), on a
  * K-quant, an 8-bit, a half and an f32 weight (whose row ends mid-group).
  */
-export const TENSOR_CASES: TensorCase[] = [
+export const HALF_CASES: HalfCase[] = [
   { type: 'Q4_K', out: 40, inF: 256, rows: 70, product: 'forward' },
   { type: 'Q4_K', out: 40, inF: 256, rows: 70, product: 'backward' },
   { type: 'Q8_0', out: 40, inF: 96, rows: 70, product: 'forward' },
@@ -87,23 +93,23 @@ export function rowScaledInput(rows: number, K: number, seed: number): Float32Ar
   return a;
 }
 
-/** The case's worst error (see TENSOR_TOLERANCE) on this GPU, running this tensor kernel. */
-export async function tensorCaseError(gpu: Gpu, c: TensorCase, tensor: TensorKernel): Promise<number> {
+/** The case's worst error (see HALF_TOLERANCE) on this GPU, running this kernel. */
+export async function halfCaseError(gpu: Gpu, c: HalfCase, half: HalfKernel): Promise<number> {
   const next = mulberry32(c.out * 1000 + c.inF);
   const values = Float32Array.from({ length: c.out * c.inF }, () => (2 * next() - 1) * 0.05);
   const bytes = quantize(c.type, values);
   const exact = dequantize(c.type, bytes, values.length);
-  const w = uploadQuantWeight(gpu, 'tensor_self_test.w', c.type, bytes, c.out, c.inF);
+  const w = uploadQuantWeight(gpu, 'half_self_test.w', c.type, bytes, c.out, c.inF);
   const [K, N] = c.product === 'forward' ? [c.inF, c.out] : [c.out, c.inF];
   const a = rowScaledInput(c.rows, K, K + N);
   const c0 = Float32Array.from({ length: c.rows * N }, () => 2 * next() - 1);
-  const ga = gpu.upload('tensor_self_test.a', a);
-  const gc = gpu.upload('tensor_self_test.c', c0);
+  const ga = gpu.upload('half_self_test.a', a);
+  const gc = gpu.upload('half_self_test.c', c0);
   try {
     await gpu.submit((encoder) =>
       c.product === 'forward'
-        ? quantMatmulForward(gpu, encoder, { x: ga, w, y: gc, rows: c.rows, beta: 1, tensor, label: 'tensor_self_test' })
-        : quantMatmulBackward(gpu, encoder, { dy: ga, w, dx: gc, rows: c.rows, beta: 1, tensor, label: 'tensor_self_test' }));
+        ? quantMatmulForward(gpu, encoder, { x: ga, w, y: gc, rows: c.rows, beta: 1, half, label: 'half_self_test' })
+        : quantMatmulBackward(gpu, encoder, { dy: ga, w, dx: gc, rows: c.rows, beta: 1, half, label: 'half_self_test' }));
     const got = await gpu.readF32(gc, c.rows * N);
     const reference = c.product === 'forward' ? quantMatmulForwardRef : quantMatmulBackwardRef;
     const want = reference(a, exact, c0, c.rows, c.out, c.inF, 1);
@@ -119,48 +125,63 @@ export async function tensorCaseError(gpu: Gpu, c: TensorCase, tensor: TensorKer
   }
 }
 
-const selfTests = new WeakMap<Gpu, Promise<TensorMatmulStatus>>();
+const selfTests = new WeakMap<Gpu, Promise<HalfMatmulStatus>>();
 
 /**
- * Runs the tensor kernel's self-test on this GPU once (later calls share the answer); when every case is within
- * TENSOR_TOLERANCE, f16-precision products use the tensor cores from then on.
+ * Runs the self-tests on this GPU once (later calls share the answer): the tensor cores where the adapter has
+ * them, else (or if they fail) f16 arithmetic where it has shader-f16. From then on f16-precision products use
+ * the first kernel whose every case was within its HALF_TOLERANCE.
  */
-export function verifyTensorMatmul(gpu: Gpu): Promise<TensorMatmulStatus> {
+export function verifyHalfMatmul(gpu: Gpu): Promise<HalfMatmulStatus> {
   let status = selfTests.get(gpu);
   if (!status) selfTests.set(gpu, (status = selfTest(gpu)));
   return status;
 }
 
-async function selfTest(gpu: Gpu): Promise<TensorMatmulStatus> {
-  const verified = tensorMatmulShape(gpu);
-  if (verified) return { shape: verified };
+async function selfTest(gpu: Gpu): Promise<HalfMatmulStatus> {
+  const verified = halfKernel(gpu);
+  if (verified) return { kind: verified.kind, shape: verified.kind === 'tensor' ? verified.shape : null, reasons: [] };
+  const reasons: string[] = [];
   const shape = chooseTensorShape(gpu);
-  if (typeof shape === 'string') return { shape: null, reason: shape };
-  return verifyTensorKernel(gpu, { shape, source: tensorMatmulSource(shape) });
+  if (typeof shape === 'string') reasons.push(`no tensor cores: ${shape}`);
+  else {
+    const failure = await verifyHalfKernel(gpu, { kind: 'tensor', shape, source: tensorMatmulSource(shape) });
+    if (failure === null) return { kind: 'tensor', shape, reasons };
+    reasons.push(failure);
+  }
+  if (!gpu.features.f16) {
+    reasons.push('no f16 arithmetic: the adapter has no shader-f16');
+    return { kind: null, shape: null, reasons };
+  }
+  const failure = await verifyHalfKernel(gpu, { kind: 'f16', source: f16MatmulSource() });
+  if (failure === null) return { kind: 'f16', shape: null, reasons };
+  reasons.push(failure);
+  return { kind: null, shape: null, reasons };
 }
 
-/** Runs every self-test case with this kernel; if all pass, f16-precision products on this GPU use it. */
-export async function verifyTensorKernel(gpu: Gpu, kernel: TensorKernel): Promise<TensorMatmulStatus> {
-  const { shape } = kernel;
-  const name = `${shape.M}x${shape.N}x${shape.K}`;
-  for (const c of TENSOR_CASES) {
+/** Runs every self-test case with this kernel: null if all pass (f16 products on this GPU then use it), else why not. */
+export async function verifyHalfKernel(gpu: Gpu, kernel: HalfKernel): Promise<string | null> {
+  const name = kernel.kind === 'tensor' ? `the ${kernel.shape.M}x${kernel.shape.N}x${kernel.shape.K} tensor kernel` : 'the f16 kernel';
+  const tolerance = HALF_TOLERANCE[kernel.kind];
+  for (const c of HALF_CASES) {
     const what = `${c.type} ${c.product} [${c.out}, ${c.inF}] x ${c.rows} rows`;
     let error: number;
     try {
-      error = await tensorCaseError(gpu, c, kernel);
+      error = await halfCaseError(gpu, c, kernel);
     } catch (e) {
-      return { shape: null, reason: `the ${name} kernel failed its self-test (${what}): ${e instanceof Error ? e.message : String(e)}` };
+      return `${name} failed its self-test (${what}): ${e instanceof Error ? e.message : String(e)}`;
     }
-    if (!(error <= TENSOR_TOLERANCE)) {
-      return { shape: null, reason: `the ${name} kernel failed its self-test: ${what} is off by ${error.toExponential(2)} (at most ${TENSOR_TOLERANCE})` };
-    }
+    if (!(error <= tolerance)) return `${name} failed its self-test: ${what} is off by ${error.toExponential(2)} (at most ${tolerance})`;
   }
-  useTensorMatmul(gpu, kernel);
-  return { shape };
+  useHalfKernel(gpu, kernel);
+  return null;
 }
 
 /** One line for logs and benchmarks. */
-export function describeTensorMatmul(status: TensorMatmulStatus): string {
+export function describeHalfMatmul(status: HalfMatmulStatus): string {
+  const why = status.reasons.length ? ` (${status.reasons.join('; ')})` : '';
   const s = status.shape;
-  return s ? `tensor cores (f16 ${s.M}x${s.N}x${s.K} subgroup matrices, subgroups of ${s.subgroupSize}, self-test passed)` : `f32 tiles (${status.reason})`;
+  if (status.kind === 'tensor' && s) return `tensor cores (f16 ${s.M}x${s.N}x${s.K} subgroup matrices, subgroups of ${s.subgroupSize}, self-test passed)`;
+  if (status.kind === 'f16') return `f16 tiles (self-test passed)${why}`;
+  return `f32 tiles${why}`;
 }
