@@ -22,6 +22,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG: u32 = 256u;
+const REDUCE_WG: u32 = WG;
 const LOWEST: f32 = -3.4028234e38;
 
 fn target_row(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -66,24 +67,23 @@ fn scatter_add_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
 @group(0) @binding(3) var<storage, read_write> stats_rw: array<f32>;
 @group(0) @binding(4) var<storage, read_write> token_loss: array<f32>;
 
-var<workgroup> part_max: array<f32, 256>;
-var<workgroup> part_sum: array<f32, 256>;
-
 // (max, sum of exp(x - max)) of the union of two sets of values.
 fn merge(m1: f32, s1: f32, m2: f32, s2: f32) -> vec2<f32> {
   let m = max(m1, m2);
   return vec2<f32>(m, s1 * exp(m1 - m) + s2 * exp(m2 - m));
 }
 
+// Each thread keeps a running (max, sum) over its columns; the workgroup then takes the largest max and the sum
+// of every thread's sum rescaled to it (workgroup_max and workgroup_sum: subgroup operations where the adapter
+// has them, src/engine/ops/reduce.ts).
 @compute @workgroup_size(256)
-fn online_logsumexp(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                    @builtin(local_invocation_index) li: u32) {
+fn online_logsumexp(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
   let t = target_row(wg, nwg);
   if (t >= p.targets) { return; }
   let base = t * p.chunk_width;
   var m = LOWEST;
   var s = 0.0;
-  for (var j = li; j < p.chunk_width; j += WG) {
+  for (var j = lane.li; j < p.chunk_width; j += WG) {
     let x = logits_in[base + j];
     if (x > m) {
       s = s * exp(m - x) + 1.0;
@@ -92,19 +92,10 @@ fn online_logsumexp(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
       s += exp(x - m);
     }
   }
-  part_max[li] = m;
-  part_sum[li] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (li < stride) {
-      let merged = merge(part_max[li], part_sum[li], part_max[li + stride], part_sum[li + stride]);
-      part_max[li] = merged.x;
-      part_sum[li] = merged.y;
-    }
-    workgroupBarrier();
-  }
-  if (li != 0u) { return; }
-  var total = vec2<f32>(part_max[0], part_sum[0]);
+  let largest = workgroup_max(m, lane);
+  let sum = workgroup_sum(select(0.0, s * exp(m - largest), s > 0.0), lane);
+  if (lane.li != 0u) { return; }
+  var total = vec2<f32>(largest, sum);
   var label_logit = 0.0;
   if (p.is_first == 0u) {
     total = merge(stats_rw[4u * t], stats_rw[4u * t + 1u], total.x, total.y);

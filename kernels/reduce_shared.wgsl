@@ -25,6 +25,21 @@ fn workgroup_sum(value: f32, lane: Lane) -> f32 {
   return total;
 }
 
+// The largest `value` over the workgroup, pairwise. Call from uniform control flow.
+fn workgroup_max(value: f32, lane: Lane) -> f32 {
+  reduce_scratch[lane.li] = value;
+  workgroupBarrier();
+  for (var width = REDUCE_WG / 2u; width > 0u; width >>= 1u) {
+    if (lane.li < width) {
+      reduce_scratch[lane.li] = max(reduce_scratch[lane.li], reduce_scratch[lane.li + width]);
+    }
+    workgroupBarrier();
+  }
+  let total = reduce_scratch[0];
+  workgroupBarrier(); // the next call may write reduce_scratch
+  return total;
+}
+
 // Invocations in groups of `width` adjacent lanes (width a power of two dividing the workgroup size): the
 // group's index and the lane's place in it.
 fn lane_group(lane: Lane, width: u32) -> u32 {

@@ -34,6 +34,24 @@ fn workgroup_sum(value: f32, lane: Lane) -> f32 {
   return total;
 }
 
+// The largest `value` over the workgroup, as workgroup_sum does it. Call from uniform control flow.
+fn workgroup_max(value: f32, lane: Lane) -> f32 {
+  let own = subgroupMax(value);
+  if (lane.sid == 0u) {
+    reduce_partials[lane.subgroup] = own;
+  }
+  workgroupBarrier();
+  var partial = own;
+  for (var i = 0u; i < lane.subgroups; i += lane.size) {
+    if (i + lane.sid < lane.subgroups) {
+      partial = max(partial, reduce_partials[i + lane.sid]);
+    }
+  }
+  let total = subgroupMax(partial);
+  workgroupBarrier(); // the next call may write reduce_partials
+  return total;
+}
+
 // Invocations in groups of `width` lanes of one subgroup (width a power of two, at most the subgroup size,
 // and 4 always is): the group's index within the workgroup and the lane's place in it. Assumes full subgroups,
 // as a workgroup size that is a multiple of the subgroup size gives.

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { ReduceOptions } from './reduce';
+import { gpuFor, REDUCTION_PATHS } from './reduce.testing';
 import type { Gpu } from '../../gpu/gpu';
 import { maxRelError, testGpu } from '../../gpu/gpu.testing';
 import { mulberry32, randomArray } from '../../util/random';
@@ -37,7 +39,7 @@ function makeProblem(rows: number, dim: number, vocab: number, targets: number, 
 
 /** Runs forward then backward on the GPU; dHidden starts from `prior`. */
 async function runGpu(
-  gpu: Gpu, pr: CrossEntropyProblem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab, type: GgmlType = 'F32',
+  gpu: Gpu, pr: CrossEntropyProblem, prior: Float32Array, maxChunkBytes?: number, partRows = pr.vocab, type: GgmlType = 'F32', reduce: ReduceOptions = {},
 ): Promise<{ loss: Float32Array; dHidden: Float32Array; chunk: number }> {
   const targets = pr.targetRows.length;
   const hidden = gpu.upload('hidden', pr.hidden);
@@ -48,7 +50,7 @@ async function runGpu(
   const tokenLoss = gpu.buffer('tokenLoss', targets * 4);
   const dHidden = gpu.upload('dHidden', prior);
   const scratch = createCrossEntropyScratch(gpu, targets, pr.dim, pr.vocab, maxChunkBytes);
-  const shape = { targets, dim: pr.dim, vocab: pr.vocab, scratch };
+  const shape = { targets, dim: pr.dim, vocab: pr.vocab, scratch, reduce };
   await gpu.submit((enc) => {
     crossEntropyForward(gpu, enc, { hidden, weight, targetRows, targetLabels, tokenLoss, ...shape });
     crossEntropyBackward(gpu, enc, { hidden, weight, targetRows, targetLabels, targetWeights, dHidden, ...shape });
@@ -91,13 +93,13 @@ describe('cross-entropy at target rows (vocabulary chunks)', () => {
     { dim: 24, chunkBytes: chunk * targets * 4, partRows: 90 }, // chunks restart at each part's first row
     { dim: 64, partRows: 128 },
   ];
-  for (const { dim, chunkBytes, partRows } of cases) {
+  for (const { dim, chunkBytes, partRows } of cases) for (const path of REDUCTION_PATHS) {
       const chunkName = (chunkBytes ? `chunks of ${chunk}` : 'one chunk') + (partRows ? `, LM head in parts of ${partRows} rows` : '');
-      it(`D=${dim}, V=${vocab}, ${targets} of ${rows} rows, ${chunkName}`, async () => {
-        const gpu = await testGpu();
+      it(`D=${dim}, V=${vocab}, ${targets} of ${rows} rows, ${chunkName}, log-sum-exp through ${path.name}`, async ({ skip }) => {
+        const gpu = await gpuFor(path, skip);
         const pr = makeProblem(rows, dim, vocab, targets, dim);
         const prior = randomArray(rows * dim, 7, 0.5);
-        const got = await runGpu(gpu, pr, prior, chunkBytes, partRows);
+        const got = await runGpu(gpu, pr, prior, chunkBytes, partRows, 'F32', path);
         expect(got.chunk).toBe(chunkBytes ? chunk : vocab);
         const want = crossEntropyRef(pr);
         expect(maxRelError(got.loss, want.loss)).toBeLessThan(1e-5);

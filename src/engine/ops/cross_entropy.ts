@@ -1,9 +1,10 @@
 import type { Gpu } from '../../gpu/gpu';
-import source from '../../../kernels/cross_entropy.wgsl?raw';
+import kernel from '../../../kernels/cross_entropy.wgsl?raw';
 import { type TablePart, type VocabTable, isQuantTable, singleBuffer } from '../vocab-table';
 import { splitWorkgroups } from './dispatch';
 import { matmul } from './matmul';
 import { type QuantWeight, quantMatmulBackward, quantMatmulForward } from './matmul_quant';
+import { type ReduceOptions, withReductions } from './reduce';
 
 // The LM head and cross-entropy at target rows only, in vocabulary chunks: no [T, V] buffer exists.
 // hidden [N, D] is the final-normed hidden state, weight [V, D] the LM head (or the tied embedding table), in
@@ -78,6 +79,8 @@ export interface CrossEntropyForwardArgs {
   scratch: CrossEntropyScratch;
   /** f32 [P]: logsumexp(logits_p) - logits_p[label_p]. */
   tokenLoss: GPUBuffer;
+  /** The log-sum-exp's reductions (tests run both paths). */
+  reduce?: ReduceOptions;
   label?: string;
 }
 
@@ -88,6 +91,7 @@ export function crossEntropyForward(gpu: Gpu, encoder: GPUCommandEncoder, args: 
   checkTable(args.weight, vocab, dim);
   if (targets === 0) return;
   const label = args.label ?? 'cross-entropy';
+  const source = withReductions(gpu, kernel, args.reduce);
   const workgroups = splitWorkgroups(gpu, targets); // one workgroup per target row
   gpu.run(encoder, {
     pipeline: gpu.pipeline(source, 'gather_rows'),
@@ -123,6 +127,7 @@ export interface CrossEntropyBackwardArgs {
   dHidden: GPUBuffer;
   /** [V, D], optional: += the gradient of the LM head weight (full-parameter training). */
   dWeight?: GPUBuffer;
+  reduce?: ReduceOptions;
   label?: string;
 }
 
@@ -138,6 +143,7 @@ export function crossEntropyBackward(gpu: Gpu, encoder: GPUCommandEncoder, args:
   if (dWeight) singleBuffer(args.weight, 'the LM head weight gradient');
   if (targets === 0) return;
   const label = args.label ?? 'cross-entropy backward';
+  const source = withReductions(gpu, kernel, args.reduce);
   const workgroups = splitWorkgroups(gpu, targets); // one workgroup per target row
   forEachChunk(args.weight, scratch.chunk, (part, start, width, first) => {
     chunkLogits(gpu, encoder, args.weight, part, scratch, targets, dim, start, width, `${label} logits`);
