@@ -93,7 +93,7 @@ fn online_logsumexp(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     }
   }
   let largest = workgroup_max(m, lane);
-  let sum = workgroup_sum(select(0.0, s * exp(m - largest), s > 0.0), lane);
+  let sum = workgroup_sum(select(0.0, s * exp(m - largest), s != 0.0), lane); // a NaN logit's NaN passes
   if (lane.li != 0u) { return; }
   var total = vec2<f32>(largest, sum);
   var label_logit = 0.0;

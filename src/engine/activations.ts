@@ -48,7 +48,8 @@ export interface ActivationOptions {
   recompute: boolean;
   /**
    * 'f16' keeps each layer's input as packed f16 (rounded once, so the forward, the recomputation and the
-   * backward all see the same values) and runs the layers on one f32 residual buffer; arithmetic stays f32.
+   * backward all see the same values) and runs the layers on one f32 residual buffer; arithmetic stays f32
+   * except the base products, which may take f16 operands (model.ts's linear calls, matmul_quant_half.ts).
    * Default 'f32', which the reference cases check.
    */
   dtype?: ActivationDtype;

@@ -57,8 +57,15 @@ export const useGpuStore = create<GpuState>()((set) => ({
 
 /** The optional features the device is opened with when the adapter offers them (src/gpu/gpu.ts), and what each does today. */
 export const WORKBENCH_FEATURES: readonly { name: string; use: string }[] = [
-  { name: 'shader-f16', use: 'not used yet: the kernels compute in f32 and read f16 weights as f32' },
-  { name: 'subgroups', use: 'not used yet: no kernel uses subgroup operations' },
+  {
+    name: 'shader-f16',
+    use: 'runs with f16 activations multiply the base weights in f16 arithmetic (f32 sums), once that kernel passes its self-test here; the rest computes in f32',
+  },
+  { name: 'subgroups', use: 'the reductions of RMSNorm, attention, the loss and the gradient norm use subgroup operations' },
+  {
+    name: 'chromium-experimental-subgroup-matrix',
+    use: 'tensor cores for those f16 products, tried first and used once their self-test passes here (Chrome offers it with --enable-unsafe-webgpu)',
+  },
   { name: 'timestamp-query', use: 'per-kernel GPU timings in the benchmark (npm run bench), not in training runs' },
 ];
 

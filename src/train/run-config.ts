@@ -59,7 +59,8 @@ export interface RunConfig {
   checkpointEvery: number;
   recompute: boolean;
   /**
-   * How the layers' saved inputs are stored: f32, or f16 pairs (half their memory; arithmetic stays f32). Absent:
+   * How the layers' saved inputs are stored: f32, or f16 pairs (half their memory; the base products then take
+   * f16 operands where a half-precision kernel passes its self-test on the GPU, the rest stays f32). Absent:
    * activationDtype's rule, f16 for cached models (real checkpoints, where memory decides) and f32 otherwise.
    */
   activations?: ActivationDtype;

@@ -199,6 +199,12 @@ async function deviceLoss(gpu: Gpu): Promise<DeviceLoss | null> {
 async function trainOnDevice(run: { id: string; config: RunConfig }, deps: SessionDeps, control: RunControl, afterDeviceLoss: boolean): Promise<void> {
   const { gpu, emit } = deps;
   const { config } = run;
+  if (activationDtype(config) === 'f16') {
+    // f16 runs may multiply on tensor cores or in f16 arithmetic, once that kernel passed its self-test on this
+    // GPU (before the model takes its memory).
+    const half = await verifyHalfMatmul(gpu);
+    emit({ type: 'status', status: 'loading', message: `matrix products: ${describeHalfMatmul(half)}` });
+  }
   emit({ type: 'status', status: 'loading', message: 'loading the model' });
   const base = await deps.loadModel(config, (done, total) => emit({ type: 'progress', label: 'model', done, total }), gpu);
   const checkpoint = await deps.checkpoints.load(run.id);
@@ -226,11 +232,6 @@ async function trainOnDevice(run: { id: string; config: RunConfig }, deps: Sessi
   } catch (error) {
     model.destroy();
     throw error;
-  }
-  if (activationDtype(config) === 'f16') {
-    // f16 runs may multiply on tensor cores or in f16 arithmetic: once that kernel passed its self-test on this GPU.
-    const tensor = await verifyHalfMatmul(gpu);
-    emit({ type: 'status', status: 'loading', message: `matrix products: ${describeHalfMatmul(tensor)}` });
   }
   const training = createTrainer(gpu, model, { ...trainerConfig(config), seed: checkpoint ? undefined : config.seed });
   const { trainable, trainer } = training;

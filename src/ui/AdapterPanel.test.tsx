@@ -32,13 +32,13 @@ describe('AdapterStatus', () => {
     expect(html).not.toContain('adapter-software');
   });
 
-  test('says what each requested feature does today: no kernel uses subgroups or f16 arithmetic', () => {
+  test('says what each requested feature does today, and which the adapter lacks', () => {
     const html = render({ status: 'ready', adapter });
     expect(html).toContain('Optional features the workbench requests');
-    expect(html).toMatch(/<code>subgroups<\/code><span class="muted">not used yet[^<]*\(not offered by this adapter\)<\/span>/);
-    expect(html).toMatch(/<code>shader-f16<\/code><span class="muted">not used yet/);
+    expect(html).toMatch(/<code>subgroups<\/code><span class="muted">the reductions of [^<]*\(not offered by this adapter\)<\/span>/);
+    expect(html).toMatch(/<code>shader-f16<\/code><span class="muted">runs with f16 activations multiply [^<]*self-test/);
+    expect(html).toMatch(/<code>chromium-experimental-subgroup-matrix<\/code><span class="muted">tensor cores [^<]*\(not offered by this adapter\)/);
     expect(html).toContain('per-kernel GPU timings in the benchmark');
-    expect(html).not.toMatch(/faster|half-precision arithmetic/);
   });
 
   test('explains how to enable WebGPU when it is missing', () => {

@@ -226,9 +226,13 @@ export function TaskBuilderForm({ config, weights, actions, estimate, quickDemo,
             onChange={(e) => actions.setConfig({ activations: e.target.value as 'f32' | 'f16' })}
             data-testid="activations"
           >
-            <option value="f16">f16 (half the memory; computed in f32)</option>
+            <option value="f16">f16 (half the memory; f16 matrix products where the GPU has them)</option>
             <option value="f32">f32 (exact)</option>
           </select>
+          <span className="field-hint">
+            f16 runs multiply the base weights on tensor cores or in f16 arithmetic (f32 sums) once that kernel passes its
+            self-test on your GPU; the run's log says which.
+          </span>
         </label>
       </fieldset>
 

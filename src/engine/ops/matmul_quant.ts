@@ -7,33 +7,6 @@ import f16Kernel from '../../../kernels/matmul_quant_f16.wgsl?raw';
 
 const source = `${kernel}\n${blocks}`;
 
-/** An f16 x f16 -> f32 subgroup matrix shape (M x K times K x N) and the one subgroup size of the adapter. */
-export interface TensorShape {
-  M: number;
-  N: number;
-  K: number;
-  subgroupSize: number;
-}
-
-/** A tensor kernel: its subgroup matrix shape and its WGSL (tensorMatmulSource). */
-export interface TensorKernel {
-  shape: TensorShape;
-  source: string;
-}
-
-/** The kernel of each GPU whose tensor-core self-test passed (matmul_quant_tensor.ts). */
-const verifiedTensorKernels = new WeakMap<Gpu, TensorKernel>();
-
-/** The tensor-core kernel's shape on this GPU, once its self-test passed there; else null. */
-export function tensorMatmulShape(gpu: Gpu): TensorShape | null {
-  return verifiedTensorKernels.get(gpu)?.shape ?? null;
-}
-
-/** For matmul_quant_tensor.ts's self-test only: the kernel it just verified on this GPU. */
-export function useTensorMatmul(gpu: Gpu, kernel: TensorKernel): void {
-  verifiedTensorKernels.set(gpu, kernel);
-}
-
 /** The tensor-core kernel's source for one subgroup matrix shape; `kernel` (tests) replaces its text. */
 export function tensorMatmulSource(shape: TensorShape, kernel = tensorKernel): string {
   const consts = `const SM: u32 = ${shape.M}u;\nconst SN: u32 = ${shape.N}u;\nconst SK: u32 = ${shape.K}u;\nconst SG: u32 = ${shape.subgroupSize}u;`;
@@ -181,6 +154,12 @@ export function uploadQuantWeight(gpu: Gpu, label: string, type: GgmlType, bytes
   return w;
 }
 
+/** The half-precision kernel's pipeline for a weight type and product (rowGroups: the f16 kernel's 16 or 64-row tiles). */
+export function halfPipeline(gpu: Gpu, half: HalfKernel, type: GgmlType, entry: 'forward' | 'backward', rowGroups: 1 | 4): GPUComputePipeline {
+  const constants = { TYPE: GGML_TYPE_ID[type], BACKWARD: entry === 'backward' ? 1 : 0 };
+  return gpu.pipeline(half.source, 'main', half.kind === 'tensor' ? constants : { ...constants, ROW_GROUPS: rowGroups });
+}
+
 interface RunArgs {
   input: GPUBuffer;
   output: GPUBuffer;
@@ -210,20 +189,18 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
   new Uint32Array(params).set([rows, range.rows, w.inFeatures, rowBytes]);
   new Float32Array(params)[4] = beta;
   new Uint32Array(params).set([range.firstRow, ldc, args.cOffset ?? 0], 5);
-  const rowGroups = rows <= SKINNY_ROWS ? 1 : 4;
+  const rowGroups = rows <= SKINNY_ROWS ? 1 : 4 as const;
   const K = entry === 'forward' ? w.inFeatures : range.rows;
   const variant = args.half?.kind ?? args.kernel ?? quantMatmulKernel(K, args.precision, gpu);
   if (variant === 'tiled_vec4' && K % 4 !== 0) throw new Error(`${args.label}: the vec4 kernel needs K % 4 == 0, K is ${K}`);
   if (variant === 'tensor' || variant === 'f16') {
     const half = args.half ?? verifiedHalfKernels.get(gpu);
     if (half?.kind !== variant) throw new Error(`${args.label}: this GPU has no ${variant} matmul that passed its self-test`);
-    const backward = entry === 'backward' ? 1 : 0;
-    const tensor = half.kind === 'tensor';
     gpu.run(encoder, {
-      pipeline: gpu.pipeline(half.source, 'main', tensor ? { TYPE: GGML_TYPE_ID[w.type], BACKWARD: backward } : { TYPE: GGML_TYPE_ID[w.type], ROW_GROUPS: rowGroups, BACKWARD: backward }),
+      pipeline: halfPipeline(gpu, half, w.type, entry, rowGroups),
       buffers: [args.input, w.buffer, args.output],
       params,
-      workgroups: [Math.ceil(columns / TILE_N), Math.ceil(rows / (tensor ? TENSOR_TILE_ROWS : 16 * rowGroups))],
+      workgroups: [Math.ceil(columns / TILE_N), Math.ceil(rows / (half.kind === 'tensor' ? TENSOR_TILE_ROWS : 16 * rowGroups))],
       label: args.label,
     });
     return;
@@ -237,13 +214,16 @@ function run(gpu: Gpu, encoder: GPUCommandEncoder, entry: 'forward' | 'backward'
   });
 }
 
-/** y [rows, out] (+)= x [rows, in] dequant(W)^T, in f32 (W: the rows wRows of the weight, when given). */
+/**
+ * y [rows, out] (+)= x [rows, in] dequant(W)^T (W: the rows wRows of the weight, when given), in f32, or with f16
+ * operands where precision 'f16' allows a verified half-precision kernel.
+ */
 export function quantMatmulForward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantForwardArgs): void {
   const { x, y, rows, wRows, ldy, yOffset, kernel, precision, half } = args;
   run(gpu, encoder, 'forward', args.w, { input: x, output: y, rows, beta: args.beta ?? 0, wRows, ldc: ldy, cOffset: yOffset, kernel, precision, half, label: args.label ?? 'matmul_quant' });
 }
 
-/** dx [rows, in] (+)= dy [rows, out] dequant(W), in f32 (W: the rows wRows of the weight, when given). */
+/** dx [rows, in] (+)= dy [rows, out] dequant(W) (W: the rows wRows of the weight, when given), as the forward's precision. */
 export function quantMatmulBackward(gpu: Gpu, encoder: GPUCommandEncoder, args: QuantBackwardArgs): void {
   const { dy, dx, rows, wRows, kernel, precision, half } = args;
   run(gpu, encoder, 'backward', args.w, { input: dy, output: dx, rows, beta: args.beta ?? 0, wRows, kernel, precision, half, label: args.label ?? 'matmul_quant.dx' });

@@ -2,10 +2,10 @@
 // (kernels/matmul_quant_f16.wgsl). Which one this GPU can run, and the self-test against the CPU reference that
 // must pass on it before any product uses it.
 import type { Gpu } from '../../gpu/gpu';
-import { type GgmlType, dequantize, quantize } from '../ggml';
+import { GGML_TYPES, type GgmlType, dequantize, quantize } from '../ggml';
 import { mulberry32 } from '../../util/random';
 import {
-  type HalfKernel, type TensorShape, f16MatmulSource, halfKernel, quantMatmulBackward, quantMatmulForward, tensorMatmulSource,
+  type HalfKernel, type TensorShape, f16MatmulSource, halfKernel, halfPipeline, quantMatmulBackward, quantMatmulForward, tensorMatmulSource,
   uploadQuantWeight, useHalfKernel,
 } from './matmul_quant';
 import { quantMatmulBackwardRef, quantMatmulForwardRef } from './matmul_quant.reference';
@@ -56,13 +56,15 @@ export function chooseTensorShape(gpu: Pick<Gpu, 'features' | 'limits'>): Tensor
   return { M: best.M, N: best.N, K: best.K, subgroupSize: max };
 }
 
-/** One product of the self-test: the weight's type and [out, in], the rows of A, and which product. */
+/** One product of the self-test: the weight's type and [out, in], the rows of A, which product, and beta. */
 interface HalfCase {
   type: GgmlType;
   out: number;
   inF: number;
   rows: number;
   product: 'forward' | 'backward';
+  /** 1 adds to C. Most cases overwrite it: a sum into C's values would hide the errors of the small rows. */
+  beta: 0 | 1;
 }
 
 /**
@@ -70,13 +72,13 @@ interface HalfCase {
  * K-quant, an 8-bit, a half and an f32 weight (whose row ends mid-group).
  */
 export const HALF_CASES: HalfCase[] = [
-  { type: 'Q4_K', out: 40, inF: 256, rows: 70, product: 'forward' },
-  { type: 'Q4_K', out: 40, inF: 256, rows: 70, product: 'backward' },
-  { type: 'Q8_0', out: 40, inF: 96, rows: 70, product: 'forward' },
-  { type: 'Q8_0', out: 40, inF: 96, rows: 70, product: 'backward' },
-  { type: 'F16', out: 72, inF: 64, rows: 5, product: 'forward' },
-  { type: 'F32', out: 72, inF: 36, rows: 70, product: 'forward' },
-  { type: 'F32', out: 72, inF: 36, rows: 70, product: 'backward' },
+  { type: 'Q4_K', out: 40, inF: 256, rows: 70, product: 'forward', beta: 0 },
+  { type: 'Q4_K', out: 40, inF: 256, rows: 70, product: 'backward', beta: 0 },
+  { type: 'Q8_0', out: 40, inF: 96, rows: 70, product: 'forward', beta: 0 },
+  { type: 'Q8_0', out: 40, inF: 96, rows: 70, product: 'backward', beta: 0 },
+  { type: 'F16', out: 72, inF: 64, rows: 5, product: 'forward', beta: 1 },
+  { type: 'F32', out: 72, inF: 36, rows: 70, product: 'forward', beta: 0 },
+  { type: 'F32', out: 72, inF: 36, rows: 70, product: 'backward', beta: 0 },
 ];
 
 /**
@@ -108,15 +110,16 @@ export async function halfCaseError(gpu: Gpu, c: HalfCase, half: HalfKernel): Pr
   try {
     await gpu.submit((encoder) =>
       c.product === 'forward'
-        ? quantMatmulForward(gpu, encoder, { x: ga, w, y: gc, rows: c.rows, beta: 1, half, label: 'half_self_test' })
-        : quantMatmulBackward(gpu, encoder, { dy: ga, w, dx: gc, rows: c.rows, beta: 1, half, label: 'half_self_test' }));
+        ? quantMatmulForward(gpu, encoder, { x: ga, w, y: gc, rows: c.rows, beta: c.beta, half, label: 'half_self_test' })
+        : quantMatmulBackward(gpu, encoder, { dy: ga, w, dx: gc, rows: c.rows, beta: c.beta, half, label: 'half_self_test' }));
     const got = await gpu.readF32(gc, c.rows * N);
     const reference = c.product === 'forward' ? quantMatmulForwardRef : quantMatmulBackwardRef;
-    const want = reference(a, exact, c0, c.rows, c.out, c.inF, 1);
-    const bound = reference(a.map(Math.abs), exact.map(Math.abs), c0.map(Math.abs), c.rows, c.out, c.inF, 1);
+    const want = reference(a, exact, c0, c.rows, c.out, c.inF, c.beta);
+    const bound = reference(a.map(Math.abs), exact.map(Math.abs), c0.map(Math.abs), c.rows, c.out, c.inF, c.beta);
     let worst = 0;
     for (let i = 0; i < want.length; i++) {
-      const error = Math.abs(got[i] - want[i]) / bound[i];
+      // The zero row's outputs must be exactly 0.
+      const error = bound[i] === 0 ? (got[i] === want[i] ? 0 : Infinity) : Math.abs(got[i] - want[i]) / bound[i];
       worst = Number.isNaN(error) ? Infinity : Math.max(worst, error);
     }
     return worst;
@@ -159,20 +162,41 @@ async function selfTest(gpu: Gpu): Promise<HalfMatmulStatus> {
   return { kind: null, shape: null, reasons };
 }
 
-/** Runs every self-test case with this kernel: null if all pass (f16 products on this GPU then use it), else why not. */
-export async function verifyHalfKernel(gpu: Gpu, kernel: HalfKernel): Promise<string | null> {
+/**
+ * Runs every self-test case with this kernel and builds its pipeline for each weight type (default: all) and
+ * product, all under error scopes: null if everything passed (f16 products on this GPU then use it), else why not.
+ */
+export async function verifyHalfKernel(gpu: Gpu, kernel: HalfKernel, types: readonly GgmlType[] = GGML_TYPES): Promise<string | null> {
   const name = kernel.kind === 'tensor' ? `the ${kernel.shape.M}x${kernel.shape.N}x${kernel.shape.K} tensor kernel` : 'the f16 kernel';
   const tolerance = HALF_TOLERANCE[kernel.kind];
-  for (const c of HALF_CASES) {
-    const what = `${c.type} ${c.product} [${c.out}, ${c.inF}] x ${c.rows} rows`;
-    let error: number;
-    try {
-      error = await halfCaseError(gpu, c, kernel);
-    } catch (e) {
-      return `${name} failed its self-test (${what}): ${e instanceof Error ? e.message : String(e)}`;
+  const { device } = gpu;
+  device.pushErrorScope('internal');
+  device.pushErrorScope('validation');
+  let failure: string | null = null;
+  try {
+    for (const c of HALF_CASES) {
+      const what = `${c.type} ${c.product} [${c.out}, ${c.inF}] x ${c.rows} rows`;
+      const error = await halfCaseError(gpu, c, kernel);
+      if (!(error <= tolerance)) {
+        failure = `${name} failed its self-test: ${what} is off by ${error.toExponential(2)} (at most ${tolerance})`;
+        break;
+      }
     }
-    if (!(error <= tolerance)) return `${name} failed its self-test: ${what} is off by ${error.toExponential(2)} (at most ${tolerance})`;
+    // Every pipeline a model may need, compiled now: a type the cases did not build must not fail mid-run.
+    if (failure === null) for (const type of types) {
+      for (const entry of ['forward', 'backward'] as const) {
+        for (const rowGroups of kernel.kind === 'f16' ? [1, 4] as const : [4] as const) halfPipeline(gpu, kernel, type, entry, rowGroups);
+      }
+    }
+  } catch (e) {
+    failure ??= `${name} failed its self-test: ${e instanceof Error ? e.message : String(e)}`;
+  } finally {
+    const validation = await device.popErrorScope();
+    const internal = await device.popErrorScope();
+    const error = validation ?? internal;
+    if (error) failure = `${name} does not compile or run here: ${error.message.split('\n')[0]}`;
   }
+  if (failure !== null) return failure;
   useHalfKernel(gpu, kernel);
   return null;
 }
