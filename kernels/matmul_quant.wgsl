@@ -1,9 +1,5 @@
 // Products with a frozen weight W [out, in] kept as raw GGML blocks (src/engine/ggml.ts has the
-// layouts), dequantized on the fly:
-//   forward:  y [rows, out] (+)= x [rows, in] W^T
-//   backward: dx [rows, in] (+)= dy [rows, out] W
-// W may be rows w_row0 .. w_row0 + out_features of a larger matrix (a vocabulary chunk of the LM head), and C
-// may be a column window of a wider matrix: element (row, col) at c_offset + row * ldc + col.
+// layouts), dequantized on the fly (the products and their interface: kernels/matmul_quant_interface.wgsl).
 // A workgroup of 16x16 threads computes a (16 * ROW_GROUPS) x 64 tile of the output in K-steps of 32: per
 // step every thread dequantizes 8 consecutive values of one row of W into workgroup memory, where the whole
 // row tile reuses them. ROW_GROUPS is 4 (64 rows, 4x4 outputs per thread) or 1 for few rows (<= 16).
@@ -12,28 +8,12 @@
 // adjacent columns 4x .. 4x + 3: per 4 steps of k it reads ROW_GROUPS vec4s of A's tile and 4 of W's, and
 // accumulates in vec4 registers.
 // Pipelines are made per entry point, TYPE (the GGML type id), ROW_GROUPS and BACKWARD (which product). The
-// block decoding (dequant8) is kernels/ggml_blocks.wgsl, appended by the wrapper.
+// wrapper appends the interface and the block decoding (dequant8, kernels/ggml_blocks.wgsl).
 
-struct Params {
-  rows: u32,
-  out_features: u32,
-  in_features: u32,
-  row_bytes: u32, // bytes of one row of W
-  beta: f32,
-  w_row0: u32,    // first row of W read
-  ldc: u32,       // row stride of C
-  c_offset: u32,  // element offset of C
-}
-
-override TYPE: u32 = 0u;
 override ROW_GROUPS: u32 = 4u;
-override BACKWARD: bool = false;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;       // x [rows, in] or dy [rows, out]
-@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>; // the same, for main_vec4
-@group(0) @binding(2) var<storage, read> w: array<u32>;       // the bytes of W, row after row
-@group(0) @binding(3) var<storage, read_write> c: array<f32>; // y [rows, out] or dx [rows, in]
+// A as vec4s, for main_vec4 (Params, TYPE, BACKWARD, p, a, w and c: kernels/matmul_quant_interface.wgsl).
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 
 const TN: u32 = 64u; // output columns per workgroup
 const TK: u32 = 32u; // K per step

@@ -3,34 +3,17 @@ enable f16;
 // cores, or none that passed their self-test: see matmul_quant_tensor.wgsl):
 //   forward:  y [rows, out] (+)= x [rows, in] W^T
 //   backward: dx [rows, in] (+)= dy [rows, out] W
-// with the same Params, bindings and overrides (TYPE, ROW_GROUPS, BACKWARD) and the tiling of main_vec4: a
+// with their interface (kernels/matmul_quant_interface.wgsl), ROW_GROUPS, and the tiling of main_vec4: a
 // (16 ROW_GROUPS) x 64 tile of C per workgroup of 16 x 16 threads, K-steps of 32, thread (x, y) owning rows
 // ROW_GROUPS y .. + ROW_GROUPS - 1 and columns 4x .. 4x + 3. Both tiles are vec4<f16> in workgroup memory (half
 // the bytes), each 4 steps of k are multiplied and summed in f16, and those sums accumulate in f32.
 // f16 has f32's range of neither values nor sums, so each row of A is first scaled by the power of two that
 // brings its largest magnitude into [2^4, 2^5) (exact), and C's row is scaled back at the end: a sum of 4
 // products then stays below f16's 65504 for weights below 500 (real checkpoints' stay far below), and values
-// down to 2^-19 of the row's largest stay normal f16s. The wrapper appends kernels/ggml_blocks.wgsl.
+// down to 2^-19 of the row's largest stay normal f16s. The wrapper appends the interface and
+// kernels/ggml_blocks.wgsl.
 
-struct Params {
-  rows: u32,
-  out_features: u32,
-  in_features: u32,
-  row_bytes: u32, // bytes of one row of W
-  beta: f32,
-  w_row0: u32,    // first row of W read
-  ldc: u32,       // row stride of C
-  c_offset: u32,  // element offset of C
-}
-
-override TYPE: u32 = 0u;
 override ROW_GROUPS: u32 = 4u;
-override BACKWARD: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;       // x [rows, in] or dy [rows, out]
-@group(0) @binding(2) var<storage, read> w: array<u32>;       // the bytes of W, row after row
-@group(0) @binding(3) var<storage, read_write> c: array<f32>; // y [rows, out] or dx [rows, in]
 
 const TN: u32 = 64u; // output columns per workgroup
 const TK: u32 = 32u; // K per step

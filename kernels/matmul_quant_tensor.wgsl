@@ -4,10 +4,10 @@ enable chromium_experimental_subgroup_matrix;
 // The products of kernels/matmul_quant.wgsl on tensor cores, through subgroup matrices (f16 x f16 -> f32):
 //   forward:  y [rows, out] (+)= x [rows, in] W^T
 //   backward: dx [rows, in] (+)= dy [rows, out] W
-// with the same Params, bindings and overrides (TYPE, BACKWARD). Only for adapters with shader-f16, subgroups
-// and chromium-experimental-subgroup-matrix, and only after its self-test passed there (matmul_quant.ts).
+// with their interface (kernels/matmul_quant_interface.wgsl). Only for adapters with shader-f16, subgroups and
+// chromium-experimental-subgroup-matrix, and only after its self-test passed there (matmul_quant_half.ts).
 // The wrapper appends the subgroup matrix shape (SM x SK times SK x SN, an f16 -> f32 config the adapter
-// offers) and SG, the adapter's one subgroup size, then kernels/ggml_blocks.wgsl.
+// offers) and SG, the adapter's one subgroup size, then the interface and kernels/ggml_blocks.wgsl.
 //
 // A workgroup of 4 subgroups computes a 64 x 64 tile of C in K-steps of 32; subgroup s owns the 32 x 32
 // quarter (s / 2, s % 2) as (32 / SM) x (32 / SN) result matrices. Each step stages A and the dequantized W
@@ -16,25 +16,6 @@ enable chromium_experimental_subgroup_matrix;
 // row of A is first scaled by a power of two that brings its largest magnitude into [2^13, 2^14), exactly,
 // and C's row is scaled back after the product: each product then carries f16's relative error, whatever
 // the row's magnitude, as bf16 would with three fewer bits.
-
-struct Params {
-  rows: u32,
-  out_features: u32,
-  in_features: u32,
-  row_bytes: u32, // bytes of one row of W
-  beta: f32,
-  w_row0: u32,    // first row of W read
-  ldc: u32,       // row stride of C
-  c_offset: u32,  // element offset of C
-}
-
-override TYPE: u32 = 0u;
-override BACKWARD: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;       // x [rows, in] or dy [rows, out]
-@group(0) @binding(2) var<storage, read> w: array<u32>;       // the bytes of W, row after row
-@group(0) @binding(3) var<storage, read_write> c: array<f32>; // y [rows, out] or dx [rows, in]
 
 const BM: u32 = 64u; // rows of C per workgroup
 const BN: u32 = 64u; // columns of C per workgroup

@@ -1,10 +1,13 @@
 import type { Gpu } from '../../gpu/gpu';
 import { GGML_TYPE_ID, type GgmlType, blockBytes, blockSize, tensorBytes } from '../ggml';
-import blocks from '../../../kernels/ggml_blocks.wgsl?raw';
+import ggmlBlocks from '../../../kernels/ggml_blocks.wgsl?raw';
+import kernelInterface from '../../../kernels/matmul_quant_interface.wgsl?raw';
 import kernel from '../../../kernels/matmul_quant.wgsl?raw';
 import tensorKernel from '../../../kernels/matmul_quant_tensor.wgsl?raw';
 import f16Kernel from '../../../kernels/matmul_quant_f16.wgsl?raw';
 
+/** What every kernel of these products is followed by: their uniform and bindings, and the block decoding. */
+const blocks = `${kernelInterface}\n${ggmlBlocks}`;
 const source = `${kernel}\n${blocks}`;
 
 /** The tensor-core kernel's source for one subgroup matrix shape; `kernel` (tests) replaces its text. */
