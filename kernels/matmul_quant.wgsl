@@ -28,9 +28,8 @@ var<workgroup> w_tile4: array<vec4<f32>, 512>; // main_vec4: [TK][TN / 4]
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   // Forward: C = y, A = x, K runs over in and C's columns over out. Backward: C = dx, A = dy, K over out.
-  var K = p.in_features;
-  var N = p.out_features;
-  if (BACKWARD) { K = p.out_features; N = p.in_features; }
+  let K = summed_length();
+  let N = output_columns();
   let tm = 16u * ROW_GROUPS;
   let row0 = wg.y * tm;
   let col0 = wg.x * TN;
@@ -87,9 +86,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 @compute @workgroup_size(16, 16)
 fn main_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
              @builtin(local_invocation_index) li: u32) {
-  var K = p.in_features;
-  var N = p.out_features;
-  if (BACKWARD) { K = p.out_features; N = p.in_features; }
+  let K = summed_length();
+  let N = output_columns();
   let K4 = K / 4u;
   let tm = 16u * ROW_GROUPS;
   let row0 = wg.y * tm;

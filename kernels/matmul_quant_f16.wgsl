@@ -25,9 +25,8 @@ var<workgroup> row_scale: array<f32, 64>;     // [16 * ROW_GROUPS]: the power of
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  var K = p.in_features;
-  var N = p.out_features;
-  if (BACKWARD) { K = p.out_features; N = p.in_features; }
+  let K = summed_length();
+  let N = output_columns();
   let tm = 16u * ROW_GROUPS;
   let row0 = wg.y * tm;
   let col0 = wg.x * TN;

@@ -24,3 +24,7 @@ override BACKWARD: bool = false; // which product
 @group(0) @binding(1) var<storage, read> a: array<f32>;       // x [rows, in] or dy [rows, out]
 @group(0) @binding(2) var<storage, read> w: array<u32>;       // the bytes of W, row after row
 @group(0) @binding(3) var<storage, read_write> c: array<f32>; // y [rows, out] or dx [rows, in]
+
+// K, the length of the sums (forward: in; backward: out), and N, the columns of C (forward: out; backward: in).
+fn summed_length() -> u32 { return select(p.in_features, p.out_features, BACKWARD); }
+fn output_columns() -> u32 { return select(p.out_features, p.in_features, BACKWARD); }

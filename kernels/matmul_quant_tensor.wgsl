@@ -32,9 +32,8 @@ var<workgroup> row_scale: array<f32, 64>;       // [BM]: the power of two row m 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32,
         @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  var K = p.in_features;
-  var N = p.out_features;
-  if (BACKWARD) { K = p.out_features; N = p.in_features; }
+  let K = summed_length();
+  let N = output_columns();
   let row0 = wg.y * BM;
   let col0 = wg.x * BN;
 
