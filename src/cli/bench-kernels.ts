@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { type KernelBenchRow, SHAPE_SETS, type ShapeSet, runKernelBench, withinTolerance } from '../bench/kernels';
 import { Gpu } from '../gpu/gpu';
 import { installNodeWebGpu } from '../gpu/node';
+import { halfKernel } from '../engine/ops/matmul_quant';
 import { runMain } from './run-main';
 
 const COLUMNS: [header: string, width: number, cell: (row: KernelBenchRow) => string][] = [
@@ -41,6 +42,8 @@ async function main(): Promise<number> {
       const { vendor, architecture, description } = gpu.adapter;
       console.log(`${`${vendor} ${architecture} ${description}`.trim()}: shapes ${shapes}, ms per iteration of ${values.iters} after a warm-up, ` +
         'timed by GPU timestamps (gpu) or the wall clock around submit (wall)');
+      const half = halfKernel(gpu);
+      console.log(`half-precision matmul_quant rows: ${half ? `${half.kind} (self-test passed)` : 'none (no kernel passed its self-test here)'}`);
       console.log(line(COLUMNS.map(([header]) => header)));
     }
     first = false;
