@@ -369,6 +369,19 @@ describe('nothing set up is lost', () => {
     expect(damaged.getState().setupError).toBe('The saved setup is of another version or damaged: the form shows the defaults.');
   });
 
+  test('choosing a model is saved at once, not after the typing delay (a reload right after keeps it)', async () => {
+    const storage = memorySetupStorage();
+    const store = testRunSetupStore({ storage, saveDelayMs: 60_000 }).store;
+    await store.getState().loadSetup();
+    store.getState().setConfig({ steps: 5 }); // typing: waits for the delay
+    await Promise.resolve();
+    expect(storage.saves).toBe(0);
+    store.getState().chooseModel({ source: 'cached', id: 'url-1', name: 'm.gguf' });
+    await Promise.resolve();
+    expect(storage.saves).toBe(1);
+    expect(storage.saved?.config).toMatchObject({ model: { source: 'cached', id: 'url-1' }, mode: 'lora', steps: 5 });
+  });
+
   test('a saved setup of another version, or with a task that is gone, is read as far as it goes', () => {
     expect(restoreSetup({ version: 2 } as unknown as SavedSetup)).toBeNull();
     const restored = restoreSetup({ version: 1, config: { ...config(), tasks: [{ task: 'gone', weight: 1 }, { task: 'nli', weight: 2 }] }, weights: {}, imports: [] });

@@ -326,6 +326,8 @@ export function createRunSetupStore(deps: RunSetupDeps) {
       chooseModel(model) {
         // Only the randomly initialised embedded model starts in full-parameter mode; the others are fine-tuned.
         set((state) => ({ config: { ...state.config, model, mode: model.source === 'embedded' ? 'full' : 'lora' } }));
+        // A choice, not typing: saved now, so that a reload right after it keeps it.
+        void get().saveSetup();
       },
 
       setLora(patch) {
@@ -491,6 +493,10 @@ export function createRunSetupStore(deps: RunSetupDeps) {
     if (state.config === previous.config && state.weights === previous.weights && state.imports === previous.imports) return;
     if (saveTimer) clearTimeout(saveTimer);
     saveTimer = setTimeout(() => void store.getState().saveSetup(), deps.saveDelayMs ?? 300);
+  });
+  // Leaving the page with a save pending (a field typed into just before): start it at once.
+  globalThis.addEventListener?.('pagehide', () => {
+    if (saveTimer) void store.getState().saveSetup();
   });
   return store;
 }
