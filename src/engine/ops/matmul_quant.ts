@@ -80,7 +80,7 @@ export interface QuantForwardArgs {
   beta?: number;
   /** Force a kernel (tests); by default quantMatmulKernel's choice. */
   kernel?: QuantMatmulKernel;
-  /** 'f16' allows the tensor-core kernel where it passed its self-test on this GPU (default 'f32'). */
+  /** 'f16' allows the half-precision kernel that passed its self-test on this GPU, if any (default 'f32'). */
   precision?: MatmulPrecision;
   /** The self-test only: run this half-precision kernel, verified or not. */
   half?: HalfKernel;
@@ -100,7 +100,7 @@ export interface QuantBackwardArgs {
   beta?: number;
   /** Force a kernel (tests); by default quantMatmulKernel's choice. */
   kernel?: QuantMatmulKernel;
-  /** 'f16' allows the tensor-core kernel where it passed its self-test on this GPU (default 'f32'). */
+  /** 'f16' allows the half-precision kernel that passed its self-test on this GPU, if any (default 'f32'). */
   precision?: MatmulPrecision;
   /** The self-test only: run this half-precision kernel, verified or not. */
   half?: HalfKernel;
